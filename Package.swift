@@ -1,0 +1,43 @@
+// swift-tools-version:6.0
+//
+// multimix-mpi: data-parallel MultiMix training over MPI, in Swift.
+// Targets follow ../shared/DESIGN.md: C module maps at the bottom, one job per Swift module above them.
+import PackageDescription
+
+let package = Package(
+    name: "multimix-mpi",
+    platforms: [.macOS(.v13)],
+    products: [
+        .executable(name: "multimix", targets: ["multimix"]),
+        .library(name: "SwiftMPI", targets: ["SwiftMPI"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+    ],
+    targets: [
+        // C module maps over system libraries (installed by launch/setup.sh).
+        .systemLibrary(name: "CMPI", pkgConfig: "ompi",
+                       providers: [.apt(["libopenmpi-dev", "openmpi-bin"])]),
+        .systemLibrary(name: "COpenBLAS", pkgConfig: "openblas",
+                       providers: [.apt(["libopenblas-dev"])]),
+
+        // The Swift MPI wrapper: communicators, typed collectives, requests, errors as throws.
+        .target(name: "SwiftMPI", dependencies: ["CMPI"]),
+        // Tensors: BLAS facade (sgemm), and later storage, kernels, RNG.
+        .target(name: "Tensors", dependencies: ["COpenBLAS"]),
+
+        // The command-line tool.
+        .executableTarget(name: "multimix", dependencies: [
+            "SwiftMPI", "Tensors", "CMPI",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
+        // Multi-rank scenarios for the tests: run under mpirun by Tests/SwiftMPITests.
+        .executableTarget(name: "mpi-scenarios", dependencies: ["SwiftMPI"], path: "Sources/MPIScenarios"),
+
+        // Tests. TestSupport holds shared helpers (closeness checks, the mpirun launcher).
+        .target(name: "TestSupport", path: "Tests/TestSupport"),
+        .testTarget(name: "SwiftMPITests", dependencies: ["SwiftMPI", "TestSupport"]),
+        .testTarget(name: "TensorsTests", dependencies: ["Tensors", "TestSupport"]),
+    ],
+    swiftLanguageModes: [.v5]
+)
