@@ -107,7 +107,7 @@ public enum MPI {
 
     /// Converts an MPI return code into a thrown `MPIError.mpi` carrying MPI's own message.
     @inline(__always)
-    static func check(_ code: Int32, _ call: @autoclosure () -> String) throws {
+    package static func check(_ code: Int32, _ call: @autoclosure () -> String) throws {
         if code != 0 {  // MPI_SUCCESS is 0 in every implementation
             throw MPIError.mpi(call: call(), code: code, message: errorString(code))
         }

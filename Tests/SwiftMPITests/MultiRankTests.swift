@@ -1,0 +1,49 @@
+import TestSupport
+import XCTest
+
+/// SwiftMPI under real `mpirun` processes: each scenario of `mpi-scenarios` checks its own results on
+/// every rank and exits non-zero at the first mismatch. Run at 1, 2 and 3 ranks (3 oversubscribes
+/// this 2-core machine).
+final class MultiRankTests: XCTestCase {
+    private let rankCounts = [1, 2, 3]
+
+    private func runScenario(_ name: String, file: StaticString = #filePath, line: UInt = #line) throws {
+        for ranks in rankCounts {
+            let result = try MPIRun.run(ranks: ranks, program: MPIRun.executable("mpi-scenarios"),
+                                        arguments: [name], timeout: 120)
+            XCTAssertFalse(result.timedOut, "\(name) on \(ranks) ranks hung; output:\n\(result.output)",
+                           file: file, line: line)
+            XCTAssertEqual(result.status, 0, "\(name) on \(ranks) ranks failed:\n\(result.output)",
+                           file: file, line: line)
+            XCTAssertTrue(result.output.contains("\(name): passed on \(ranks) ranks"),
+                          "\(name) on \(ranks) ranks did not report success:\n\(result.output)",
+                          file: file, line: line)
+        }
+    }
+
+    func testAllreduceSumMaxMinOfKnownVectors() throws { try runScenario("allreduce") }
+    func testAllreduceSplitIntoChunksBeyondTheCountLimit() throws { try runScenario("allreduce-chunked") }
+    func testIallreduceCompletesWhileTheCallerComputes() throws { try runScenario("iallreduce") }
+    func testBroadcastOfTenMegabytePayload() throws { try runScenario("broadcast") }
+    func testGatherAndAllgatherKeepRankOrder() throws { try runScenario("gather") }
+    func testSplitAndDuplicateCommunicators() throws { try runScenario("split") }
+    func testMisuseAndMPIErrorsAreThrownErrors() throws { try runScenario("errors") }
+
+    /// A rank killed mid-collective ends the whole job, non-zero, within 10 s: no hang.
+    func testRankDyingMidCollectiveEndsTheJobQuickly() throws {
+        for ranks in [2, 3] {
+            let result = try MPIRun.run(ranks: ranks, program: MPIRun.executable("mpi-scenarios"),
+                                        arguments: ["rank-dies"], timeout: 30)
+            XCTAssertFalse(result.timedOut, "job hung after a rank died (\(ranks) ranks):\n\(result.output)")
+            XCTAssertNotEqual(result.status, 0, "job with a dead rank exited 0 (\(ranks) ranks)")
+            XCTAssertLessThan(result.seconds, 10, "job took \(result.seconds) s to end after a rank died")
+        }
+    }
+
+    /// An unknown scenario name is a usage error, not a crash or a pass.
+    func testUnknownScenarioIsAUsageError() throws {
+        let result = try MPIRun.run(ranks: 1, program: MPIRun.executable("mpi-scenarios"), arguments: ["nope"])
+        XCTAssertNotEqual(result.status, 0)
+        XCTAssertTrue(result.output.contains("usage: mpirun -np N mpi-scenarios SCENARIO"), result.output)
+    }
+}
