@@ -22,5 +22,5 @@ mkdir -p .build
 swift build -c release --build-tests > .build/test-build.log 2>&1 \
     || { tail -n 60 .build/test-build.log >&2; echo "[test] error: build failed (log: .build/test-build.log)" >&2; exit 1; }
 echo "[test] running swift test"
-swift test -c release --skip-build "$@"
+swift test -c release --skip-build --disable-swift-testing "$@"
 echo "[test] done in $(( $(date +%s) - start )) s"

@@ -67,15 +67,18 @@ public enum MPI {
         }
         try check(MPI_Comm_set_errhandler(cmpi_comm_world(), cmpi_errors_return()), "MPI_Comm_set_errhandler")
         try check(MPI_Comm_set_errhandler(cmpi_comm_self(), cmpi_errors_return()), "MPI_Comm_set_errhandler")
+        knownActive = true
         return ThreadLevel(cValue: provided)
     }
 
-    /// Shuts MPI down. Every rank must call it once, after its last MPI call.
+    /// Shuts MPI down. Every rank must call it once, after its last MPI call. Shut down through this
+    /// call rather than a direct `MPI_Finalize`: the wrapper remembers that MPI is active.
     ///
     /// - Throws: `MPIError.notInitialized` before `initialize`, `MPIError.finalized` on a second
     ///   call, or `MPIError.mpi` if `MPI_Finalize` fails.
     public static func finalize() throws {
         try requireActive("MPI.finalize")
+        knownActive = false
         try check(MPI_Finalize(), "MPI_Finalize")
     }
 
@@ -99,10 +102,17 @@ public enum MPI {
 
     // MARK: - Internal helpers
 
+    /// Whether MPI was seen initialized and not yet finalized through this wrapper. Caches the
+    /// answer of `MPI_Initialized`/`MPI_Finalized` (each takes a lock in Open MPI) for the hot path.
+    nonisolated(unsafe) private static var knownActive = false
+
     /// Throws unless MPI is initialized and not finalized.
-    static func requireActive(_ call: String) throws {
-        if !isInitialized { throw MPIError.notInitialized(call: call) }
-        if isFinalized { throw MPIError.finalized(call: call) }
+    @inline(__always)
+    static func requireActive(_ call: @autoclosure () -> String) throws {
+        if knownActive { return }
+        if !isInitialized { throw MPIError.notInitialized(call: call()) }
+        if isFinalized { throw MPIError.finalized(call: call()) }
+        knownActive = true  // initialized by other code (MPI_Init from C): fine to use
     }
 
     /// Converts an MPI return code into a thrown `MPIError.mpi` carrying MPI's own message.
