@@ -1,0 +1,24 @@
+/// What a random stream is for. Part of every stream's key, so that two uses of randomness at the same
+/// (seed, epoch, step, rank) draw independent numbers: shuffling never shares bits with augmentation.
+///
+/// A new use adds a constant here with an unused raw value; raw values must never be renumbered, or
+/// runs stop being reproducible across versions.
+public struct RandomPurpose: RawRepresentable, Hashable, Sendable {
+    /// The 16-bit tag written into the stream's counter.
+    public let rawValue: UInt16
+    /// A purpose with tag `rawValue`.
+    public init(rawValue: UInt16) { self.rawValue = rawValue }
+
+    /// The per-epoch permutation of a dataset (identical on every rank).
+    public static let shuffle = RandomPurpose(rawValue: 1)
+    /// Data augmentation: crop offsets and flips.
+    public static let augmentation = RandomPurpose(rawValue: 2)
+    /// Parameter initialisation.
+    public static let initialization = RandomPurpose(rawValue: 3)
+    /// Mixing weights and pairings (mixup, CutMix, MultiMix).
+    public static let mixing = RandomPurpose(rawValue: 4)
+    /// Choosing subsets or samples of a dataset (inspection grids, quick-run subsets).
+    public static let sampling = RandomPurpose(rawValue: 5)
+    /// Tests and ad-hoc use.
+    public static let testing = RandomPurpose(rawValue: 0xFFFF)
+}
