@@ -20,11 +20,15 @@ let package = Package(
                        providers: [.apt(["libopenmpi-dev", "openmpi-bin"])]),
         .systemLibrary(name: "COpenBLAS", pkgConfig: "openblas",
                        providers: [.apt(["libopenblas-dev"])]),
+        .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
 
         // The Swift MPI wrapper: communicators, typed collectives, requests, errors as throws.
         .target(name: "SwiftMPI", dependencies: ["CMPI"]),
         // Tensors: BLAS facade (sgemm), and later storage, kernels, RNG.
         .target(name: "Tensors", dependencies: ["COpenBLAS"]),
+
+        // Datasets: CIFAR and IDX readers, rank sharding, augmentation, the prefetching loader.
+        .target(name: "Datasets", dependencies: ["Tensors", "CZlib"]),
 
         // The command-line tool.
         .executableTarget(name: "multimix", dependencies: [
@@ -38,6 +42,7 @@ let package = Package(
         .target(name: "TestSupport", path: "Tests/TestSupport"),
         .testTarget(name: "SwiftMPITests", dependencies: ["SwiftMPI", "TestSupport"]),
         .testTarget(name: "TensorsTests", dependencies: ["Tensors", "TestSupport"]),
+        .testTarget(name: "DatasetsTests", dependencies: ["Datasets", "TestSupport"]),
     ],
     swiftLanguageModes: [.v5]
 )

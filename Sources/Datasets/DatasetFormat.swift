@@ -1,0 +1,18 @@
+/// The on-disk formats the readers understand.
+public enum DatasetFormat: String, CaseIterable, Sendable, Codable {
+    /// CIFAR-10 binary version (`data_batch_*.bin`, `test_batch.bin`).
+    case cifar10
+    /// CIFAR-100 binary version (`train.bin`, `test.bin`).
+    case cifar100
+    /// MNIST-style IDX files (MNIST, Fashion-MNIST, KMNIST), plain or gzipped.
+    case idx
+
+    /// How the format is named to people.
+    public var displayName: String {
+        switch self {
+        case .cifar10: return "CIFAR-10 binary"
+        case .cifar100: return "CIFAR-100 binary"
+        case .idx: return "IDX (MNIST-style)"
+        }
+    }
+}
