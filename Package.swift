@@ -20,12 +20,14 @@ let package = Package(
                        providers: [.apt(["libopenmpi-dev", "openmpi-bin"])]),
         .systemLibrary(name: "COpenBLAS", pkgConfig: "openblas",
                        providers: [.apt(["libopenblas-dev"])]),
+        // oneDNN's C API (Debian ships no .pc file for it: headers in /usr/include, links dnnl and gomp).
+        .systemLibrary(name: "COneDNN", providers: [.apt(["libdnnl-dev"])]),
         .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
 
         // The Swift MPI wrapper: communicators, typed collectives, requests, errors as throws.
         .target(name: "SwiftMPI", dependencies: ["CMPI"]),
         // Tensors: BLAS facade (sgemm), and later storage, kernels, RNG.
-        .target(name: "Tensors", dependencies: ["COpenBLAS"]),
+        .target(name: "Tensors", dependencies: ["COpenBLAS", "COneDNN"]),
 
         // Datasets: CIFAR and IDX readers, rank sharding, augmentation, the prefetching loader.
         .target(name: "Datasets", dependencies: ["Tensors", "CZlib"]),
