@@ -28,13 +28,17 @@ let package = Package(
         .target(name: "SwiftMPI", dependencies: ["CMPI"]),
         // Tensors: BLAS facade (sgemm), and later storage, kernels, RNG.
         .target(name: "Tensors", dependencies: ["COpenBLAS", "COneDNN"]),
+        // Layers with explicit forward/backward, the flat parameter arena, SGD and schedules.
+        .target(name: "Layers", dependencies: ["Tensors"]),
+        // The ResNet family, chosen by name.
+        .target(name: "Models", dependencies: ["Layers"]),
 
         // Datasets: CIFAR and IDX readers, rank sharding, augmentation, the prefetching loader.
         .target(name: "Datasets", dependencies: ["Tensors", "CZlib"]),
 
         // The command-line tool.
         .executableTarget(name: "multimix", dependencies: [
-            "SwiftMPI", "Tensors", "CMPI",
+            "SwiftMPI", "Tensors", "Models", "CMPI",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         // Multi-rank scenarios for the tests: run under mpirun by Tests/SwiftMPITests.
@@ -44,6 +48,8 @@ let package = Package(
         .target(name: "TestSupport", path: "Tests/TestSupport"),
         .testTarget(name: "SwiftMPITests", dependencies: ["SwiftMPI", "TestSupport"]),
         .testTarget(name: "TensorsTests", dependencies: ["Tensors", "TestSupport"]),
+        .testTarget(name: "LayersTests", dependencies: ["Layers", "TestSupport"]),
+        .testTarget(name: "ModelsTests", dependencies: ["Models", "TestSupport"]),
         .testTarget(name: "DatasetsTests", dependencies: ["Datasets", "TestSupport"]),
     ],
     swiftLanguageModes: [.v5]

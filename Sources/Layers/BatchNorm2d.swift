@@ -1,0 +1,228 @@
+import Tensors
+
+/// BatchNorm2d with the ReLU and the residual add after it fused into the same passes:
+///
+///     y = act(γ·x̂ + β [+ r])      x̂ = (x − μ)·rstd      rstd = 1/√(σ² + ε)      act ∈ {relu, identity}
+///
+///     x, r, y: [n, h, w, C] (NHWC; rows m = n·h·w)     γ, β, μ, σ²: [C]
+///
+/// Training: μ, σ² are the batch's (biased σ²), and the running statistics move by `momentum`
+/// (σ² unbiased there, as PyTorch). Evaluation: μ, σ² are the running statistics.
+/// Forward is two passes over x (statistics; normalise+add+activate), backward two over dy
+/// (sums; input gradient). Parameters `weight` (γ) and `bias` (β) are trained without weight decay
+/// when the optimizer skips norms; `running_mean`, `running_var` are arena buffers.
+public final class BatchNorm2d {
+    public enum Activation: Sendable { case identity, relu }
+
+    public let channels: Int
+    public let activation: Activation
+    public let momentum: Float
+    public let epsilon: Float
+    public let weight: ParameterArena.Slice
+    public let bias: ParameterArena.Slice
+    public let runningMean: ParameterArena.Slice
+    public let runningVariance: ParameterArena.Slice
+
+    private let context: LayerContext
+    private var input: Tensor?
+    private var hadResidual = false
+    private var usedBatchStatistics = true
+    public let output = Tensor(shape: [0])
+    private let inputGradient = Tensor(shape: [0])
+    /// d r = dy·act′: valid after a backward whose forward had a residual.
+    public let residualGradient = Tensor(shape: [0])
+    /// [C] each: the μ and rstd the last forward used.
+    private let mean: UnsafeMutablePointer<Float>
+    private let rstd: UnsafeMutablePointer<Float>
+    /// [3C]: the per-channel coefficients of the elementwise pass.
+    private let coefficients: UnsafeMutablePointer<Float>
+    /// Per-chunk Double accumulators, [chunks, 2C].
+    private var sums: UnsafeMutablePointer<Double>
+    private var sumsCapacity = 0
+
+    public init(_ context: LayerContext, name: String, channels: Int, activation: Activation = .identity,
+                momentum: Float = 0.1, epsilon: Float = 1e-5) {
+        self.context = context
+        self.channels = channels
+        self.activation = activation
+        self.momentum = momentum
+        self.epsilon = epsilon
+        let arena = context.arena
+        weight = arena.register("\(name).weight", shape: [channels], role: .normOrBias, initial: 1)
+        bias = arena.register("\(name).bias", shape: [channels], role: .normOrBias, initial: 0)
+        runningMean = arena.register("\(name).running_mean", shape: [channels], role: .buffer, initial: 0)
+        runningVariance = arena.register("\(name).running_var", shape: [channels], role: .buffer, initial: 1)
+        mean = .allocate(capacity: channels)
+        rstd = .allocate(capacity: channels)
+        coefficients = .allocate(capacity: 3 * channels)
+        sums = .allocate(capacity: 1)
+    }
+
+    deinit {
+        mean.deallocate()
+        rstd.deallocate()
+        coefficients.deallocate()
+        sums.deallocate()
+    }
+
+    /// Zeroed accumulators for `chunks` chunks: [chunks, 2C].
+    private func accumulators(chunks: Int) -> UnsafeMutablePointer<Double> {
+        if chunks * 2 * channels > sumsCapacity {
+            sums.deallocate()
+            sumsCapacity = chunks * 2 * channels
+            sums = .allocate(capacity: sumsCapacity)
+        }
+        sums.update(repeating: 0, count: chunks * 2 * channels)
+        return sums
+    }
+
+    /// Adds chunk accumulators [chunks, 2C] into the first row.
+    private func reduceAccumulators(_ s: UnsafeMutablePointer<Double>, chunks: Int) {
+        for chunk in 1..<max(chunks, 1) {
+            for j in 0..<(2 * channels) { s[j] += s[chunk * 2 * channels + j] }
+        }
+    }
+
+    /// y = act(γ·(x − μ)·rstd + β [+ residual])
+    public func forward(_ x: Tensor, residual: Tensor? = nil) -> Tensor {
+        precondition(x.shape.last == channels, "BatchNorm2d: input \(x.shape) has not \(channels) channels")
+        if let residual { precondition(residual.count == x.count, "BatchNorm2d: residual \(residual.shape), x \(x.shape)") }
+        output.resize(to: x.shape)
+        input = x
+        hadResidual = residual != nil
+        usedBatchStatistics = context.isTraining
+        context.timed(.batchNormForward) { forwardPasses(x, residual: residual) }
+        return output
+    }
+
+    private func forwardPasses(_ x: Tensor, residual: Tensor?) {
+        let C = channels, rows = x.count / C, arena = context.arena
+        let gamma = arena.value(weight), beta = arena.value(bias)
+        let runMean = arena.value(runningMean), runVar = arena.value(runningVariance)
+        if usedBatchStatistics {
+            // Pass 1: s₁[c] = Σₘ x[m, c], s₂[c] = Σₘ x[m, c]²   (Double, per chunk)
+            let chunks = Parallel.chunkCount(rows)
+            let s = accumulators(chunks: chunks)
+            Parallel.forEachChunk(rows) { chunk, range in
+                let s1 = s + chunk * 2 * C, s2 = s1 + C
+                for m in range {
+                    let row = x.data + m * C
+                    for c in 0..<C {
+                        let v = Double(row[c])
+                        s1[c] += v
+                        s2[c] += v * v
+                    }
+                }
+            }
+            reduceAccumulators(s, chunks: chunks)
+            let n = Double(rows)
+            for c in 0..<C {
+                // μ = s₁/m,  σ² = s₂/m − μ²  (biased)
+                let mu = s[c] / n
+                let variance = max(s[C + c] / n - mu * mu, 0)
+                mean[c] = Float(mu)
+                rstd[c] = Float(1 / (variance + Double(epsilon)).squareRoot())
+                // running ← (1 − momentum)·running + momentum·batch   (σ² unbiased: ·m/(m − 1))
+                runMean[c] = (1 - momentum) * runMean[c] + momentum * Float(mu)
+                let unbiased = rows > 1 ? variance * n / (n - 1) : variance
+                runVar[c] = (1 - momentum) * runVar[c] + momentum * Float(unbiased)
+            }
+        } else {
+            for c in 0..<C {
+                mean[c] = runMean[c]
+                rstd[c] = 1 / (runVar[c] + epsilon).squareRoot()
+            }
+        }
+        // y = x·a + b₀ [+ r], then act:   a = γ·rstd,  b₀ = β − μ·a
+        let scale = coefficients, shift = coefficients + C
+        for c in 0..<C {
+            scale[c] = gamma[c] * rstd[c]
+            shift[c] = beta[c] - mean[c] * scale[c]
+        }
+        let y = output.data, r = residual?.data, relu = activation == .relu
+        Parallel.forEachChunk(rows) { _, range in
+            for m in range {
+                let xr = x.data + m * C, yr = y + m * C
+                if let r {
+                    let rr = r + m * C
+                    for c in 0..<C { yr[c] = xr[c] * scale[c] + shift[c] + rr[c] }
+                } else {
+                    for c in 0..<C { yr[c] = xr[c] * scale[c] + shift[c] }
+                }
+                if relu { for c in 0..<C { yr[c] = max(yr[c], 0) } }
+            }
+        }
+    }
+
+    /// With g = dy·act′(y) (act′ = [y > 0] for relu):
+    ///     dβ = Σₘ g      dγ = Σₘ g·x̂      d r = g
+    ///     dx = γ·rstd·(g − (dβ + x̂·dγ)/m)     (training; batch statistics depend on x)
+    ///     dx = γ·rstd·g                         (evaluation; running statistics are constants)
+    /// dγ, dβ are written into the arena's gradients; returns dx (reused by the next call).
+    public func backward(_ dY: Tensor) -> Tensor {
+        guard let x = input else { preconditionFailure("BatchNorm2d.backward before forward") }
+        precondition(dY.count == x.count, "BatchNorm2d.backward: dY \(dY.shape), x \(x.shape)")
+        inputGradient.resize(to: x.shape)
+        if hadResidual { residualGradient.resize(to: x.shape) }
+        context.timed(.batchNormBackward) { backwardPasses(dY, x: x) }
+        return inputGradient
+    }
+
+    private func backwardPasses(_ dY: Tensor, x: Tensor) {
+        let C = channels, rows = x.count / C, arena = context.arena
+        let gamma = arena.value(weight)
+        let dGamma = arena.gradient(weight), dBeta = arena.gradient(bias)
+        let y = output.data, dy = dY.data, relu = activation == .relu
+        let dr: UnsafeMutablePointer<Float>? = hadResidual ? residualGradient.data : nil
+        // Pass 1: Σ g and Σ g·x per channel; d r = g.
+        let chunks = Parallel.chunkCount(rows)
+        let s = accumulators(chunks: chunks)
+        Parallel.forEachChunk(rows) { chunk, range in
+            let sumG = s + chunk * 2 * C, sumGX = sumG + C
+            for m in range {
+                let xr = x.data + m * C, yr = y + m * C, dyr = dy + m * C
+                for c in 0..<C {
+                    // g = dy·[y > 0]
+                    let g = relu && yr[c] <= 0 ? 0 : dyr[c]
+                    sumG[c] += Double(g)
+                    sumGX[c] += Double(g * xr[c])
+                }
+                if let dr {
+                    let drr = dr + m * C
+                    for c in 0..<C { drr[c] = relu && yr[c] <= 0 ? 0 : dyr[c] }
+                }
+            }
+        }
+        reduceAccumulators(s, chunks: chunks)
+        // dx = A·g + B·x + D:   A = γ·rstd,  B = −γ·rstd²·dγ/m,  D = −γ·rstd·dβ/m − B·μ
+        let A = coefficients, B = coefficients + C, D = coefficients + 2 * C
+        let n = Double(rows)
+        for c in 0..<C {
+            let sumG = s[c], sumGX = s[C + c]
+            let mu = Double(mean[c]), rs = Double(rstd[c]), gm = Double(gamma[c])
+            // dβ = Σ g,  dγ = Σ g·x̂ = rstd·(Σ g·x − μ·Σ g)
+            let dg = rs * (sumGX - mu * sumG)
+            dBeta[c] = Float(sumG)
+            dGamma[c] = Float(dg)
+            A[c] = Float(gm * rs)
+            if usedBatchStatistics {
+                let b = -gm * rs * rs * dg / n
+                B[c] = Float(b)
+                D[c] = Float(-gm * rs * sumG / n - b * mu)
+            } else {
+                B[c] = 0
+                D[c] = 0
+            }
+        }
+        let dx = inputGradient.data
+        Parallel.forEachChunk(rows) { _, range in
+            for m in range {
+                let xr = x.data + m * C, yr = y + m * C, dyr = dy + m * C, dxr = dx + m * C
+                for c in 0..<C {
+                    let g = relu && yr[c] <= 0 ? 0 : dyr[c]
+                    dxr[c] = A[c] * g + B[c] * xr[c] + D[c]
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,102 @@
+import Layers
+import Tensors
+import XCTest
+
+final class BatchNorm2dTests: XCTestCase {
+    /// Two channels, 4 rows each: channel 0 = 1, 2, 3, 4 (μ = 2.5, σ² = 1.25), channel 1 = 0, 0, 0, 8
+    /// (μ = 2, σ² = 12). Expected values computed by hand from the formulas, in Double.
+    func testTrainingAndEvaluationByHand() {
+        let context = LayerContext()
+        let bn = BatchNorm2d(context, name: "bn", channels: 2)
+        let arena = context.arena
+        arena.finalize()
+        arena.value(bn.weight)[1] = 2     // γ = (1, 2)
+        arena.value(bn.bias)[1] = -1      // β = (0, −1)
+        let x = Tensor(shape: [2, 1, 2, 2], values: [1, 0, 2, 0, 3, 0, 4, 8])
+        let y = bn.forward(x).values
+        let eps = 1e-5
+        let r0 = 1 / (1.25 + eps).squareRoot(), r1 = 1 / (12 + eps).squareRoot()
+        let expected = [(1 - 2.5) * r0, 2 * (0 - 2) * r1 - 1, (2 - 2.5) * r0, 2 * (0 - 2) * r1 - 1,
+                        (3 - 2.5) * r0, 2 * (0 - 2) * r1 - 1, (4 - 2.5) * r0, 2 * (8 - 2) * r1 - 1]
+        assertClose(y, expected, tolerance: 1e-5, "train y")
+        // running = 0.9·initial + 0.1·batch, with the unbiased variance σ²·m/(m − 1)
+        let mean = Array(UnsafeBufferPointer(start: arena.value(bn.runningMean), count: 2))
+        let variance = Array(UnsafeBufferPointer(start: arena.value(bn.runningVariance), count: 2))
+        assertClose(mean, [0.25, 0.2], tolerance: 1e-6, "running_mean")
+        assertClose(variance, [0.9 + 0.1 * 1.25 * 4 / 3, 0.9 + 0.1 * 12 * 4 / 3], tolerance: 1e-6, "running_var")
+        // Evaluation: y = γ·(x − running_mean)/√(running_var + ε) + β
+        context.isTraining = false
+        let ye = bn.forward(x).values
+        let e0 = 1 / (Double(variance[0]) + eps).squareRoot(), e1 = 1 / (Double(variance[1]) + eps).squareRoot()
+        let m0 = Double(mean[0]), m1 = Double(mean[1])
+        let expectedEval = [(1 - m0) * e0, 2 * (0 - m1) * e1 - 1, (2 - m0) * e0, 2 * (0 - m1) * e1 - 1,
+                            (3 - m0) * e0, 2 * (0 - m1) * e1 - 1, (4 - m0) * e0, 2 * (8 - m1) * e1 - 1]
+        assertClose(ye, expectedEval, tolerance: 1e-5, "eval y")
+        // Evaluation leaves the running statistics alone.
+        XCTAssertEqual(arena.value(bn.runningMean)[0], mean[0])
+    }
+
+    /// Backward against central differences, with ReLU and a residual, in training and evaluation.
+    /// The residual is chosen so that every pre-activation starts at ±(0.2…1.2): a step of
+    /// h = 1e-2 moves a pre-activation by at most ≈ h·γ·rstd·(1 + 1/m) < 0.05, so no ReLU kink is
+    /// crossed and L is smooth. Truncation error O(h²) ≈ 1e-4 relative; rounding √N·2⁻²⁴/h ≈ 5e-5.
+    /// Tolerance 2e-3.
+    func testBackwardMatchesFiniteDifferences() {
+        for training in [true, false] {
+            for activation in [BatchNorm2d.Activation.relu, .identity] {
+                let context = LayerContext()
+                let bn = BatchNorm2d(context, name: "bn", channels: 3, activation: activation)
+                let arena = context.arena
+                arena.finalize()
+                var random = ParameterInitializer(seed: 7)
+                random.fillUniform(arena.value(bn.weight), count: 3, bound: 1)
+                random.fillUniform(arena.value(bn.bias), count: 3, bound: 1)
+                random.fillUniform(arena.value(bn.runningMean), count: 3, bound: 0.5)
+                let x = FiniteDifferences.randomTensor([3, 3, 2, 3], seed: 11)
+                // Pre-activations s = ±(0.2 + u): r = s − BN(x).
+                context.isTraining = training
+                let z = normalized(x, like: bn, in: arena, training: training)
+                let s = FiniteDifferences.randomTensor(x.shape, seed: 13)
+                for i in 0..<s.count { s[i] = (s[i] < 0 ? -0.2 : 0.2) + s[i] }
+                let residual = Tensor(shape: x.shape)
+                for i in 0..<x.count { residual[i] = s[i] - z[i] }
+                let upstream = FiniteDifferences.randomTensor(x.shape, seed: 17)
+                // The running statistics move on every training forward: save and restore them.
+                let savedStatistics = Array(UnsafeBufferPointer(start: arena.value(bn.runningMean), count: 6))
+                let loss = { () -> Double in
+                    let result = FiniteDifferences.weightedSum(bn.forward(x, residual: residual), upstream)
+                    arena.value(bn.runningMean).update(from: savedStatistics, count: 6)
+                    return result
+                }
+                _ = loss()
+                let dx = bn.backward(upstream).values
+                let dr = bn.residualGradient.values
+                let what = "training \(training) \(activation)"
+                checkGradient("\(what) dx", loss: loss, values: x.data, count: x.count, analytic: dx, step: 1e-2, tolerance: 2e-3)
+                checkGradient("\(what) dr", loss: loss, values: residual.data, count: x.count, analytic: dr, step: 1e-2,
+                              tolerance: 2e-3)
+                checkGradient("\(what) dγ", loss: loss, values: arena.value(bn.weight), count: 3,
+                              analytic: gradientValues(arena, bn.weight), step: 1e-2, tolerance: 2e-3)
+                checkGradient("\(what) dβ", loss: loss, values: arena.value(bn.bias), count: 3,
+                              analytic: gradientValues(arena, bn.bias), step: 1e-2, tolerance: 2e-3)
+            }
+        }
+    }
+}
+
+/// BN(x) without activation or residual, with `bn`'s parameters and statistics, computed by a
+/// scratch copy of the layer (so that `bn` and its running statistics are untouched).
+private func normalized(_ x: Tensor, like bn: BatchNorm2d, in arena: ParameterArena, training: Bool) -> Tensor {
+    let context = LayerContext()
+    let probe = BatchNorm2d(context, name: "probe", channels: bn.channels)
+    context.arena.finalize()
+    context.isTraining = training
+    for (from, to) in [(bn.weight, probe.weight), (bn.bias, probe.bias), (bn.runningMean, probe.runningMean),
+                       (bn.runningVariance, probe.runningVariance)] {
+        context.arena.value(to).update(from: arena.value(from), count: bn.channels)
+    }
+    let y = probe.forward(x)
+    let copy = Tensor(shape: y.shape)
+    copy.copy(from: y)
+    return copy
+}

@@ -1,0 +1,47 @@
+import Layers
+import Models
+import Tensors
+import XCTest
+
+final class ResNetTests: XCTestCase {
+    /// Models are built with a convolution that is never run (shape and count tests only).
+    func model(_ name: String, channels: Int, classes: Int, width: Double = 1) throws -> ResNet {
+        try ResNet(name: name, inputChannels: channels, classCount: classes, width: width,
+                   makeConvolution: { NaiveConvolution(geometry: $0) })
+    }
+
+    /// The published counts: resnet20 0.27 M (He et al. 2016), PreAct ResNet-18 11.2 M with 100
+    /// classes (the MultiMix paper's), WRN-16-8 11.0 M (Zagoruyko & Komodakis 2016).
+    func testParameterCounts() throws {
+        XCTAssertEqual(try model("resnet20", channels: 3, classes: 10).parameterCount, 269_722)
+        XCTAssertEqual(try model("resnet20", channels: 1, classes: 10).parameterCount, 269_434)
+        XCTAssertEqual(try model("preactresnet18", channels: 3, classes: 100).parameterCount, 11_218_340)
+        let wrn = try model("wrn16-8", channels: 3, classes: 100).parameterCount
+        XCTAssertEqual(Double(wrn) / 1e6, 11.0, accuracy: 0.05, "wrn16-8: \(wrn)")
+        // torchvision's counts: resnet18 11,689,512 and resnet50 25,557,032 (1000 classes).
+        XCTAssertEqual(try model("resnet18", channels: 3, classes: 1000).parameterCount, 11_689_512)
+        XCTAssertEqual(try model("resnet50", channels: 3, classes: 1000).parameterCount, 25_557_032)
+    }
+
+    /// torchvision-style tensor names, trainables in forward order.
+    func testTensorNames() throws {
+        let names = try model("resnet20", channels: 3, classes: 10).arena.entries.map(\.name)
+        XCTAssertEqual(Array(names.prefix(4)), ["conv1.weight", "bn1.weight", "bn1.bias", "bn1.running_mean"])
+        XCTAssertTrue(names.contains("layer1.0.conv1.weight"))
+        XCTAssertTrue(names.contains("layer3.2.bn2.running_var"))
+        XCTAssertTrue(names.contains("fc.bias"))
+        let preact = try model("preactresnet18", channels: 3, classes: 100).arena
+        XCTAssertNotNil(preact.entry(named: "layer2.0.downsample.0.weight"))
+        XCTAssertNotNil(preact.entry(named: "bn.running_mean"))
+        XCTAssertNil(preact.entry(named: "bn1.weight"))
+        let r50 = try model("resnet50", channels: 3, classes: 10).arena
+        XCTAssertEqual(r50.entry(named: "layer1.0.downsample.1.running_var")?.shape, [256])
+        XCTAssertEqual(r50.entry(named: "layer4.2.conv3.weight")?.shape, [2048, 512, 1, 1])
+    }
+
+    func testUnknownNameIsAnError() {
+        XCTAssertThrowsError(try model("resnet19", channels: 3, classes: 10)) { error in
+            XCTAssertTrue("\(error)".contains("resnet20"))
+        }
+    }
+}
