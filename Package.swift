@@ -33,6 +33,9 @@ let package = Package(
         // The ResNet family, chosen by name.
         .target(name: "Models", dependencies: ["Layers"]),
 
+        // Mixing: ERM, mixup, CutMix, manifold mixup, MultiMix, Dense MultiMix; their samplers.
+        .target(name: "Mixing", dependencies: ["Tensors"]),
+
         // Datasets: CIFAR and IDX readers, rank sharding, augmentation, the prefetching loader.
         .target(name: "Datasets", dependencies: ["Tensors", "CZlib"]),
 
@@ -50,6 +53,7 @@ let package = Package(
         .testTarget(name: "TensorsTests", dependencies: ["Tensors", "TestSupport"]),
         .testTarget(name: "LayersTests", dependencies: ["Layers", "TestSupport"]),
         .testTarget(name: "ModelsTests", dependencies: ["Models", "TestSupport"]),
+        .testTarget(name: "MixingTests", dependencies: ["Mixing", "Layers", "TestSupport"]),
         .testTarget(name: "DatasetsTests", dependencies: ["Datasets", "TestSupport"]),
     ],
     swiftLanguageModes: [.v5]
