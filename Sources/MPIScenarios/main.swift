@@ -17,6 +17,7 @@ let scenarios: [String: (Communicator) throws -> Void] = [
     "gather": gatherScenario,
     "split": splitScenario,
     "errors": errorsScenario,
+    "point-to-point": pointToPointScenario,
     "rank-dies": rankDiesScenario,
 ]
 
@@ -285,6 +286,25 @@ func errorsScenario(_ world: Communicator) throws {
     }
     if world.rank == 0 { print("errors: passed on \(world.size) ranks") }
     exit(0)
+}
+
+/// Every rank sends its rank to the next one (a ring) with isend/irecv.
+func pointToPointScenario(_ world: Communicator) throws {
+    let next = (world.rank + 1) % world.size, previous = (world.rank + world.size - 1) % world.size
+    let outgoing: [Int64] = [Int64(world.rank), 42]
+    var incoming: [Int64] = [-1, -1]
+    try outgoing.withUnsafeBufferPointer { send in
+        try incoming.withUnsafeMutableBufferPointer { receive in
+            let r = try world.irecv(into: receive, from: previous, tag: 7)
+            let s = try world.isend(send, to: next, tag: 7)
+            try Request.waitAll([r, s])
+        }
+    }
+    try expectEqual(incoming, [Int64(previous), 42], "ring message")
+    do {
+        _ = try outgoing.withUnsafeBufferPointer { try world.isend($0, to: world.size, tag: 0) }
+        throw CheckFailure(description: "isend to a rank outside the communicator did not throw")
+    } catch MPIError.invalidArgument {}
 }
 
 /// Rank 1 (or the only rank) dies without finalizing while the others wait in a collective:

@@ -27,6 +27,7 @@ final class MultiRankTests: XCTestCase {
     func testBroadcastOfTenMegabytePayload() throws { try runScenario("broadcast") }
     func testGatherAndAllgatherKeepRankOrder() throws { try runScenario("gather") }
     func testSplitAndDuplicateCommunicators() throws { try runScenario("split") }
+    func testPointToPointRing() throws { try runScenario("point-to-point") }
     func testMisuseAndMPIErrorsAreThrownErrors() throws { try runScenario("errors") }
 
     /// A rank killed mid-collective ends the whole job, non-zero, within 10 s: no hang.
