@@ -32,6 +32,12 @@ public struct ResNetSpecification: Sendable, Equatable {
         public var blocks: Int
         /// The stride of the stage's first block.
         public var stride: Int
+
+        public init(channels: Int, blocks: Int, stride: Int) {
+            self.channels = channels
+            self.blocks = blocks
+            self.stride = stride
+        }
     }
 
     public var stem: Stem
@@ -39,6 +45,14 @@ public struct ResNetSpecification: Sendable, Equatable {
     public var block: Block
     public var shortcut: Shortcut
     public var stages: [Stage]
+
+    public init(stem: Stem, stemChannels: Int, block: Block, shortcut: Shortcut, stages: [Stage]) {
+        self.stem = stem
+        self.stemChannels = stemChannels
+        self.block = block
+        self.shortcut = shortcut
+        self.stages = stages
+    }
 
     /// Output channels of a block of width `channels`.
     public func blockOutputChannels(_ channels: Int) -> Int { block == .bottleneck ? 4 * channels : channels }

@@ -45,3 +45,31 @@ final class ResNetTests: XCTestCase {
         }
     }
 }
+
+final class ResNetShapeTests: XCTestCase {
+    /// encode → pool → classify shapes for both input shapes (1×28×28 and 3×32×32), a per-position
+    /// classifier on the feature map (Dense MultiMix), and eval mode.
+    func testOutputShapes() throws {
+        for (channels, size, featureSize) in [(1, 28, 7), (3, 32, 8)] {
+            let model = try ResNet(name: "resnet20", inputChannels: channels, classCount: 10, width: 0.25,
+                                   makeConvolution: { NaiveConvolution(geometry: $0) })
+            let x = FiniteDifferences.randomTensor([2, size, size, channels], seed: 3)
+            let features = model.encode(x)
+            XCTAssertEqual(features.shape, [2, featureSize, featureSize, 16])
+            let z = model.pool(features)
+            XCTAssertEqual(z.shape, [2, 16])
+            XCTAssertEqual(model.classify(z).shape, [2, 10])
+            XCTAssertEqual(model.classify(features).shape, [2 * featureSize * featureSize, 10])
+            model.isTraining = false
+            XCTAssertEqual(model.classify(model.pool(model.encode(x))).shape, [2, 10])
+        }
+    }
+
+    /// The ImageNet stem (stride 2 + max pool) on the smallest input: 28 → 14 → 7 → 7, 4, 2, 1.
+    func testImageNetStemOnSmallInput() throws {
+        let model = try ResNet(name: "resnet18", inputChannels: 1, classCount: 10, width: 1.0 / 16,
+                               makeConvolution: { NaiveConvolution(geometry: $0) })
+        let features = model.encode(FiniteDifferences.randomTensor([2, 28, 28, 1], seed: 4))
+        XCTAssertEqual(features.shape, [2, 1, 1, 32])
+    }
+}
