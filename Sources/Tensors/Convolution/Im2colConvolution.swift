@@ -32,6 +32,11 @@ public final class Im2colConvolution: ConvolutionKernel {
     private let columns: UnsafeMutablePointer<Float>      // col or dcol   [chunkImages·P, K]
     private let weightOHWI: UnsafeMutablePointer<Float>   // w̃ or dw̃      [O, K]
 
+    /// Bytes of scratch this kernel holds (col and w̃), reported by the benchmark.
+    package var scratchBytes: Int {
+        ((isPointwise ? 0 : chunkImages * outputPixels * patchSize) + geometry.weightCount) * MemoryLayout<Float>.stride
+    }
+
     /// Scratch target for col's size: large enough for long sgemm calls, small enough to stay in cache.
     package static let columnBudgetBytes = 4 << 20
 

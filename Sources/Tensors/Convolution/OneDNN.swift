@@ -149,6 +149,17 @@ final class OneDNNPrimitive {
         OneDNN.check(dnnl_primitive_execute(primitive, OneDNNContext.shared.stream, Int32(arguments.count),
                                             arguments.baseAddress), "dnnl_primitive_execute")
     }
+
+    /// `run` with OpenMP limited to the calling thread, for work too small to share: oneDNN then runs
+    /// it inline, with no parallel region (whose fork and barrier cost more than a small reorder, and
+    /// far more when another process holds one of the cores). OpenMP's thread count is a per-thread
+    /// setting, restored afterwards.
+    func runOnCallingThread() {
+        let threads = omp_get_max_threads()
+        omp_set_num_threads(1)
+        run()
+        omp_set_num_threads(threads)
+    }
 }
 
 /// A oneDNN memory object over a caller's buffer: the layout is fixed at creation, the buffer is

@@ -12,6 +12,9 @@ import COneDNN
 ///     backwardData:     dy (NHWC), w → w'' (reorder), w''  → dx (NHWC)
 ///     backwardWeights:  x, dy → dw' (primitive's layout), db → dw (reorder to OIHW)
 ///
+/// The reorders run on the calling thread alone: a weight tensor is at most a few hundred KB, and an
+/// OpenMP parallel region (fork, barrier) for it costs more than the copy.
+///
 /// Everything (descriptors, primitives, reorders, scratchpad, reordered-weight buffers) is made once in
 /// `init`; the bias variants of forward and backward-weights are made on first use with a bias, once.
 /// Calls allocate nothing. Not thread-safe: one caller at a time per kernel.
@@ -39,7 +42,8 @@ public final class OneDNNConvolution: ConvolutionKernel {
 
     /// Scratchpad shared by this kernel's primitives (they never run at once), sized for the largest.
     private var scratchpad: UnsafeMutableRawPointer?
-    private var scratchpadBytes: Int
+    /// Bytes of that scratchpad (reported by the benchmark: it is this kernel's main memory cost).
+    package private(set) var scratchpadBytes: Int
 
     /// One primitive and the weight memory it reads (or writes) in its own layout.
     private struct Pass {
@@ -123,7 +127,7 @@ public final class OneDNNConvolution: ConvolutionKernel {
         userWeight.bind(weightGradient)
         if pass.reorder == nil { pass.weight.bind(weightGradient) }
         pass.primitive.run()
-        pass.reorder?.run()  // dw' (primitive's layout) → dw (OIHW)
+        pass.reorder?.runOnCallingThread()  // dw' (primitive's layout) → dw (OIHW)
     }
 
     // MARK: - Weight reorders (exposed to the benchmark, which times them alone)
@@ -140,7 +144,7 @@ public final class OneDNNConvolution: ConvolutionKernel {
     /// `backwardWeights` does last.
     package func reorderWeightGradient(into weightGradient: UnsafeMutablePointer<Float>) {
         userWeight.bind(weightGradient)
-        backwardWeightsPass.reorder?.run()
+        backwardWeightsPass.reorder?.runOnCallingThread()
     }
 
     /// The weight layouts the primitives chose ("OIhw8i8o", ...; "oihw" means no reorder), for reports.
@@ -152,11 +156,12 @@ public final class OneDNNConvolution: ConvolutionKernel {
     private func reorderWeights(_ weight: UnsafePointer<Float>, into pass: Pass) {
         if let reorder = pass.reorder {
             userWeight.bind(weight)
-            reorder.run()
+            reorder.runOnCallingThread()
         } else {
             pass.weight.bind(weight)
         }
     }
+
 
     // MARK: - Creation
 
