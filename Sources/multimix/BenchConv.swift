@@ -53,7 +53,8 @@ struct BenchConv: ParsableCommand {
         ConvolutionThreads.set(threads)
         let sgemm = measureSgemm(size: 1024)
         if !json {
-            print("OpenBLAS sgemm 1024^3, \(threads) threads: \(format(sgemm, 1)) GFLOP/s (median of \(repetitions))")
+            print("OpenBLAS sgemm 1024^3, \(threads) threads: \(format(sgemm, 1)) GFLOP/s (median of \(repetitions)); "
+                  + "OMP_WAIT_POLICY=\(ProcessInfo.processInfo.environment["OMP_WAIT_POLICY"] ?? "(unset: spin, then sleep)")")
         }
         for input in inputs {
             let (channels, height, width) = Self.parseShape(input)!
@@ -117,6 +118,9 @@ struct BenchConv: ParsableCommand {
         var layouts: (forward: String, backwardData: String, backwardWeights: String)
         /// Scratch memory each kernel holds: [backend] bytes.
         var scratchBytes: [ConvolutionBackend: Int]
+        /// Seconds to create the oneDNN kernel: the first of its shape (primitives generated) and a
+        /// second (oneDNN's primitive cache hit), as for the later layers of the same shape.
+        var creationSeconds: (first: Double, cached: Double)
     }
 
     private func measure(_ g: ConvolutionGeometry, count: Int) -> Row {
@@ -126,7 +130,10 @@ struct BenchConv: ParsableCommand {
         let dw = UnsafeMutablePointer<Float>.allocate(capacity: g.weightCount)
         defer { for buffer in [x, w, dy, y, dx, dw] { buffer.deallocate() } }
 
-        let oneDNN = OneDNNConvolution(g), im2col = Im2colConvolution(g)
+        var oneDNN: OneDNNConvolution!
+        let firstCreation = timed { oneDNN = OneDNNConvolution(g) }
+        let cachedCreation = timed { oneDNN = OneDNNConvolution(g) }
+        let im2col = Im2colConvolution(g)
         let kernels: [ConvolutionBackend: ConvolutionKernel] = [.oneDNN: oneDNN, .im2col: im2col]
         func run(_ kernel: ConvolutionKernel, _ pass: Pass) {
             switch pass {
@@ -160,7 +167,8 @@ struct BenchConv: ParsableCommand {
                    bestSeconds: times.mapValues { $0.mapValues { $0.min()! } },
                    reorderSeconds: median(reorders),
                    layouts: oneDNN.weightLayouts,
-                   scratchBytes: [.oneDNN: oneDNN.scratchpadBytes, .im2col: im2col.scratchBytes])
+                   scratchBytes: [.oneDNN: oneDNN.scratchpadBytes, .im2col: im2col.scratchBytes],
+                   creationSeconds: (firstCreation, cachedCreation))
     }
 
     /// Median GFLOP/s of C = A·B at size³ through the BLAS facade.
@@ -261,6 +269,10 @@ struct BenchConv: ParsableCommand {
             "\(backend.rawValue) \(format(Double(rows.reduce(0) { $0 + $1.count * $1.scratchBytes[backend]! }) / 1e6, 1)) MB"
         }
         print("scratch held by the 19 kernels (one per layer): " + scratch.joined(separator: ", "))
+        let creation = rows.reduce(0.0) { $0 + $1.creationSeconds.first + Double($1.count - 1) * $1.creationSeconds.cached }
+        print("creating the 19 oneDNN kernels: \(format(creation * 1e3, 1)) ms (first of each shape: "
+              + rows.map { format($0.creationSeconds.first * 1e3, 1) }.joined(separator: ", ") + " ms; later ones from "
+              + "oneDNN's primitive cache: " + rows.map { format($0.creationSeconds.cached * 1e3, 2) }.joined(separator: ", ") + " ms)")
         print("onednn/im2col time ratio: \(format(stepSeconds(.oneDNN) / stepSeconds(.im2col), 3)) (best: "
               + "\(format(bestStepSeconds(.oneDNN) / bestStepSeconds(.im2col), 3))); "
               + "oneDNN weight reorders alone: \(format(reorderTotal * 1e3, 3)) ms of its \(format(stepSeconds(.oneDNN) * 1e3, 2)) ms")
