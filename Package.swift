@@ -41,7 +41,7 @@ let package = Package(
 
         // The command-line tool.
         .executableTarget(name: "multimix", dependencies: [
-            "SwiftMPI", "Tensors", "Models", "CMPI",
+            "SwiftMPI", "Tensors", "Models", "Datasets", "CMPI",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         // Multi-rank scenarios for the tests: run under mpirun by Tests/SwiftMPITests.
