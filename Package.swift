@@ -26,6 +26,8 @@ let package = Package(
 
         // The Swift MPI wrapper: communicators, typed collectives, requests, errors as throws.
         .target(name: "SwiftMPI", dependencies: ["CMPI"]),
+        // Distributed: gradient buckets all-reduced during backward, the stall watch, parameter checksums.
+        .target(name: "Distributed", dependencies: ["SwiftMPI"]),
         // Tensors: BLAS facade (sgemm), and later storage, kernels, RNG.
         .target(name: "Tensors", dependencies: ["COpenBLAS", "COneDNN"]),
         // Layers with explicit forward/backward, the flat parameter arena, SGD and schedules.
@@ -45,7 +47,7 @@ let package = Package(
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         // Multi-rank scenarios for the tests: run under mpirun by Tests/SwiftMPITests.
-        .executableTarget(name: "mpi-scenarios", dependencies: ["SwiftMPI", "CMPI"], path: "Sources/MPIScenarios"),
+        .executableTarget(name: "mpi-scenarios", dependencies: ["SwiftMPI", "Distributed", "CMPI"], path: "Sources/MPIScenarios"),
 
         // Tests. TestSupport holds shared helpers (closeness checks, the mpirun launcher).
         .target(name: "TestSupport", path: "Tests/TestSupport"),

@@ -4,6 +4,7 @@
 // Each scenario checks its results on every rank and exits non-zero, naming the rank and what was
 // wrong, at the first mismatch. Exit 0 means every rank passed.
 import CMPI
+import Distributed
 import SwiftMPI
 #if canImport(Glibc)
 import Glibc
@@ -18,6 +19,9 @@ let scenarios: [String: (Communicator) throws -> Void] = [
     "split": splitScenario,
     "errors": errorsScenario,
     "point-to-point": pointToPointScenario,
+    "gradient-sync": gradientSyncScenario,
+    "stall": stallScenario,
+    "consistency": consistencyScenario,
     "rank-dies": rankDiesScenario,
 ]
 
@@ -305,6 +309,69 @@ func pointToPointScenario(_ world: Communicator) throws {
         _ = try outgoing.withUnsafeBufferPointer { try world.isend($0, to: world.size, tag: 0) }
         throw CheckFailure(description: "isend to a rank outside the communicator did not throw")
     } catch MPIError.invalidArgument {}
+}
+
+// MARK: - Distributed (the trainer's synchronisation pieces)
+
+/// Buckets posted as "backward" completes the gradients from the end, with compute in between;
+/// afterwards every rank holds the average ḡᵢ = (1/N) Σ_r g_r,i.
+func gradientSyncScenario(_ world: Communicator) throws {
+    for (count, bucketBytes) in [(1000, 64), (1003, 4 << 20), (250_001, 40_000), (1, 4)] {
+        let gradients = UnsafeMutablePointer<Float>.allocate(capacity: count)
+        defer { gradients.deallocate() }
+        let sync = try GradientSynchroniser(communicator: world, gradients: gradients, count: count,
+                                            bucketBytes: bucketBytes, stallTimeout: 30)
+        for step in 0..<3 {
+            for i in 0..<count { gradients[i] = Float(contribution(rank: world.rank, index: i + step)) }
+            sync.beginStep(step)
+            // "Backward": layers of uneven sizes complete from the end of the buffer.
+            var offset = count
+            var layer = 0
+            while offset > 0 {
+                offset = max(0, offset - (97 + 31 * layer) * (world.rank + 1))
+                layer += 1
+                var work = 0.0
+                for i in 0..<2000 { work += Double(i) }
+                try expect(work > 0, "no work")
+                try sync.gradientsReady(from: offset)
+            }
+            try sync.finish()
+            for i in 0..<count {
+                let expected = Float(expectedReduction(.sum, size: world.size, index: i + step)) / Float(world.size)
+                try expect(gradients[i] == expected,
+                           "count \(count), bucket \(bucketBytes) B, step \(step): gradient \(i) is \(gradients[i]), expected \(expected)")
+            }
+        }
+        try expect(sync.buckets.ranges.first?.upperBound == count && sync.buckets.ranges.last?.lowerBound == 0,
+                   "buckets do not cover the buffer")
+    }
+}
+
+/// The last rank arrives 3 s late at step 5's all-reduce; with a 1 s timeout, the waiting ranks report,
+/// and rank 0 names the late rank. (The test reads the report from the output.)
+func stallScenario(_ world: Communicator) throws {
+    var value: Float = 1
+    let sync = try GradientSynchroniser(communicator: world, gradients: &value, count: 1, stallTimeout: 1) {
+        print("report from rank \(world.rank): \($0)")
+    }
+    for step in 0..<6 {
+        value = 1
+        sync.beginStep(step)
+        if step == 5 && world.rank == world.size - 1 && world.size > 1 { sleep(3) }
+        try sync.finish()
+        try expect(value == 1, "average of ones is \(value)")
+    }
+}
+
+/// Identical parameters agree; one changed value on the last rank is found, by every rank.
+func consistencyScenario(_ world: Communicator) throws {
+    var values: [Float] = (0..<1000).map { Float($0) * 0.001 }
+    try expectEqual(try ParameterConsistency.divergentRanks(values, count: values.count, communicator: world), [],
+                    "identical parameters")
+    if world.rank == world.size - 1 && world.size > 1 { values[500] = values[500].nextUp }
+    let expected = world.size > 1 ? [world.size - 1] : []
+    try expectEqual(try ParameterConsistency.divergentRanks(values, count: values.count, communicator: world), expected,
+                    "one changed parameter")
 }
 
 /// Rank 1 (or the only rank) dies without finalizing while the others wait in a collective:

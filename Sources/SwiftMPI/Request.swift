@@ -45,6 +45,17 @@ public final class Request {
         isComplete = true
     }
 
+    /// Cancels a pending point-to-point operation (a receive nobody will match, say) and completes
+    /// the request. Non-blocking collectives cannot be cancelled: MPI forbids it.
+    public func cancel() throws {
+        if isComplete { return }
+        try MPI.requireActive("Request.cancel")
+        for index in handles.indices where handles[index] != nil && handles[index] != cmpi_request_null() {
+            try MPI.check(MPI_Cancel(&handles[index]), "MPI_Cancel (\(call))")
+        }
+        try wait()
+    }
+
     /// Blocks until every request has completed.
     public static func waitAll(_ requests: [Request]) throws {
         for request in requests { try request.wait() }
@@ -52,6 +63,7 @@ public final class Request {
 
     deinit {
         // A dropped request would leave MPI writing into buffers the caller may free: finish it first.
+        // (A receive that will never be matched must be `cancel()`led before it is dropped.)
         if !isComplete && MPI.isInitialized && !MPI.isFinalized {
             try? wait()
         }

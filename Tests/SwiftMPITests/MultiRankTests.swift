@@ -28,6 +28,20 @@ final class MultiRankTests: XCTestCase {
     func testGatherAndAllgatherKeepRankOrder() throws { try runScenario("gather") }
     func testSplitAndDuplicateCommunicators() throws { try runScenario("split") }
     func testPointToPointRing() throws { try runScenario("point-to-point") }
+    func testGradientBucketsAverageAcrossRanksDuringBackward() throws { try runScenario("gradient-sync") }
+    func testParameterChecksumsFindTheDivergentRank() throws { try runScenario("consistency") }
+
+    /// A rank arriving late at an all-reduce is named by rank 0 once the stall timeout passes.
+    func testStalledAllreduceNamesTheLateRank() throws {
+        for ranks in [2, 3] {
+            let result = try MPIRun.run(ranks: ranks, program: MPIRun.executable("mpi-scenarios"), arguments: ["stall"])
+            XCTAssertEqual(result.status, 0, result.output)
+            XCTAssertTrue(result.output.contains("stall: passed on \(ranks) ranks"), result.output)
+            XCTAssertTrue(result.output.contains("report from rank 0: stall: rank \(ranks - 1) has not reached step 5's gradient all-reduce after"),
+                          result.output)
+        }
+    }
+
     func testMisuseAndMPIErrorsAreThrownErrors() throws { try runScenario("errors") }
 
     /// A rank killed mid-collective ends the whole job, non-zero, within 10 s: no hang.
