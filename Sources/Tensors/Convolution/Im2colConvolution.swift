@@ -1,3 +1,5 @@
+import Dispatch
+
 /// The reference convolution path: im2col in NHWC, then one matrix product through `BLAS.sgemm`.
 ///
 /// Key: N batch, H×W input, C input channels, O output channels, kh×kw kernel, s stride, p padding,
@@ -16,7 +18,8 @@
 /// convolution needs no col: x is already [N·H·W, C].
 ///
 /// All scratch (col, w̃, dw̃) is allocated in `init`; calls allocate nothing. Not thread-safe: one
-/// caller at a time per kernel. The loops are plain and single-threaded; sgemm uses `BLAS.threadCount`.
+/// caller at a time per kernel. im2col and col2im split a chunk's images over `BLAS.threadCount` threads
+/// (Dispatch); sgemm uses OpenBLAS's own threads.
 public final class Im2colConvolution: ConvolutionKernel {
     public let geometry: ConvolutionGeometry
 
@@ -91,9 +94,11 @@ public final class Im2colConvolution: ConvolutionKernel {
             } else {
                 BLAS.sgemm(.none, .none, m: rows, n: K, k: O, a: dy, lda: O, b: weightOHWI, ldb: K,
                            c: columns, ldc: K)
-                dx.update(repeating: 0, count: count * imageInputCount)
-                for image in 0..<count {
-                    Self.col2im(columns + image * outputPixels * K, into: dx + image * imageInputCount, g)
+                let columns = columns
+                Self.forEachImage(count) { image in
+                    let dxImage = dx + image * imageInputCount
+                    dxImage.update(repeating: 0, count: imageInputCount)
+                    Self.col2im(columns + image * outputPixels * K, into: dxImage, g)
                 }
             }
         }
@@ -135,10 +140,24 @@ public final class Im2colConvolution: ConvolutionKernel {
         let g = geometry
         let imageInputCount = g.inputHeight * g.inputWidth * g.inputChannels
         if isPointwise { return input + first * imageInputCount }
-        for image in 0..<images {
-            Self.im2col(input + (first + image) * imageInputCount, into: columns + image * outputPixels * patchSize, g)
+        let columns = columns, rowLength = outputPixels * patchSize
+        Self.forEachImage(images) { image in
+            Self.im2col(input + (first + image) * imageInputCount, into: columns + image * rowLength, g)
         }
         return UnsafePointer(columns)
+    }
+
+    /// Calls `body(image)` for each image of a chunk, split over `BLAS.threadCount` threads (the count
+    /// `ConvolutionThreads.set` gives both libraries). Images write disjoint parts of col and dx.
+    private static func forEachImage(_ count: Int, _ body: (Int) -> Void) {
+        let workers = min(BLAS.threadCount, count)
+        if workers <= 1 {
+            for image in 0..<count { body(image) }
+            return
+        }
+        DispatchQueue.concurrentPerform(iterations: workers) { worker in
+            for image in stride(from: worker, to: count, by: workers) { body(image) }
+        }
     }
 
     /// col[(oh, ow), (i, j, c)] = x[oh·s−p+i, ow·s−p+j, c] for one image (zeros outside it).
