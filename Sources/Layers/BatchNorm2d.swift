@@ -36,7 +36,7 @@ public final class BatchNorm2d {
     private let rstd: UnsafeMutablePointer<Float>
     /// [3C]: the per-channel coefficients of the elementwise pass.
     private let coefficients: UnsafeMutablePointer<Float>
-    /// Per-chunk Double accumulators, [chunks, 2C].
+    /// Scratch for `channelSums`: [chunks, 2C] Double totals, then [chunks, 2C] Float partials.
     private var sums: UnsafeMutablePointer<Double>
     private var sumsCapacity = 0
 
@@ -65,23 +65,44 @@ public final class BatchNorm2d {
         sums.deallocate()
     }
 
-    /// Zeroed accumulators for `chunks` chunks: [chunks, 2C].
-    private func accumulators(chunks: Int) -> UnsafeMutablePointer<Double> {
-        if chunks * 2 * channels > sumsCapacity {
+    /// Per-channel sums over all rows, in parallel chunks: `accumulate(rows, s₁, s₂)` adds a block
+    /// of at most `blockRows` rows into Float partials s₁, s₂ ([C] each, zeroed before each block);
+    /// blocks are then added in Double, so that the inner loops stay in Float (vectorised) and the
+    /// rounding of a sum of m terms is that of m/blockRows Double additions. Returns [2C]: Σ s₁, Σ s₂.
+    private func channelSums(rows: Int,
+                             _ accumulate: (Range<Int>, UnsafeMutablePointer<Float>, UnsafeMutablePointer<Float>) -> Void)
+        -> UnsafeMutablePointer<Double> {
+        let C = channels, chunks = Parallel.chunkCount(rows)
+        // [chunks, 2C] Double totals, then [chunks, 2C] Float partials.
+        let doubles = chunks * 2 * C
+        if doubles * 3 / 2 + 1 > sumsCapacity {
             sums.deallocate()
-            sumsCapacity = chunks * 2 * channels
+            sumsCapacity = doubles * 3 / 2 + 1
             sums = .allocate(capacity: sumsCapacity)
         }
-        sums.update(repeating: 0, count: chunks * 2 * channels)
-        return sums
+        let totals = sums
+        totals.update(repeating: 0, count: doubles)
+        let partialBase = UnsafeMutableRawPointer(sums + doubles).assumingMemoryBound(to: Float.self)
+        Parallel.forEachChunk(rows) { chunk, range in
+            let total = totals + chunk * 2 * C
+            let p1 = partialBase + chunk * 2 * C, p2 = p1 + C
+            var start = range.lowerBound
+            while start < range.upperBound {
+                let stop = min(start + BatchNorm2d.blockRows, range.upperBound)
+                p1.update(repeating: 0, count: 2 * C)
+                accumulate(start..<stop, p1, p2)
+                for j in 0..<(2 * C) { total[j] += Double(p1[j]) }
+                start = stop
+            }
+        }
+        for chunk in 1..<chunks {
+            for j in 0..<(2 * C) { totals[j] += totals[chunk * 2 * C + j] }
+        }
+        return totals
     }
 
-    /// Adds chunk accumulators [chunks, 2C] into the first row.
-    private func reduceAccumulators(_ s: UnsafeMutablePointer<Double>, chunks: Int) {
-        for chunk in 1..<max(chunks, 1) {
-            for j in 0..<(2 * channels) { s[j] += s[chunk * 2 * channels + j] }
-        }
-    }
+    /// Rows per Float partial sum (see `channelSums`).
+    static let blockRows = 64
 
     /// y = act(γ·(x − μ)·rstd + β [+ residual])
     public func forward(_ x: Tensor, residual: Tensor? = nil) -> Tensor {
@@ -100,21 +121,17 @@ public final class BatchNorm2d {
         let gamma = arena.value(weight), beta = arena.value(bias)
         let runMean = arena.value(runningMean), runVar = arena.value(runningVariance)
         if usedBatchStatistics {
-            // Pass 1: s₁[c] = Σₘ x[m, c], s₂[c] = Σₘ x[m, c]²   (Double, per chunk)
-            let chunks = Parallel.chunkCount(rows)
-            let s = accumulators(chunks: chunks)
-            Parallel.forEachChunk(rows) { chunk, range in
-                let s1 = s + chunk * 2 * C, s2 = s1 + C
-                for m in range {
+            // Pass 1: s₁[c] = Σₘ x[m, c], s₂[c] = Σₘ x[m, c]²
+            let s = channelSums(rows: rows) { block, s1, s2 in
+                for m in block {
                     let row = x.data + m * C
                     for c in 0..<C {
-                        let v = Double(row[c])
+                        let v = row[c]
                         s1[c] += v
                         s2[c] += v * v
                     }
                 }
             }
-            reduceAccumulators(s, chunks: chunks)
             let n = Double(rows)
             for c in 0..<C {
                 // μ = s₁/m,  σ² = s₂/m − μ²  (biased)
@@ -139,17 +156,22 @@ public final class BatchNorm2d {
             scale[c] = gamma[c] * rstd[c]
             shift[c] = beta[c] - mean[c] * scale[c]
         }
-        let y = output.data, r = residual?.data, relu = activation == .relu
+        let y = output.data, relu = activation == .relu
         Parallel.forEachChunk(rows) { _, range in
             for m in range {
                 let xr = x.data + m * C, yr = y + m * C
-                if let r {
+                switch (residual?.data, relu) {
+                case let (r?, true):
+                    let rr = r + m * C
+                    for c in 0..<C { yr[c] = max(xr[c] * scale[c] + shift[c] + rr[c], 0) }
+                case let (r?, false):
                     let rr = r + m * C
                     for c in 0..<C { yr[c] = xr[c] * scale[c] + shift[c] + rr[c] }
-                } else {
+                case (nil, true):
+                    for c in 0..<C { yr[c] = max(xr[c] * scale[c] + shift[c], 0) }
+                case (nil, false):
                     for c in 0..<C { yr[c] = xr[c] * scale[c] + shift[c] }
                 }
-                if relu { for c in 0..<C { yr[c] = max(yr[c], 0) } }
             }
         }
     }
@@ -174,26 +196,29 @@ public final class BatchNorm2d {
         let dGamma = arena.gradient(weight), dBeta = arena.gradient(bias)
         let y = output.data, dy = dY.data, relu = activation == .relu
         let dr: UnsafeMutablePointer<Float>? = hadResidual ? residualGradient.data : nil
-        // Pass 1: Σ g and Σ g·x per channel; d r = g.
-        let chunks = Parallel.chunkCount(rows)
-        let s = accumulators(chunks: chunks)
-        Parallel.forEachChunk(rows) { chunk, range in
-            let sumG = s + chunk * 2 * C, sumGX = sumG + C
-            for m in range {
+        // Pass 1: Σ g and Σ g·x per channel; d r = g.   g = dy·[y > 0] (relu) or dy
+        let s = channelSums(rows: rows) { block, sumG, sumGX in
+            for m in block {
                 let xr = x.data + m * C, yr = y + m * C, dyr = dy + m * C
-                for c in 0..<C {
-                    // g = dy·[y > 0]
-                    let g = relu && yr[c] <= 0 ? 0 : dyr[c]
-                    sumG[c] += Double(g)
-                    sumGX[c] += Double(g * xr[c])
-                }
-                if let dr {
-                    let drr = dr + m * C
-                    for c in 0..<C { drr[c] = relu && yr[c] <= 0 ? 0 : dyr[c] }
+                if relu {
+                    for c in 0..<C {
+                        let g = dyr[c] * (yr[c] > 0 ? 1 : 0)
+                        sumG[c] += g
+                        sumGX[c] += g * xr[c]
+                    }
+                    if let dr {
+                        let drr = dr + m * C
+                        for c in 0..<C { drr[c] = dyr[c] * (yr[c] > 0 ? 1 : 0) }
+                    }
+                } else {
+                    for c in 0..<C {
+                        sumG[c] += dyr[c]
+                        sumGX[c] += dyr[c] * xr[c]
+                    }
+                    if let dr { (dr + m * C).update(from: dyr, count: C) }
                 }
             }
         }
-        reduceAccumulators(s, chunks: chunks)
         // dx = A·g + B·x + D:   A = γ·rstd,  B = −γ·rstd²·dγ/m,  D = −γ·rstd·dβ/m − B·μ
         let A = coefficients, B = coefficients + C, D = coefficients + 2 * C
         let n = Double(rows)
@@ -218,9 +243,10 @@ public final class BatchNorm2d {
         Parallel.forEachChunk(rows) { _, range in
             for m in range {
                 let xr = x.data + m * C, yr = y + m * C, dyr = dy + m * C, dxr = dx + m * C
-                for c in 0..<C {
-                    let g = relu && yr[c] <= 0 ? 0 : dyr[c]
-                    dxr[c] = A[c] * g + B[c] * xr[c] + D[c]
+                if relu {
+                    for c in 0..<C { dxr[c] = A[c] * (dyr[c] * (yr[c] > 0 ? 1 : 0)) + B[c] * xr[c] + D[c] }
+                } else {
+                    for c in 0..<C { dxr[c] = A[c] * dyr[c] + B[c] * xr[c] + D[c] }
                 }
             }
         }

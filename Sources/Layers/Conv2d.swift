@@ -21,6 +21,8 @@ public final class Conv2d {
 
     private let context: LayerContext
     private var kernel: (any ConvolutionKernel)?
+    /// The geometry of the last forward (nil before the first).
+    public var geometry: ConvolutionGeometry? { kernel?.geometry }
     /// The cached input, read by backward.
     private var input: Tensor?
     public let output = Tensor(shape: [0])
@@ -50,7 +52,7 @@ public final class Conv2d {
     }
 
     /// The geometry for an NHWC input shape.
-    func geometry(for shape: [Int]) -> ConvolutionGeometry {
+    func makeGeometry(for shape: [Int]) -> ConvolutionGeometry {
         precondition(shape.count == 4 && shape[3] == inputChannels,
                      "Conv2d: input \(shape) is not [n, h, w, \(inputChannels)]")
         return ConvolutionGeometry(batch: shape[0], inputChannels: inputChannels, inputHeight: shape[1],
@@ -60,7 +62,7 @@ public final class Conv2d {
 
     /// y = x ⋆ w (+ b)
     public func forward(_ x: Tensor) -> Tensor {
-        let g = geometry(for: x.shape)
+        let g = makeGeometry(for: x.shape)
         if kernel?.geometry != g { kernel = context.makeConvolution(g) }
         output.resize(to: [g.batch, g.outputHeight, g.outputWidth, g.outputChannels])
         input = x

@@ -5,6 +5,7 @@ import Tensors
 /// optional timer for the per-layer-kind profile.
 public final class LayerContext {
     /// Makes the convolution kernel for one geometry; called once per layer and batch shape.
+    /// The default is the fast backend (oneDNN); tests pass `NaiveConvolution` or the im2col twin.
     public typealias ConvolutionFactory = (ConvolutionGeometry) -> any ConvolutionKernel
 
     public let arena: ParameterArena
@@ -15,7 +16,7 @@ public final class LayerContext {
     public var timer: LayerTimer?
 
     public init(arena: ParameterArena = ParameterArena(),
-                makeConvolution: @escaping ConvolutionFactory = { NaiveConvolution(geometry: $0) }) {
+                makeConvolution: @escaping ConvolutionFactory = { makeConvolutionKernel($0) }) {
         self.arena = arena
         self.makeConvolution = makeConvolution
     }

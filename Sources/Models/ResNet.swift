@@ -48,7 +48,8 @@ public final class ResNet {
     /// Builds `name` (one of `ResNetSpecification.names`) on a fresh arena, finalises it and
     /// initialises the parameters from `seed`.
     public convenience init(name: String, inputChannels: Int, classCount: Int, width: Double = 1, seed: UInt64 = 0,
-                            makeConvolution: @escaping LayerContext.ConvolutionFactory) throws {
+                            makeConvolution: @escaping LayerContext.ConvolutionFactory = { makeConvolutionKernel($0) })
+        throws {
         guard let spec = ResNetSpecification.named(name, width: width) else {
             throw ModelError.unknownModel(name)
         }

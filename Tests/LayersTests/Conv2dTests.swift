@@ -20,9 +20,16 @@ final class Conv2dTests: XCTestCase {
         Case(batch: 1, height: 9, width: 9, inputChannels: 1, outputChannels: 2, kernel: 7, stride: 2, padding: 3, bias: true),
     ]
 
+    /// Every backend: the naive reference, the im2col twin and oneDNN.
+    let backends: [(String, LayerContext.ConvolutionFactory)] = [
+        ("naive", { NaiveConvolution(geometry: $0) }),
+        ("im2col", { ConvolutionBackend.im2col.makeKernel($0) }),
+        ("onednn", { ConvolutionBackend.oneDNN.makeKernel($0) }),
+    ]
+
     func testBackwardMatchesFiniteDifferences() {
-        for (n, c) in cases.enumerated() {
-            let context = LayerContext()
+        for (backend, factory) in backends { for (n, c) in cases.enumerated() {
+            let context = LayerContext(makeConvolution: factory)
             let conv = Conv2d(context, name: "conv", inputChannels: c.inputChannels, outputChannels: c.outputChannels,
                               kernelSize: c.kernel, stride: c.stride, padding: c.padding, bias: c.bias)
             context.arena.finalize()
@@ -34,19 +41,19 @@ final class Conv2dTests: XCTestCase {
             let dx = conv.backward(r)!.values
             let loss = { FiniteDifferences.weightedSum(conv.forward(x), r) }
             let arena = context.arena
-            checkGradient("case \(n) dx", loss: loss, values: x.data, count: x.count, analytic: dx, step: 0.5, tolerance: 1e-4)
-            checkGradient("case \(n) dw", loss: loss, values: arena.value(conv.weight), count: arena.entry(conv.weight).count,
+            checkGradient("\(backend) case \(n) dx", loss: loss, values: x.data, count: x.count, analytic: dx, step: 0.5, tolerance: 1e-4)
+            checkGradient("\(backend) case \(n) dw", loss: loss, values: arena.value(conv.weight), count: arena.entry(conv.weight).count,
                           analytic: gradientValues(arena, conv.weight), step: 0.5, tolerance: 1e-4)
             if let bias = conv.bias {
-                checkGradient("case \(n) db", loss: loss, values: arena.value(bias), count: c.outputChannels,
+                checkGradient("\(backend) case \(n) db", loss: loss, values: arena.value(bias), count: c.outputChannels,
                               analytic: gradientValues(arena, bias), step: 0.5, tolerance: 1e-4)
             }
-        }
+        } }
     }
 
     /// The output shape, ⌊(h + 2p − k)/s⌋ + 1, and one value by hand.
     func testForwardByHand() {
-        let context = LayerContext()
+        let context = LayerContext(makeConvolution: { NaiveConvolution(geometry: $0) })
         let conv = Conv2d(context, name: "conv", inputChannels: 1, outputChannels: 1, kernelSize: 3, stride: 2, padding: 1,
                           bias: true)
         context.arena.finalize()
