@@ -16,7 +16,7 @@ enum DatasetFixtures {
     @discardableResult
     static func write(_ bytes: [UInt8], to folder: String, name: String) -> String {
         let path = (folder as NSString).appendingPathComponent(name)
-        FileManager.default.createFile(atPath: path, contents: Data(bytes))
+        _ = FileManager.default.createFile(atPath: path, contents: Data(bytes))
         return path
     }
 
