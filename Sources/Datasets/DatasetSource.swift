@@ -2,7 +2,8 @@ import Foundation
 
 /// Where a dataset lives and how to read it: a format, a root folder, and the reading options.
 ///
-/// Made from a dataset name or a path with ``resolve(_:dataDirectory:coarseLabels:)``:
+/// Made from a dataset name or a path with ``resolve(_:dataDirectory:coarseLabels:)``, or from a
+/// config's name and root with ``named(_:root:dataDirectory:coarseLabels:)``:
 ///
 ///     name            default root
 ///     fashion-mnist   /usr/share/datasets/fashion-mnist     (Debian's dataset-fashion-mnist)
@@ -58,24 +59,32 @@ public struct DatasetSource: Equatable, Sendable {
     /// The source for a known dataset name or a path (a folder, or a file inside one).
     public static func resolve(_ nameOrPath: String, dataDirectory: String? = nil,
                                coarseLabels: Bool = false) throws -> DatasetSource {
-        let data = dataDirectory ?? defaultDataDirectory()
-        func under(_ folder: String) -> String { (data as NSString).appendingPathComponent(folder) }
-        switch nameOrPath.lowercased() {
+        if let source = named(nameOrPath, dataDirectory: dataDirectory, coarseLabels: coarseLabels) { return source }
+        var root = nameOrPath
+        var isFolder: ObjCBool = false
+        if FileManager.default.fileExists(atPath: root, isDirectory: &isFolder), !isFolder.boolValue {
+            root = (root as NSString).deletingLastPathComponent
+            if root.isEmpty { root = "." }
+        }
+        return DatasetSource(format: try sniff(root), root: root, coarseLabels: coarseLabels)
+    }
+
+    /// The source for a known dataset `name` (see ``knownNames``; case does not matter), in `root` if
+    /// given (a config's `data.root`), else in its default folder; nil for an unknown name.
+    public static func named(_ name: String, root: String? = nil, dataDirectory: String? = nil,
+                             coarseLabels: Bool = false) -> DatasetSource? {
+        func folder(_ defaultFolder: String) -> String {
+            root ?? ((dataDirectory ?? defaultDataDirectory()) as NSString).appendingPathComponent(defaultFolder)
+        }
+        switch name.lowercased() {
         case "fashion-mnist", "fashionmnist":
-            return DatasetSource(format: .idx, root: "/usr/share/datasets/fashion-mnist",
+            return DatasetSource(format: .idx, root: root ?? "/usr/share/datasets/fashion-mnist",
                                  classNames: IDXReader.fashionMNISTClassNames)
-        case "mnist": return DatasetSource(format: .idx, root: under("mnist"), classNames: IDXReader.digitClassNames)
-        case "cifar10", "cifar-10": return DatasetSource(format: .cifar10, root: under("cifar-10-batches-bin"))
+        case "mnist": return DatasetSource(format: .idx, root: folder("mnist"), classNames: IDXReader.digitClassNames)
+        case "cifar10", "cifar-10": return DatasetSource(format: .cifar10, root: folder("cifar-10-batches-bin"))
         case "cifar100", "cifar-100":
-            return DatasetSource(format: .cifar100, root: under("cifar-100-binary"), coarseLabels: coarseLabels)
-        default:
-            var root = nameOrPath
-            var isFolder: ObjCBool = false
-            if FileManager.default.fileExists(atPath: root, isDirectory: &isFolder), !isFolder.boolValue {
-                root = (root as NSString).deletingLastPathComponent
-                if root.isEmpty { root = "." }
-            }
-            return DatasetSource(format: try sniff(root), root: root, coarseLabels: coarseLabels)
+            return DatasetSource(format: .cifar100, root: folder("cifar-100-binary"), coarseLabels: coarseLabels)
+        default: return nil
         }
     }
 

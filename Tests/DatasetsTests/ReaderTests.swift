@@ -71,6 +71,19 @@ final class ReaderTests: XCTestCase {
         }
     }
 
+    func testNamesResolveToDefaultOrGivenFolders() throws {
+        XCTAssertEqual(try DatasetSource.resolve("CIFAR10", dataDirectory: "/d"), DatasetSource(format: .cifar10, root: "/d/cifar-10-batches-bin"))
+        XCTAssertEqual(try DatasetSource.resolve("cifar100", dataDirectory: "/d", coarseLabels: true),
+                       DatasetSource(format: .cifar100, root: "/d/cifar-100-binary", coarseLabels: true))
+        XCTAssertEqual(try DatasetSource.resolve("mnist", dataDirectory: "/d").root, "/d/mnist")
+        let fashion = try DatasetSource.resolve("fashion-mnist")
+        XCTAssertEqual(fashion.root, "/usr/share/datasets/fashion-mnist")
+        XCTAssertEqual(fashion.classNames, IDXReader.fashionMNISTClassNames)
+        XCTAssertEqual(DatasetSource.named("cifar10", root: "/elsewhere")?.root, "/elsewhere")
+        XCTAssertEqual(DatasetSource.named("fashion-mnist", root: "/x")?.classNames, IDXReader.fashionMNISTClassNames)
+        XCTAssertNil(DatasetSource.named("imagenet"))
+    }
+
     func testSubsetCopiesChosenImages() throws {
         let dataset = try DatasetSource.resolve(try DatasetFixtures.idxFolder()).load(.train)
         let subset = dataset.subset([4, 1])
