@@ -109,27 +109,68 @@ public final class ResNet {
     }
 
     /// F = encoder(x)     x: [b, H, W, C] NHWC → F: [b, h, w, d]
-    public func encode(_ x: Tensor) -> Tensor {
+    ///
+    /// With `mixAfterStage` k ≥ 1, the hidden state after stage k goes through `mix` (manifold
+    /// mixup) before the rest of the encoder; `encodeBackward` then needs the matching `mixBackward`.
+    public func encode(_ x: Tensor, mixAfterStage stage: Int? = nil, _ mix: ((Tensor) -> Tensor)? = nil) -> Tensor {
         precondition(x.shape.count == 4 && x.shape[3] == inputChannels,
                      "\(name): input \(x.shape) is not [b, H, W, \(inputChannels)] (NHWC)")
         var h = stemConv.forward(x)
         if let stemNorm { h = stemNorm.forward(h) }
         if let stemPool { h = stemPool.forward(h) }
-        for block in blocks { h = block.forward(h) }
+        for (i, block) in blocks.enumerated() {
+            h = block.forward(h)
+            if let stage, let mix, i == lastBlockOfStage(stage) { h = mix(h) }
+        }
         if let finalNorm { h = finalNorm.forward(h) }
         return h
     }
 
     /// Backward through the encoder: parameter gradients into the arena; returns dL/dx when
-    /// `computesInputGradient`, else nil.
+    /// `computesInputGradient`, else nil. After each block, `onGradientsReady` hears the arena offset
+    /// from which every gradient is final (so gradient buckets can be all-reduced during backward).
     @discardableResult
-    public func encodeBackward(_ dF: Tensor) -> Tensor? {
+    public func encodeBackward(_ dF: Tensor, mixAfterStage stage: Int? = nil,
+                               _ mixBackward: ((Tensor) -> Tensor)? = nil) -> Tensor? {
         var d = dF
         if let finalNorm { d = finalNorm.backward(d) }
-        for block in blocks.reversed() { d = block.backward(d) }
+        for (i, block) in blocks.enumerated().reversed() {
+            if let stage, let mixBackward, i == lastBlockOfStage(stage) { d = mixBackward(d) }
+            d = block.backward(d)
+            onGradientsReady?(blockGradientOffsets[i])
+        }
         if let stemPool { d = stemPool.backward(d) }
         if let stemNorm { d = stemNorm.backward(d) }
-        return stemConv.backward(d)
+        let dx = stemConv.backward(d)
+        onGradientsReady?(0)
+        return dx
+    }
+
+    /// Called during backward with the arena offset from which every gradient is final.
+    public var onGradientsReady: ((Int) -> Void)?
+
+    /// The number of stages (manifold mixup mixes after stage 1 …).
+    public var stageCount: Int { specification.stages.count }
+
+    /// The classifier's weight W [K, d] (Dense MultiMix's attention reads it).
+    public var classifierWeight: UnsafeMutablePointer<Float> { arena.value(fc.weight) }
+
+    /// Index in `blocks` of stage `stage`'s last block (stages count from 1).
+    private func lastBlockOfStage(_ stage: Int) -> Int {
+        precondition(stage >= 1 && stage <= specification.stages.count, "\(name) has no stage \(stage)")
+        return specification.stages.prefix(stage).reduce(0) { $0 + $1.blocks } - 1
+    }
+
+    /// The smallest gradient offset of each block's parameters: parameters are laid out in forward
+    /// order, so once block i's backward is done every gradient from there on is final.
+    private lazy var blockGradientOffsets: [Int] = (0..<blocks.count).map { i in
+        let prefix = blockNames[i] + "."
+        return arena.entries.filter { $0.role != .buffer && $0.name.hasPrefix(prefix) }.map(\.offset).min() ?? 0
+    }
+
+    /// Torchvision names of the blocks, in order: `layer{i}.{j}`.
+    private var blockNames: [String] {
+        specification.stages.enumerated().flatMap { i, stage in (0..<stage.blocks).map { "layer\(i + 1).\($0)" } }
     }
 
     /// Z = mean over positions of F     F: [b, h, w, d] → Z: [b, d]
@@ -141,8 +182,12 @@ public final class ResNet {
     /// logits = rows·Wᵀ + b     rows: [r, d] (or any tensor of r·d elements) → [r, K]
     public func classify(_ rows: Tensor) -> Tensor { fc.forward(rows) }
 
-    /// Returns dL/drows; the classifier's gradients go into the arena.
-    public func classifyBackward(_ dLogits: Tensor) -> Tensor { fc.backward(dLogits) }
+    /// Returns dL/drows; the classifier's gradients go into the arena (and are then final).
+    public func classifyBackward(_ dLogits: Tensor) -> Tensor {
+        let dRows = fc.backward(dLogits)
+        onGradientsReady?(arena.entry(fc.weight).offset)
+        return dRows
+    }
 
     /// The number of trainable parameters.
     public var parameterCount: Int { arena.trainableCount }
