@@ -13,6 +13,7 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/jpsim/Yams", from: "5.0.1"),
     ],
     targets: [
         // C module maps over system libraries (installed by launch/setup.sh).
@@ -41,6 +42,9 @@ let package = Package(
         // Datasets: CIFAR and IDX readers, rank sharding, augmentation, the prefetching loader.
         .target(name: "Datasets", dependencies: ["Tensors", "CZlib"]),
 
+        // Training: config, checkpoints (safetensors, SHA-256), evaluation metrics, run outputs.
+        .target(name: "Training", dependencies: [.product(name: "Yams", package: "Yams")]),
+
         // The command-line tool.
         .executableTarget(name: "multimix", dependencies: [
             "SwiftMPI", "Tensors", "Models", "Datasets", "CMPI",
@@ -55,6 +59,7 @@ let package = Package(
         .testTarget(name: "TensorsTests", dependencies: ["Tensors", "TestSupport"]),
         .testTarget(name: "LayersTests", dependencies: ["Layers", "TestSupport"]),
         .testTarget(name: "ModelsTests", dependencies: ["Models", "TestSupport"]),
+        .testTarget(name: "TrainingTests", dependencies: ["Training", "TestSupport"]),
         .testTarget(name: "MixingTests", dependencies: ["Mixing", "Layers", "TestSupport"]),
         .testTarget(name: "DatasetsTests", dependencies: ["Datasets", "TestSupport"]),
     ],

@@ -1,0 +1,47 @@
+import Foundation
+
+/// A closed list of names in the config (`data.dataset`, `model.name`, `mixing.method`, ...).
+///
+/// Decoding a name that is not on the list throws a ``ConfigError`` naming the key path, the bad
+/// name and the valid ones, with the closest as a suggestion.
+public protocol ConfigChoice: RawRepresentable, CaseIterable, Codable, Sendable, CustomStringConvertible
+where RawValue == String {
+    /// What the list is of, for messages ("dataset", "model").
+    static var noun: String { get }
+}
+
+extension ConfigChoice {
+    public init(from decoder: Decoder) throws {
+        let container = try decoder.singleValueContainer()
+        let raw = try container.decode(String.self)
+        guard let value = Self(rawValue: raw) else {
+            let names = Self.allCases.map(\.rawValue)
+            throw ConfigError(.badValue, path: ConfigPath.string(decoder.codingPath),
+                              problem: "\"\(raw)\" is not a \(Self.noun)\(KeySuggestion.hint(for: raw, in: names))",
+                              fix: "use one of \(names.joined(separator: ", "))")
+        }
+        self = value
+    }
+
+    public func encode(to encoder: Encoder) throws {
+        var container = encoder.singleValueContainer()
+        try container.encode(rawValue)
+    }
+
+    public var description: String { rawValue }
+}
+
+/// Dotted key paths (`eval.ood.dataset`, `schedule.milestones[1]`) from coding paths.
+enum ConfigPath {
+    static func string(_ codingPath: [CodingKey]) -> String {
+        var out = ""
+        for key in codingPath {
+            if let index = key.intValue {
+                out += "[\(index)]"
+            } else {
+                out += out.isEmpty ? key.stringValue : ".\(key.stringValue)"
+            }
+        }
+        return out
+    }
+}

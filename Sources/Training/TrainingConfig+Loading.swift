@@ -1,0 +1,110 @@
+import Foundation
+import Yams
+
+extension TrainingConfig {
+    /// Reads, checks and resolves a config file, then applies `--set` overrides and validates.
+    ///
+    ///     let config = try TrainingConfig.load(contentsOf: url, overrides: ["optimizer.lr=0.05"])
+    ///
+    /// Throws a one-line ``ConfigError`` for the first problem: unreadable file, YAML syntax, unknown
+    /// key (anywhere, including in overrides), wrong type, or a value out of range.
+    public static func load(contentsOf url: URL, overrides: [String] = []) throws -> TrainingConfig {
+        let text: String
+        do {
+            text = try String(contentsOf: url, encoding: .utf8)
+        } catch {
+            throw ConfigError(.unreadable, path: url.path, problem: "cannot read the file (\(error.localizedDescription))",
+                              fix: "check the path given to --config")
+        }
+        return try parse(yaml: text, overrides: overrides, source: url.path)
+    }
+
+    /// Resolves YAML text: defaults, then the text's keys, then each override (`key.path=value`, the
+    /// value parsed as YAML: `3`, `0.1`, `true`, `[60, 120]`, `{dataset: cifar100, root: /d}`), in
+    /// order; then decodes and validates. `source` names the text in syntax errors.
+    public static func parse(yaml: String, overrides: [String] = [], source: String = "config") throws -> TrainingConfig {
+        let schema = ConfigSchema.config
+        var user: Node
+        do {
+            user = try Yams.compose(yaml: yaml) ?? Node([(Node, Node)]())
+        } catch {
+            throw ConfigError(.syntax, path: source, problem: "not valid YAML (\(error))",
+                              fix: "fix the YAML at the line and column shown")
+        }
+        try schema.check(user, path: "")
+        for override in overrides {
+            let (components, value) = try parseOverride(override)
+            if let section = try schema.resolve(components) {
+                try section.check(value, path: components.joined(separator: "."))
+            }
+            user = ConfigNode.setting(value, at: components[...], in: user)
+        }
+        let defaults = try Yams.compose(yaml: YAMLEncoder().encode(TrainingConfig()))!
+        let merged = ConfigNode.merge(defaults, user)
+        let config: TrainingConfig
+        do {
+            config = try YAMLDecoder().decode(TrainingConfig.self, from: Yams.serialize(node: merged))
+        } catch let error as ConfigError {
+            throw error
+        } catch let error as DecodingError {
+            throw configError(error, in: merged)
+        }
+        try config.validate()
+        return config
+    }
+
+    /// Splits `key.path=value` and parses the value as YAML.
+    static func parseOverride(_ text: String) throws -> (components: [String], value: Node) {
+        guard let equals = text.firstIndex(of: "="), equals != text.startIndex else {
+            throw ConfigError(.badOverride, path: text, problem: "an override must be key.path=value",
+                              fix: "write e.g. --set optimizer.lr=0.05")
+        }
+        let components = text[..<equals].split(separator: ".", omittingEmptySubsequences: false).map(String.init)
+        let valueText = String(text[text.index(after: equals)...])
+        guard !components.contains(where: \.isEmpty) else {
+            throw ConfigError(.badOverride, path: String(text[..<equals]), problem: "empty key in the path",
+                              fix: "write e.g. --set optimizer.lr=0.05")
+        }
+        do {
+            return (components, try Yams.compose(yaml: valueText) ?? Node("null"))
+        } catch {
+            throw ConfigError(.badOverride, path: components.joined(separator: "."),
+                              problem: "the value \"\(valueText)\" is not valid YAML",
+                              fix: "quote it or write a number, true/false, or [a, b]")
+        }
+    }
+
+    /// A decoding failure as a one-line ``ConfigError`` naming the path and the value found there.
+    private static func configError(_ error: DecodingError, in node: Node) -> ConfigError {
+        switch error {
+        case .typeMismatch(let type, let context), .valueNotFound(let type, let context):
+            let found = ConfigNode.describe(ConfigNode.lookup(context.codingPath, in: node))
+            return ConfigError(.wrongType, path: ConfigPath.string(context.codingPath),
+                               problem: "expected \(expectation(type)), got \(found)", fix: "write \(expectation(type)) there")
+        case .keyNotFound(let key, let context):
+            let section = ConfigPath.string(context.codingPath)
+            return ConfigError(.wrongType, path: ConfigSchema.join(section, key.stringValue),
+                               problem: "missing", fix: "\(section.isEmpty ? "the config" : section) needs \(key.stringValue)")
+        case .dataCorrupted(let context):
+            // Errors thrown inside `init(from:)` (a bad choice, a bad alpha) arrive wrapped.
+            if let inner = context.underlyingError as? ConfigError { return inner }
+            return ConfigError(.wrongType, path: ConfigPath.string(context.codingPath),
+                               problem: context.debugDescription, fix: "check the value's type")
+        @unknown default:
+            return ConfigError(.wrongType, path: "", problem: "\(error)", fix: "check the config")
+        }
+    }
+
+    /// "an integer", "a number", ... for the type the decoder wanted.
+    private static func expectation(_ type: Any.Type) -> String {
+        switch type {
+        case is Int.Type: return "an integer"
+        case is Double.Type: return "a number"
+        case is Bool.Type: return "true or false"
+        case is String.Type: return "a string"
+        case is Node.Mapping.Type: return "a mapping"
+        case is Node.Sequence.Type: return "a list"
+        default: return "a single value"
+        }
+    }
+}

@@ -1,0 +1,70 @@
+import Foundation
+
+extension TrainingConfig {
+    /// Range-checks every value; throws a one-line ``ConfigError`` naming the first bad key path, its
+    /// value and what is allowed. Pure: it does not look at the disk (the trainer checks that the
+    /// data folders exist and hold the named dataset).
+    public func validate() throws {
+        let nameCharacters = CharacterSet(charactersIn: "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-")
+        try require(!name.isEmpty && name.unicodeScalars.allSatisfy(nameCharacters.contains) && name != "." && name != "..",
+                    "name", "\"\(name)\"", "use letters, digits, '.', '_' and '-' (it names the run folder)")
+        try require(seed >= 0, "seed", seed, "use an integer ≥ 0")
+
+        try require(!data.root.isEmpty, "data.root", "\"\"", "give the dataset folder")
+        if let subset = data.trainSubset { try require(subset >= 1, "data.train_subset", subset, "use an integer ≥ 1, or remove the key for all examples") }
+        try require((0...16).contains(data.augment.cropPadding), "data.augment.crop_padding", data.augment.cropPadding, "use an integer in [0, 16]")
+
+        try require(model.width.isFinite && model.width > 0 && model.width <= 64, "model.width", model.width, "use a number in (0, 64]")
+
+        try require(mixing.n >= 1, "mixing.n", mixing.n, "use an integer ≥ 1")
+        switch mixing.alpha {
+        case .fixed(let alpha):
+            try require(alpha.isFinite && alpha > 0, "mixing.alpha", alpha, "use a number > 0, or a range [lo, hi] with 0 < lo ≤ hi")
+        case .uniform(let lower, let upper):
+            try require(lower.isFinite && upper.isFinite && lower > 0 && lower <= upper, "mixing.alpha", mixing.alpha,
+                        "use a range [lo, hi] with 0 < lo ≤ hi")
+        }
+        try require(mixing.probability.isFinite && (0...1).contains(mixing.probability), "mixing.probability", mixing.probability, "use a number in [0, 1]")
+
+        try require(optimizer.lr.isFinite && optimizer.lr > 0, "optimizer.lr", optimizer.lr, "use a number > 0")
+        try require(optimizer.momentum.isFinite && optimizer.momentum >= 0 && optimizer.momentum < 1, "optimizer.momentum", optimizer.momentum, "use a number in [0, 1)")
+        try require(!optimizer.nesterov || optimizer.momentum > 0, "optimizer.nesterov", true, "Nesterov needs optimizer.momentum > 0")
+        try require(optimizer.weightDecay.isFinite && optimizer.weightDecay >= 0, "optimizer.weight_decay", optimizer.weightDecay, "use a number ≥ 0")
+
+        try require(training.epochs >= 1, "training.epochs", training.epochs, "use an integer ≥ 1")
+        try require(schedule.warmupEpochs >= 0 && schedule.warmupEpochs < training.epochs, "schedule.warmup_epochs", schedule.warmupEpochs,
+                    "use an integer in [0, training.epochs) = [0, \(training.epochs))")
+        for (i, milestone) in schedule.milestones.enumerated() {
+            try require((1...training.epochs).contains(milestone), "schedule.milestones[\(i)]", milestone,
+                        "each milestone is an epoch in [1, training.epochs] = [1, \(training.epochs)]")
+            if i > 0 {
+                try require(milestone > schedule.milestones[i - 1], "schedule.milestones[\(i)]", milestone,
+                            "milestones must increase (the one before is \(schedule.milestones[i - 1]))")
+            }
+        }
+        try require(schedule.gamma.isFinite && schedule.gamma > 0 && schedule.gamma <= 1, "schedule.gamma", schedule.gamma, "use a number in (0, 1]")
+
+        try require(training.batchSize >= 1, "training.batch_size", training.batchSize, "use an integer ≥ 1 (per rank)")
+        try require(training.threads >= 1, "training.threads", training.threads, "use an integer ≥ 1 (per rank)")
+        try require(training.logEverySteps >= 1, "training.log_every_steps", training.logEverySteps, "use an integer ≥ 1")
+
+        try require(distributed.bucketMB.isFinite && distributed.bucketMB > 0 && distributed.bucketMB <= 4096, "distributed.bucket_mb", distributed.bucketMB, "use a number in (0, 4096]")
+        try require(distributed.checkEverySteps >= 0, "distributed.check_every_steps", distributed.checkEverySteps, "use an integer ≥ 0 (0: never)")
+        try require(distributed.stallTimeoutS.isFinite && distributed.stallTimeoutS > 0, "distributed.stall_timeout_s", distributed.stallTimeoutS, "use a number of seconds > 0")
+
+        try require(eval.everyEpochs >= 1, "eval.every_epochs", eval.everyEpochs, "use an integer ≥ 1")
+        if let ood = eval.ood {
+            try require(ood.dataset != data.dataset, "eval.ood.dataset", ood.dataset, "choose a dataset other than data.dataset (\(data.dataset))")
+            try require(ood.dataset.imageShape == data.dataset.imageShape, "eval.ood.dataset", ood.dataset,
+                        "its images (\(ood.dataset.imageShape.map(String.init).joined(separator: "x"))) must match data.dataset's (\(data.dataset.imageShape.map(String.init).joined(separator: "x")))")
+            try require(!ood.root.isEmpty, "eval.ood.root", "\"\"", "give the OOD dataset folder")
+        }
+
+        try require(checkpoint.everyEpochs >= 1, "checkpoint.every_epochs", checkpoint.everyEpochs, "use an integer ≥ 1")
+        try require(checkpoint.keep >= 1, "checkpoint.keep", checkpoint.keep, "use an integer ≥ 1")
+    }
+
+    private func require(_ condition: Bool, _ path: String, _ value: Any, _ allowed: String) throws {
+        if !condition { throw ConfigError.outOfRange(path, value, allowed) }
+    }
+}

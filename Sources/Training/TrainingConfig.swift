@@ -1,0 +1,306 @@
+import Foundation
+
+/// A training run, as a YAML file: every key of the config with its default.
+///
+///     name: fashion-mnist-resnet20-multimix
+///     seed: 0
+///     data: {dataset: fashion-mnist, root: /usr/share/datasets/fashion-mnist, augment: {crop_padding: 4, horizontal_flip: true}}
+///     model: {name: resnet20, width: 1}
+///     mixing: {method: multimix, n: 1000, alpha: [0.5, 2], probability: 1}
+///     optimizer: {lr: 0.1, momentum: 0.9, nesterov: false, weight_decay: 0.0001}
+///     schedule: {kind: cosine, warmup_epochs: 0, milestones: [], gamma: 0.1}
+///     training: {epochs: 200, batch_size: 128, threads: 1, skip_nonfinite: false, log_every_steps: 50}
+///     distributed: {bucket_mb: 4, check_every_steps: 100, stall_timeout_s: 120}
+///     eval: {every_epochs: 1, ood: {dataset: cifar100, root: /data/cifar-100-binary}}   # ood optional
+///     checkpoint: {every_epochs: 1, keep: 3}
+///
+/// A file names only what differs from the defaults. Loading (`TrainingConfig+Loading.swift`) is
+/// strict: an unknown key is an error naming its path and the valid keys; every value is range-checked
+/// (`TrainingConfig+Validation.swift`). The resolved config serialises back to YAML and has a stable
+/// hash (`TrainingConfig+Serialisation.swift`).
+public struct TrainingConfig: Codable, Equatable, Sendable {
+    /// `name`: the run's name; the run folder is `runs/NAME/`. Letters, digits, `.`, `_`, `-`.
+    public var name = "multimix"
+    /// `seed`: keys the counter-based RNG (with epoch, step, rank and purpose). A non-negative integer.
+    public var seed = 0
+    /// `data`: what to train on.
+    public var data = DataConfig()
+    /// `model`: which network.
+    public var model = ModelConfig()
+    /// `mixing`: how mini-batches are mixed.
+    public var mixing = MixingConfig()
+    /// `optimizer`: SGD with momentum.
+    public var optimizer = OptimizerConfig()
+    /// `schedule`: the learning-rate schedule.
+    public var schedule = ScheduleConfig()
+    /// `training`: epochs, batch size, threads, logging.
+    public var training = LoopConfig()
+    /// `distributed`: gradient buckets and cross-rank checks.
+    public var distributed = DistributedConfig()
+    /// `eval`: how often to evaluate, and the optional out-of-distribution set.
+    public var eval = EvalConfig()
+    /// `checkpoint`: how often to checkpoint and how many to keep.
+    public var checkpoint = CheckpointConfig()
+
+    public init() {}
+
+    enum CodingKeys: String, CodingKey, CaseIterable {
+        case name, seed, data, model, mixing, optimizer, schedule, training, distributed, eval, checkpoint
+    }
+}
+
+/// `data`: the training set and its augmentation.
+public struct DataConfig: Codable, Equatable, Sendable {
+    /// The datasets this tool reads.
+    public enum Dataset: String, ConfigChoice {
+        case fashionMNIST = "fashion-mnist", mnist, cifar10, cifar100
+        public static let noun = "dataset"
+        /// Channels, height, width of one image.
+        public var imageShape: [Int] {
+            switch self {
+            case .fashionMNIST, .mnist: return [1, 28, 28]
+            case .cifar10, .cifar100: return [3, 32, 32]
+            }
+        }
+        /// How many classes.
+        public var classCount: Int { self == .cifar100 ? 100 : 10 }
+    }
+
+    /// `data.augment`: training-time augmentation.
+    public struct Augment: Codable, Equatable, Sendable {
+        /// `data.augment.crop_padding`: random crop after zero-padding by this many pixels (0: none).
+        public var cropPadding = 4
+        /// `data.augment.horizontal_flip`: flip half the images left–right.
+        public var horizontalFlip = true
+        public init() {}
+        enum CodingKeys: String, CodingKey, CaseIterable {
+            case cropPadding = "crop_padding", horizontalFlip = "horizontal_flip"
+        }
+    }
+
+    /// `data.dataset`: fashion-mnist, mnist, cifar10 or cifar100.
+    public var dataset = Dataset.fashionMNIST
+    /// `data.root`: the folder holding the dataset's files.
+    public var root = "/usr/share/datasets/fashion-mnist"
+    /// `data.train_subset`: train on the first this-many examples only (absent: all). At least 1.
+    public var trainSubset: Int?
+    /// `data.augment`: see ``Augment``.
+    public var augment = Augment()
+
+    public init() {}
+
+    enum CodingKeys: String, CodingKey, CaseIterable {
+        case dataset, root, trainSubset = "train_subset", augment
+    }
+}
+
+/// `model`: the network, by name.
+public struct ModelConfig: Codable, Equatable, Sendable {
+    /// The networks of the ResNet family this tool builds.
+    public enum Name: String, ConfigChoice {
+        case resnet20, resnet32, resnet56, resnet110, preactresnet18, preactresnet34
+        case wrn16_8 = "wrn16-8", resnet18, resnet50
+        public static let noun = "model"
+    }
+
+    /// `model.name`: resnet20, resnet32, resnet56, resnet110, preactresnet18, preactresnet34, wrn16-8,
+    /// resnet18 or resnet50.
+    public var name = Name.resnet20
+    /// `model.width`: multiplies every layer's channel count (rounded, at least 1). Positive; 1 is the
+    /// published network.
+    public var width = 1.0
+
+    public init() {}
+
+    enum CodingKeys: String, CodingKey, CaseIterable { case name, width }
+}
+
+/// `mixing`: how each rank mixes its local mini-batch.
+public struct MixingConfig: Codable, Equatable, Sendable {
+    /// The mixing methods.
+    public enum Method: String, ConfigChoice {
+        case erm, mixup, cutmix, manifoldMixup = "manifold-mixup", multimix, denseMultimix = "dense-multimix"
+        public static let noun = "mixing method"
+    }
+
+    /// `mixing.alpha`: the Beta/Dirichlet concentration, a number (`1.0`) or a range (`[0.5, 2.0]`) from
+    /// which it is drawn uniformly per step, as MultiMix does.
+    public enum Alpha: Codable, Equatable, Sendable, CustomStringConvertible {
+        /// One value.
+        case fixed(Double)
+        /// Drawn uniformly from [lower, upper] each step.
+        case uniform(lower: Double, upper: Double)
+
+        public init(from decoder: Decoder) throws {
+            let container = try decoder.singleValueContainer()
+            if let value = try? container.decode(Double.self) {
+                self = .fixed(value)
+                return
+            }
+            let path = ConfigPath.string(decoder.codingPath)
+            guard let bounds = try? container.decode([Double].self) else {
+                throw ConfigError(.wrongType, path: path, problem: "expected a number or a list [lo, hi]",
+                                  fix: "write e.g. alpha: 1.0 or alpha: [0.5, 2.0]")
+            }
+            guard bounds.count == 2 else {
+                throw ConfigError(.badValue, path: path, problem: "a range needs 2 numbers, got \(bounds.count)",
+                                  fix: "write alpha: [lo, hi]")
+            }
+            self = .uniform(lower: bounds[0], upper: bounds[1])
+        }
+
+        public func encode(to encoder: Encoder) throws {
+            var container = encoder.singleValueContainer()
+            switch self {
+            case .fixed(let value): try container.encode(value)
+            case .uniform(let lower, let upper): try container.encode([lower, upper])
+            }
+        }
+
+        public var description: String {
+            switch self {
+            case .fixed(let value): return "\(value)"
+            case .uniform(let lower, let upper): return "[\(lower), \(upper)]"
+            }
+        }
+    }
+
+    /// `mixing.method`: erm, mixup, cutmix, manifold-mixup, multimix or dense-multimix.
+    public var method = Method.multimix
+    /// `mixing.n`: mixed examples generated per step on each rank (MultiMix's n). At least 1.
+    public var n = 1000
+    /// `mixing.alpha`: see ``Alpha``. Positive.
+    public var alpha = Alpha.uniform(lower: 0.5, upper: 2.0)
+    /// `mixing.probability`: the chance that a step mixes at all (otherwise it is plain ERM). In [0, 1].
+    public var probability = 1.0
+
+    public init() {}
+
+    enum CodingKeys: String, CodingKey, CaseIterable { case method, n, alpha, probability }
+}
+
+/// `optimizer`: SGD with momentum and L2 weight decay.
+public struct OptimizerConfig: Codable, Equatable, Sendable {
+    /// `optimizer.lr`: the peak learning rate. Positive.
+    public var lr = 0.1
+    /// `optimizer.momentum`: in [0, 1).
+    public var momentum = 0.9
+    /// `optimizer.nesterov`: Nesterov momentum (needs momentum > 0).
+    public var nesterov = false
+    /// `optimizer.weight_decay`: L2 penalty added to the gradient. At least 0.
+    public var weightDecay = 1e-4
+
+    public init() {}
+
+    enum CodingKeys: String, CodingKey, CaseIterable {
+        case lr, momentum, nesterov, weightDecay = "weight_decay"
+    }
+}
+
+/// `schedule`: the learning rate against epochs.
+public struct ScheduleConfig: Codable, Equatable, Sendable {
+    /// The schedule shapes.
+    public enum Kind: String, ConfigChoice {
+        /// Cosine decay from `lr` to 0 over the epochs after warm-up.
+        case cosine
+        /// `lr` times `gamma` at each milestone epoch.
+        case multistep
+        public static let noun = "schedule kind"
+    }
+
+    /// `schedule.kind`: cosine or multistep.
+    public var kind = Kind.cosine
+    /// `schedule.warmup_epochs`: linear warm-up from 0 over this many epochs. At least 0, below `training.epochs`.
+    public var warmupEpochs = 0
+    /// `schedule.milestones`: for multistep, the epochs at which the rate is multiplied by `gamma`;
+    /// strictly increasing, each in 1...`training.epochs`.
+    public var milestones: [Int] = []
+    /// `schedule.gamma`: the multistep factor. In (0, 1].
+    public var gamma = 0.1
+
+    public init() {}
+
+    enum CodingKeys: String, CodingKey, CaseIterable {
+        case kind, warmupEpochs = "warmup_epochs", milestones, gamma
+    }
+}
+
+/// `training`: the loop's sizes, per rank.
+public struct LoopConfig: Codable, Equatable, Sendable {
+    /// `training.epochs`: passes over the training set. At least 1.
+    public var epochs = 200
+    /// `training.batch_size`: examples per step on each rank (the global batch is this × ranks). At least 1.
+    public var batchSize = 128
+    /// `training.threads`: compute threads per rank. At least 1.
+    public var threads = 1
+    /// `training.skip_nonfinite`: when a step's loss or gradient is NaN or infinite, skip the step
+    /// (true) or stop the run naming the step (false, the default).
+    public var skipNonfinite = false
+    /// `training.log_every_steps`: a `metrics.jsonl` line and a progress line every this many steps. At least 1.
+    public var logEverySteps = 50
+
+    public init() {}
+
+    enum CodingKeys: String, CodingKey, CaseIterable {
+        case epochs, batchSize = "batch_size", threads, skipNonfinite = "skip_nonfinite",
+             logEverySteps = "log_every_steps"
+    }
+}
+
+/// `distributed`: gradient all-reduce and cross-rank safety checks.
+public struct DistributedConfig: Codable, Equatable, Sendable {
+    /// `distributed.bucket_mb`: gradient bucket size in MiB; each bucket is all-reduced as soon as
+    /// backward completes it. Positive.
+    public var bucketMB = 4.0
+    /// `distributed.check_every_steps`: compare a parameter checksum across ranks every this many
+    /// steps (0: never).
+    public var checkEverySteps = 100
+    /// `distributed.stall_timeout_s`: seconds a collective may wait before the ranks that have not
+    /// arrived are named. Positive.
+    public var stallTimeoutS = 120.0
+
+    public init() {}
+
+    enum CodingKeys: String, CodingKey, CaseIterable {
+        case bucketMB = "bucket_mb", checkEverySteps = "check_every_steps", stallTimeoutS = "stall_timeout_s"
+    }
+}
+
+/// `eval`: evaluation on the test split, and optional out-of-distribution detection.
+public struct EvalConfig: Codable, Equatable, Sendable {
+    /// `eval.ood`: the out-of-distribution set, scored by maximum softmax probability.
+    public struct OOD: Codable, Equatable, Sendable {
+        /// `eval.ood.dataset`: a dataset other than `data.dataset`, with the same image shape.
+        public var dataset: DataConfig.Dataset
+        /// `eval.ood.root`: its folder.
+        public var root: String
+
+        public init(dataset: DataConfig.Dataset, root: String) {
+            self.dataset = dataset
+            self.root = root
+        }
+
+        enum CodingKeys: String, CodingKey, CaseIterable { case dataset, root }
+    }
+
+    /// `eval.every_epochs`: evaluate every this many epochs (and after the last). At least 1.
+    public var everyEpochs = 1
+    /// `eval.ood`: absent for no OOD evaluation.
+    public var ood: OOD?
+
+    public init() {}
+
+    enum CodingKeys: String, CodingKey, CaseIterable { case everyEpochs = "every_epochs", ood }
+}
+
+/// `checkpoint`: rank 0's checkpoints in `runs/NAME/checkpoints/`.
+public struct CheckpointConfig: Codable, Equatable, Sendable {
+    /// `checkpoint.every_epochs`: checkpoint every this many epochs (and after the last). At least 1.
+    public var everyEpochs = 1
+    /// `checkpoint.keep`: how many checkpoints to keep, newest first. At least 1.
+    public var keep = 3
+
+    public init() {}
+
+    enum CodingKeys: String, CodingKey, CaseIterable { case everyEpochs = "every_epochs", keep }
+}

@@ -1,0 +1,188 @@
+import Foundation
+import Training
+import XCTest
+
+final class ConfigTests: XCTestCase {
+    /// The error `yaml` (with `overrides`) gives, as its one-line description.
+    private func error(_ yaml: String, overrides: [String] = []) -> String {
+        do {
+            _ = try TrainingConfig.parse(yaml: yaml, overrides: overrides)
+            return "no error"
+        } catch {
+            let text = "\(error)"
+            XCTAssertFalse(text.contains("\n"), "not one line: \(text)")
+            return text
+        }
+    }
+
+    func testEmptyFileGivesDefaults() throws {
+        XCTAssertEqual(try TrainingConfig.parse(yaml: ""), TrainingConfig())
+    }
+
+    func testFullFileDecodes() throws {
+        let config = try TrainingConfig.parse(yaml: """
+            name: cifar10-preactresnet18-multimix
+            seed: 7
+            data:
+              dataset: cifar10
+              root: /data/cifar-10-batches-bin
+              train_subset: 5000
+              augment: {crop_padding: 4, horizontal_flip: true}
+            model: {name: preactresnet18, width: 0.5}
+            mixing: {method: dense-multimix, n: 500, alpha: 1.0, probability: 0.5}
+            optimizer: {lr: 0.1, momentum: 0.9, nesterov: true, weight_decay: 0.0001}
+            schedule: {kind: multistep, warmup_epochs: 1, milestones: [100, 150], gamma: 0.1}
+            training: {epochs: 200, batch_size: 128, threads: 4, skip_nonfinite: true, log_every_steps: 20}
+            distributed: {bucket_mb: 8, check_every_steps: 10, stall_timeout_s: 30}
+            eval: {every_epochs: 5, ood: {dataset: cifar100, root: /data/cifar-100-binary}}
+            checkpoint: {every_epochs: 10, keep: 2}
+            """)
+        XCTAssertEqual(config.data.dataset, .cifar10)
+        XCTAssertEqual(config.data.trainSubset, 5000)
+        XCTAssertEqual(config.model.name, .preactresnet18)
+        XCTAssertEqual(config.model.width, 0.5)
+        XCTAssertEqual(config.mixing.method, .denseMultimix)
+        XCTAssertEqual(config.mixing.alpha, .fixed(1.0))
+        XCTAssertEqual(config.schedule.milestones, [100, 150])
+        XCTAssertEqual(config.training.threads, 4)
+        XCTAssertTrue(config.training.skipNonfinite)
+        XCTAssertEqual(config.distributed.bucketMB, 8)
+        XCTAssertEqual(config.eval.ood, EvalConfig.OOD(dataset: .cifar100, root: "/data/cifar-100-binary"))
+        XCTAssertEqual(config.checkpoint.keep, 2)
+        XCTAssertEqual(config.optimizer.nesterov, true)
+    }
+
+    func testPartialSectionKeepsOtherDefaults() throws {
+        let config = try TrainingConfig.parse(yaml: "optimizer: {lr: 0.05}\nmixing: {alpha: [0.5, 2.0]}")
+        XCTAssertEqual(config.optimizer.lr, 0.05)
+        XCTAssertEqual(config.optimizer.momentum, TrainingConfig().optimizer.momentum)
+        XCTAssertEqual(config.mixing.alpha, .uniform(lower: 0.5, upper: 2.0))
+    }
+
+    func testUnknownKeyNamesPathValidKeysAndSuggestion() {
+        XCTAssertEqual(error("optimizer: {lrr: 0.1}"),
+                       "config: optimizer.lrr: unknown key (did you mean lr?); valid keys in optimizer are lr, momentum, nesterov, weight_decay")
+        XCTAssertEqual(error("eval: {ood: {dataset: cifar100, rot: /x}}"),
+                       "config: eval.ood.rot: unknown key (did you mean root?); valid keys in eval.ood are dataset, root")
+        XCTAssertTrue(error("trainig: {epochs: 3}").hasPrefix("config: trainig: unknown key (did you mean training?); valid keys at the top level are name, seed, data,"))
+        XCTAssertEqual(error("data: {augment: {flip: true}}"),
+                       "config: data.augment.flip: unknown key; valid keys in data.augment are crop_padding, horizontal_flip")
+    }
+
+    func testDuplicateKeyIsRefused() {
+        XCTAssertEqual(error("seed: 1\nseed: 2"), "config: seed: given twice; keep one")
+    }
+
+    func testWrongTypesNameThePathAndValue() {
+        XCTAssertEqual(error("training: {batch_size: many}"),
+                       "config: training.batch_size: expected an integer, got \"many\"; write an integer there")
+        XCTAssertEqual(error("optimizer: {lr: fast}"), "config: optimizer.lr: expected a number, got \"fast\"; write a number there")
+        XCTAssertEqual(error("schedule: {milestones: [10, x]}"),
+                       "config: schedule.milestones[1]: expected an integer, got \"x\"; write an integer there")
+        XCTAssertEqual(error("model: resnet20"), "config: model: expected a mapping, got \"resnet20\"; give keys name, width")
+        XCTAssertEqual(error("eval: {ood: {dataset: cifar100}}"), "config: eval.ood.root: missing; eval.ood needs root")
+    }
+
+    func testChoicesListTheValidNames() {
+        XCTAssertEqual(error("data: {dataset: cifar11}"),
+                       "config: data.dataset: \"cifar11\" is not a dataset (did you mean cifar10?); use one of fashion-mnist, mnist, cifar10, cifar100")
+        XCTAssertEqual(error("mixing: {method: multi-mix}"),
+                       "config: mixing.method: \"multi-mix\" is not a mixing method (did you mean multimix?); use one of erm, mixup, cutmix, manifold-mixup, multimix, dense-multimix")
+        XCTAssertTrue(error("model: {name: resnet21}").contains("use one of resnet20, resnet32, resnet56, resnet110, preactresnet18, preactresnet34, wrn16-8, resnet18, resnet50"))
+        XCTAssertEqual(error("schedule: {kind: step}"),
+                       "config: schedule.kind: \"step\" is not a schedule kind; use one of cosine, multistep")
+    }
+
+    func testRangesAreChecked() {
+        XCTAssertEqual(error("optimizer: {lr: -0.1}"), "config: optimizer.lr: -0.1 is not allowed; use a number > 0")
+        XCTAssertEqual(error("optimizer: {lr: .nan}"), "config: optimizer.lr: nan is not allowed; use a number > 0")
+        XCTAssertEqual(error("optimizer: {momentum: 1}"), "config: optimizer.momentum: 1.0 is not allowed; use a number in [0, 1)")
+        XCTAssertEqual(error("mixing: {probability: 1.5}"), "config: mixing.probability: 1.5 is not allowed; use a number in [0, 1]")
+        XCTAssertEqual(error("mixing: {alpha: 0}"),
+                       "config: mixing.alpha: 0.0 is not allowed; use a number > 0, or a range [lo, hi] with 0 < lo ≤ hi")
+        XCTAssertEqual(error("mixing: {alpha: [2, 1]}"), "config: mixing.alpha: [2.0, 1.0] is not allowed; use a range [lo, hi] with 0 < lo ≤ hi")
+        XCTAssertEqual(error("mixing: {alpha: [1, 2, 3]}"), "config: mixing.alpha: a range needs 2 numbers, got 3; write alpha: [lo, hi]")
+        XCTAssertEqual(error("training: {batch_size: 0}"), "config: training.batch_size: 0 is not allowed; use an integer ≥ 1 (per rank)")
+        XCTAssertEqual(error("training: {epochs: 10}\nschedule: {milestones: [5, 5]}"),
+                       "config: schedule.milestones[1]: 5 is not allowed; milestones must increase (the one before is 5)")
+        XCTAssertEqual(error("training: {epochs: 10}\nschedule: {milestones: [5, 11]}"),
+                       "config: schedule.milestones[1]: 11 is not allowed; each milestone is an epoch in [1, training.epochs] = [1, 10]")
+        XCTAssertEqual(error("name: my run"), "config: name: \"my run\" is not allowed; use letters, digits, '.', '_' and '-' (it names the run folder)")
+        XCTAssertEqual(error("data: {dataset: cifar10}\neval: {ood: {dataset: mnist, root: /x}}"),
+                       "config: eval.ood.dataset: mnist is not allowed; its images (1x28x28) must match data.dataset's (3x32x32)")
+        XCTAssertEqual(error("checkpoint: {keep: 0}"), "config: checkpoint.keep: 0 is not allowed; use an integer ≥ 1")
+    }
+
+    func testOverridesApplyBeforeValidation() throws {
+        let config = try TrainingConfig.parse(yaml: "optimizer: {lr: 5}", overrides: [
+            "optimizer.lr=0.05", "schedule.milestones=[2, 4]", "training.epochs=6", "data.train_subset=100",
+            "eval.ood={dataset: mnist, root: /usr/share/datasets/mnist}", "name=short",
+        ])
+        XCTAssertEqual(config.optimizer.lr, 0.05)
+        XCTAssertEqual(config.schedule.milestones, [2, 4])
+        XCTAssertEqual(config.training.epochs, 6)
+        XCTAssertEqual(config.data.trainSubset, 100)
+        XCTAssertEqual(config.eval.ood?.dataset, .mnist)
+        XCTAssertEqual(config.name, "short")
+        XCTAssertNil(try TrainingConfig.parse(yaml: "eval: {ood: {dataset: mnist, root: /x}}", overrides: ["eval.ood=null"]).eval.ood)
+    }
+
+    func testOverrideErrors() {
+        XCTAssertEqual(error("", overrides: ["optimizer.lrr=0.1"]),
+                       "config: optimizer.lrr: unknown key (did you mean lr?); valid keys in optimizer are lr, momentum, nesterov, weight_decay")
+        XCTAssertEqual(error("", overrides: ["optimizer.lr.x=0.1"]),
+                       "config: optimizer.lr.x: optimizer.lr is a value, not a section; set optimizer.lr=VALUE")
+        XCTAssertEqual(error("", overrides: ["optimizer.lr"]),
+                       "config: optimizer.lr: an override must be key.path=value; write e.g. --set optimizer.lr=0.05")
+        XCTAssertEqual(error("", overrides: ["optimizer.lr=-1"]), "config: optimizer.lr: -1.0 is not allowed; use a number > 0")
+        XCTAssertEqual(error("", overrides: ["eval.ood={dataset: cifar100, rot: /x}"]),
+                       "config: eval.ood.rot: unknown key (did you mean root?); valid keys in eval.ood are dataset, root")
+    }
+
+    func testSyntaxErrorIsOneLine() {
+        XCTAssertTrue(error("optimizer: {lr: 0.1").hasPrefix("config: config: not valid YAML"))
+    }
+
+    func testYAMLRoundTripAndReadableNumbers() throws {
+        var config = TrainingConfig()
+        config.name = "round-trip"
+        config.optimizer.weightDecay = 5e-4
+        config.eval.ood = EvalConfig.OOD(dataset: .mnist, root: "/usr/share/datasets/mnist")
+        config.schedule.milestones = [3, 7]
+        config.training.epochs = 9
+        config.data.trainSubset = 1000
+        let text = try config.yamlText()
+        XCTAssertTrue(text.contains("lr: 0.1\n"), text)
+        XCTAssertTrue(text.contains("weight_decay: 0.0005\n"), text)
+        XCTAssertTrue(text.hasPrefix("name: round-trip\nseed: 0\ndata:\n"), text)
+        XCTAssertEqual(try TrainingConfig.parse(yaml: text), config)
+    }
+
+    func testHashIsStableAndSensitive() throws {
+        let a = try TrainingConfig.parse(yaml: "seed: 1\noptimizer: {lr: 0.1, momentum: 0.9}")
+        let b = try TrainingConfig.parse(yaml: "optimizer: {momentum: 0.9, lr: 0.1}\nseed: 1")
+        XCTAssertEqual(try a.hash(), try b.hash())
+        XCTAssertEqual(try a.hash().count, 64)
+        let c = try TrainingConfig.parse(yaml: "seed: 1", overrides: ["optimizer.lr=0.10000001"])
+        XCTAssertNotEqual(try a.hash(), try c.hash())
+        XCTAssertTrue(try a.canonicalText().hasPrefix("checkpoint:"))
+    }
+
+    func testLoadFromFileAndUnreadableFile() throws {
+        let url = FileManager.default.temporaryDirectory.appendingPathComponent("config-\(UUID().uuidString).yaml")
+        defer { try? FileManager.default.removeItem(at: url) }
+        try Data("seed: 3\n".utf8).write(to: url)
+        XCTAssertEqual(try TrainingConfig.load(contentsOf: url, overrides: ["seed=4"]).seed, 4)
+        XCTAssertThrowsError(try TrainingConfig.load(contentsOf: url.appendingPathExtension("missing"))) { error in
+            XCTAssertTrue("\(error)".hasSuffix("check the path given to --config"), "\(error)")
+        }
+    }
+
+    func testRepositoryConfigsLoad() throws {
+        let configs = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../../configs").standardized
+        let files = (try? FileManager.default.contentsOfDirectory(at: configs, includingPropertiesForKeys: nil)) ?? []
+        for file in files where file.pathExtension == "yaml" {
+            XCTAssertNoThrow(try TrainingConfig.load(contentsOf: file), file.lastPathComponent)
+        }
+    }
+}
