@@ -17,6 +17,8 @@ struct BenchConv: ParsableCommand {
             goes first; figures are medians over repetitions. GFLOP/s counts 2 FLOPs per multiply-add. \
             The oneDNN passes include their weight reorders (OIHW to the primitive's layout, or back), \
             which are also timed alone.
+            On a machine shared with other work, wall-clock figures swing by 2x or more between runs; \
+            --threads 1 --clock thread-cpu gives repeatable single-thread figures.
             Example: multimix bench conv --threads 2
             """
     )
@@ -36,8 +38,19 @@ struct BenchConv: ParsableCommand {
     @Option(help: "Untimed repetitions per pass before timing.")
     var warmup = 3
 
+    @Option(help: """
+        What to time with: wall (elapsed time) or thread-cpu (the calling thread's CPU time: unaffected by \
+        other processes on a shared machine; valid only with --threads 1).
+        """)
+    var clock: Clock = .wall
+
     @Flag(help: "Print one JSON object per input shape instead of tables.")
     var json = false
+
+    enum Clock: String, ExpressibleByArgument, CaseIterable {
+        case wall
+        case threadCPU = "thread-cpu"
+    }
 
     func validate() throws {
         for input in inputs where Self.parseShape(input) == nil {
@@ -47,13 +60,16 @@ struct BenchConv: ParsableCommand {
         guard threads >= 1 else { throw ValidationError("--threads must be at least 1; got \(threads).") }
         guard repetitions >= 1 else { throw ValidationError("--repetitions must be at least 1; got \(repetitions).") }
         guard warmup >= 0 else { throw ValidationError("--warmup must be 0 or more; got \(warmup).") }
+        if clock == .threadCPU && threads != 1 {
+            throw ValidationError("--clock thread-cpu counts only the calling thread's work: use it with --threads 1 (got \(threads)).")
+        }
     }
 
     func run() throws {
         ConvolutionThreads.set(threads)
         let sgemm = measureSgemm(size: 1024)
         if !json {
-            print("OpenBLAS sgemm 1024^3, \(threads) threads: \(format(sgemm, 1)) GFLOP/s (median of \(repetitions)); "
+            print("clock: \(clock.rawValue); OpenBLAS sgemm 1024^3, \(threads) threads: \(format(sgemm, 1)) GFLOP/s (median of \(repetitions)); "
                   + "OMP_WAIT_POLICY=\(ProcessInfo.processInfo.environment["OMP_WAIT_POLICY"] ?? "(unset: spin, then sleep)")")
         }
         for input in inputs {
@@ -183,10 +199,21 @@ struct BenchConv: ParsableCommand {
         return 2 * Double(n * n * n) / median(times) / 1e9
     }
 
+    /// Seconds `body` took on `clock`. With one thread, OpenBLAS and oneDNN (OpenMP) both run on the
+    /// calling thread, so its CPU time is all the work, and excludes time spent descheduled.
     private func timed(_ body: () -> Void) -> Double {
-        let start = DispatchTime.now().uptimeNanoseconds
-        body()
-        return Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+        switch clock {
+        case .wall:
+            let start = DispatchTime.now().uptimeNanoseconds
+            body()
+            return Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+        case .threadCPU:
+            var start = timespec(), end = timespec()
+            clock_gettime(CLOCK_THREAD_CPUTIME_ID, &start)
+            body()
+            clock_gettime(CLOCK_THREAD_CPUTIME_ID, &end)
+            return Double(end.tv_sec - start.tv_sec) + Double(end.tv_nsec - start.tv_nsec) / 1e9
+        }
     }
 
     /// A buffer of `count` values in [-1, 1) (an LCG: the benchmark needs no particular distribution,
@@ -223,6 +250,7 @@ struct BenchConv: ParsableCommand {
 
         if json {
             var fields = [#""input":"\#(input)""#, #""batch":\#(batch)"#, #""threads":\#(threads)"#,
+                          #""clock":"\#(clock.rawValue)""#,
                           #""sgemm_1024_gflops":\#(format(sgemm, 2))"#,
                           #""onednn_weight_reorders_ms":\#(format(reorderTotal * 1e3, 3))"#]
             for backend in backends {
