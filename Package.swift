@@ -51,7 +51,7 @@ let package = Package(
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         // Multi-rank scenarios for the tests: run under mpirun by Tests/SwiftMPITests.
-        .executableTarget(name: "mpi-scenarios", dependencies: ["SwiftMPI", "Distributed", "CMPI"], path: "Sources/MPIScenarios"),
+        .executableTarget(name: "mpi-scenarios", dependencies: ["SwiftMPI", "Distributed", "Models", "CMPI"], path: "Sources/MPIScenarios"),
 
         // Tests. TestSupport holds shared helpers (closeness checks, the mpirun launcher).
         .target(name: "TestSupport", path: "Tests/TestSupport"),

@@ -5,7 +5,11 @@
 // wrong, at the first mismatch. Exit 0 means every rank passed.
 import CMPI
 import Distributed
+import Foundation
+import Layers
+import Models
 import SwiftMPI
+import Tensors
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -22,6 +26,7 @@ let scenarios: [String: (Communicator) throws -> Void] = [
     "gradient-sync": gradientSyncScenario,
     "stall": stallScenario,
     "consistency": consistencyScenario,
+    "gradient-equivalence": gradientEquivalenceScenario,
     "rank-dies": rankDiesScenario,
 ]
 
@@ -372,6 +377,39 @@ func consistencyScenario(_ world: Communicator) throws {
     let expected = world.size > 1 ? [world.size - 1] : []
     try expectEqual(try ParameterConsistency.divergentRanks(values, count: values.count, communicator: world), expected,
                     "one changed parameter")
+}
+
+/// Data parallelism computes the large-batch gradient: a small ResNet with BatchNorm frozen (running
+/// statistics, as in evaluation mode) sees a global batch of 12 examples, split evenly over the ranks;
+/// rank 0 writes the averaged gradient to the file named by MULTIMIX_GRADIENT_FILE, for the test to
+/// compare between world sizes (1 rank on 12 examples vs 2 or 3 ranks on 6 or 4).
+func gradientEquivalenceScenario(_ world: Communicator) throws {
+    let globalBatch = 12, classes = 3, size = 8
+    try expect(globalBatch % world.size == 0, "\(world.size) ranks do not split \(globalBatch) examples")
+    let context = LayerContext(makeConvolution: { makeConvolutionKernel($0) })
+    let model = ResNet(name: "resnet20/4", specification: ResNetSpecification.named("resnet20", width: 0.25)!,
+                       inputChannels: 1, classCount: classes, seed: 3, context: context)
+    model.isTraining = false
+    let sync = try GradientSynchroniser(communicator: world, gradients: model.arena.gradients,
+                                        count: model.arena.trainableCount, bucketBytes: 4096)
+    model.onGradientsReady = { try? sync.gradientsReady(from: $0) }
+    // Example e: pixels and label from e alone, the same on every world size.
+    let local = globalBatch / world.size, first = world.rank * local
+    let x = Tensor(shape: [local, size, size, 1]), y = Tensor(shape: [local, classes])
+    for i in 0..<local {
+        let e = first + i
+        for p in 0..<(size * size) { x.data[i * size * size + p] = sin(Float(e * 131 + p * 7)) }
+        y.data[i * classes + e % classes] = 1
+    }
+    let criterion = SoftTargetCrossEntropy(context)
+    sync.beginStep(0)
+    _ = criterion.forward(logits: model.classify(model.pool(model.encode(x))), targets: y)
+    model.encodeBackward(model.poolBackward(model.classifyBackward(criterion.backward())))
+    try sync.finish()
+    if world.rank == 0, let path = ProcessInfo.processInfo.environment["MULTIMIX_GRADIENT_FILE"] {
+        let bytes = Data(bytes: model.arena.gradients, count: model.arena.trainableCount * MemoryLayout<Float>.stride)
+        try bytes.write(to: URL(fileURLWithPath: path))
+    }
 }
 
 /// Rank 1 (or the only rank) dies without finalizing while the others wait in a collective:

@@ -1,3 +1,4 @@
+import Foundation
 import TestSupport
 import XCTest
 
@@ -39,6 +40,28 @@ final class MultiRankTests: XCTestCase {
             XCTAssertTrue(result.output.contains("stall: passed on \(ranks) ranks"), result.output)
             XCTAssertTrue(result.output.contains("report from rank 0: stall: rank \(ranks - 1) has not reached step 5's gradient all-reduce after"),
                           result.output)
+        }
+    }
+
+    /// 1 rank on a global batch of 12 computes the same gradient as 2 ranks on 6 or 3 on 4 (BatchNorm
+    /// frozen), within 1e-5 relative error (float32 sums in a different order: ≈ 1e-7 per operation).
+    func testDataParallelGradientEqualsTheLargeBatchGradient() throws {
+        var gradients: [Int: [Float]] = [:]
+        for ranks in [1, 2, 3] {
+            let file = FileManager.default.temporaryDirectory.appendingPathComponent("gradient-\(ranks)-\(UUID().uuidString)")
+            defer { try? FileManager.default.removeItem(at: file) }
+            let result = try MPIRun.run(ranks: ranks, program: MPIRun.executable("mpi-scenarios"),
+                                        arguments: ["gradient-equivalence"], environment: ["MULTIMIX_GRADIENT_FILE": file.path])
+            XCTAssertEqual(result.status, 0, result.output)
+            let data = try Data(contentsOf: file)
+            gradients[ranks] = data.withUnsafeBytes { Array($0.bindMemory(to: Float.self)) }
+        }
+        let reference = gradients[1]!
+        let scale = reference.map { abs(Double($0)) }.max()!
+        XCTAssertGreaterThan(scale, 0)
+        for ranks in [2, 3] {
+            let worst = zip(gradients[ranks]!, reference).map { abs(Double($0) - Double($1)) }.max()!
+            XCTAssertLessThan(worst / scale, 1e-5, "\(ranks) ranks vs 1: relative error \(worst / scale)")
         }
     }
 
