@@ -1,0 +1,218 @@
+import Foundation
+
+/// A checkpoint read back and verified.
+public struct Checkpoint: Sendable {
+    /// Its folder (`…/checkpoints/step-000123`).
+    public let folder: URL
+    /// Its `state.json`.
+    public let state: CheckpointState
+    /// `model.safetensors`: parameters and BatchNorm statistics, torchvision names, in name order.
+    public let model: [StoredTensor]
+    /// `optimizer.safetensors`: optimizer buffers (momentum), in name order.
+    public let optimizer: [StoredTensor]
+}
+
+/// A run's `checkpoints/` folder, written by rank 0:
+///
+///     checkpoints/
+///       step-000100/  model.safetensors  optimizer.safetensors  state.json
+///       step-000200/  …
+///       latest        "step-000200\n": the newest committed checkpoint
+///       .tmp-…/       a save in progress, or the remains of one that crashed (removed by the next save)
+///
+/// `save` writes the three files into a `.tmp-` folder, fsyncs each file and the folder, renames it
+/// to `step-NNNNNN`, fsyncs `checkpoints/`, then swaps `latest` (write `latest.tmp`, fsync, rename,
+/// fsync): a crash at any point leaves `latest` naming a complete checkpoint. The pointer swap is the
+/// commit; a step folder newer than `latest` (a crash between the rename and the swap) is ignored.
+/// After saving, folders with a later step than the one saved (left by a run that was resumed from
+/// an earlier checkpoint) are removed, and only the newest `keep` are kept.
+///
+/// `load` verifies each file's size and SHA-256 against `state.json` before parsing, and refuses a
+/// damaged checkpoint with a one-line ``CheckpointError`` naming it; `newestGood` walks back from
+/// `latest` to the newest checkpoint that loads.
+public final class CheckpointStore {
+    /// The `checkpoints/` folder.
+    public let folder: URL
+    /// How many checkpoints to keep (newest first).
+    public let keep: Int
+
+    static let modelFile = "model.safetensors"
+    static let optimizerFile = "optimizer.safetensors"
+    static let stateFile = "state.json"
+    static let latestFile = "latest"
+    static let temporaryPrefix = ".tmp-"
+
+    /// Opens (creating if needed) the checkpoint folder.
+    public init(folder: URL, keep: Int) throws {
+        precondition(keep >= 1, "CheckpointStore: keep must be at least 1")
+        self.folder = folder
+        self.keep = keep
+        do {
+            try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        } catch {
+            throw CheckpointError(path: folder.path, problem: "cannot create the folder (\(error.localizedDescription))",
+                                  fix: "check that the run folder is writable")
+        }
+    }
+
+    /// The folder name for `step`: `step-000123` (wider past a million steps).
+    public static func folderName(step: Int) -> String { "step-" + String(format: "%06d", step) }
+
+    /// The step a folder name stands for, or nil if it is not a checkpoint folder.
+    static func step(ofFolderNamed name: String) -> Int? {
+        guard name.hasPrefix("step-") else { return nil }
+        return Int(name.dropFirst(5))
+    }
+
+    /// Writes a checkpoint and commits it as `latest`; returns its folder.
+    ///
+    /// - Parameters:
+    ///   - model: parameters and BatchNorm statistics (averaged across ranks beforehand), torchvision names.
+    ///   - optimizer: optimizer buffers, e.g. `momentum.conv1.weight`.
+    ///   - metrics: the last logged metrics, for `state.json`.
+    @discardableResult
+    public func save(step: Int, epoch: Int, worldSize: Int, config: TrainingConfig, metrics: [String: Double],
+                     model: [TensorSlice], optimizer: [TensorSlice]) throws -> URL {
+        let fileManager = FileManager.default
+        removeTemporaryFolders()
+        let name = CheckpointStore.folderName(step: step)
+        let temporary = folder.appendingPathComponent("\(CheckpointStore.temporaryPrefix)\(name)-\(ProcessInfo.processInfo.processIdentifier)")
+        try fileManager.createDirectory(at: temporary, withIntermediateDirectories: false)
+
+        let metadata = ["format": "pt", "step": String(step), "epoch": String(epoch)]
+        let modelRecord = try Safetensors.write(model, metadata: metadata, to: temporary.appendingPathComponent(CheckpointStore.modelFile))
+        let optimizerRecord = try Safetensors.write(optimizer, metadata: metadata, to: temporary.appendingPathComponent(CheckpointStore.optimizerFile))
+        let state = CheckpointState(
+            step: step, epoch: epoch, worldSize: worldSize, config: config, configHash: try config.hash(), metrics: metrics,
+            files: [
+                CheckpointStore.modelFile: .init(bytes: modelRecord.size, sha256: modelRecord.digest.hex),
+                CheckpointStore.optimizerFile: .init(bytes: optimizerRecord.size, sha256: optimizerRecord.digest.hex),
+            ],
+            savedAt: ISO8601DateFormatter().string(from: Date()))
+        try DurableFile.write(try state.encoded(), to: temporary.appendingPathComponent(CheckpointStore.stateFile))
+        try DurableFile.syncFolder(temporary)
+
+        // A folder already at this step (a resumed run saving the same step again) is set aside first.
+        let final = folder.appendingPathComponent(name)
+        if fileManager.fileExists(atPath: final.path) {
+            let aside = folder.appendingPathComponent("\(CheckpointStore.temporaryPrefix)replaced-\(name)-\(UUID().uuidString)")
+            try DurableFile.rename(final, to: aside)
+        }
+        try DurableFile.rename(temporary, to: final)
+        try DurableFile.syncFolder(folder)
+
+        let pointer = folder.appendingPathComponent(CheckpointStore.latestFile + ".tmp")
+        try DurableFile.write(Array("\(name)\n".utf8), to: pointer)
+        try DurableFile.rename(pointer, to: folder.appendingPathComponent(CheckpointStore.latestFile))
+        try DurableFile.syncFolder(folder)
+
+        prune(savedStep: step)
+        removeTemporaryFolders()
+        return final
+    }
+
+    /// Checkpoint folders, oldest step first.
+    public func checkpointFolders() -> [URL] {
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: folder.path)) ?? []
+        return names.compactMap { name in CheckpointStore.step(ofFolderNamed: name).map { (step: $0, name: name) } }
+            .sorted { $0.step < $1.step }
+            .map { folder.appendingPathComponent($0.name) }
+    }
+
+    /// The folder `latest` names, if the pointer exists and names a checkpoint folder.
+    public func latest() -> URL? {
+        guard let text = try? String(contentsOf: folder.appendingPathComponent(CheckpointStore.latestFile), encoding: .utf8) else {
+            return nil
+        }
+        let name = text.trimmingCharacters(in: .whitespacesAndNewlines)
+        guard CheckpointStore.step(ofFolderNamed: name) != nil else { return nil }
+        return folder.appendingPathComponent(name)
+    }
+
+    /// The newest checkpoint that loads, walking back from `latest` past damaged ones; `refused` lists
+    /// why each newer one was skipped (for the log). With no readable `latest`, every step folder is a
+    /// candidate, newest first. `checkpoint` is nil when none loads (or there are none).
+    public func newestGood() -> (checkpoint: Checkpoint?, refused: [CheckpointError]) {
+        var candidates = checkpointFolders().reversed().map { $0 }
+        if let latest = latest(), let latestStep = CheckpointStore.step(ofFolderNamed: latest.lastPathComponent) {
+            candidates.removeAll { (CheckpointStore.step(ofFolderNamed: $0.lastPathComponent) ?? 0) > latestStep }
+            if !candidates.contains(where: { $0.lastPathComponent == latest.lastPathComponent }) {
+                candidates.insert(latest, at: 0)   // reported as missing below
+            }
+        }
+        var refused: [CheckpointError] = []
+        for candidate in candidates {
+            do {
+                return (try CheckpointStore.load(candidate), refused)
+            } catch let error as CheckpointError {
+                refused.append(error)
+            } catch {
+                refused.append(CheckpointError(path: candidate.path, problem: "\(error)", fix: CheckpointError.damagedAdvice))
+            }
+        }
+        return (nil, refused)
+    }
+
+    /// Loads and verifies the checkpoint in `folder` (a `step-…` folder).
+    public static func load(_ folder: URL) throws -> Checkpoint {
+        let statePath = folder.appendingPathComponent(stateFile)
+        func fail(_ file: String, _ problem: String) -> CheckpointError {
+            CheckpointError(path: folder.appendingPathComponent(file).path, problem: problem, fix: CheckpointError.damagedAdvice)
+        }
+        guard let stateData = FileManager.default.contents(atPath: statePath.path) else {
+            var isFolder: ObjCBool = false
+            if !FileManager.default.fileExists(atPath: folder.path, isDirectory: &isFolder) || !isFolder.boolValue {
+                throw CheckpointError(path: folder.path, problem: "no such checkpoint folder",
+                                      fix: "give a checkpoint folder such as runs/NAME/checkpoints/step-000100")
+            }
+            throw fail(stateFile, "missing")
+        }
+        let state: CheckpointState
+        do {
+            state = try CheckpointState.decode(stateData)
+        } catch {
+            throw fail(stateFile, "not a valid state file (\(error.localizedDescription))")
+        }
+        if let folderStep = step(ofFolderNamed: folder.lastPathComponent), folderStep != state.step {
+            throw fail(stateFile, "says step \(state.step) but the folder is for step \(folderStep)")
+        }
+        for file in [modelFile, optimizerFile] {
+            guard let record = state.files[file] else { throw fail(stateFile, "has no checksum for \(file)") }
+            let url = folder.appendingPathComponent(file)
+            guard let attributes = try? FileManager.default.attributesOfItem(atPath: url.path),
+                  let size = attributes[.size] as? NSNumber else {
+                throw fail(file, "missing")
+            }
+            guard size.intValue == record.bytes else {
+                throw fail(file, "is \(size.intValue) bytes but state.json records \(record.bytes) (truncated?)")
+            }
+            let digest = try SHA256.hash(file: url).hex
+            guard digest == record.sha256 else {
+                throw fail(file, "fails its SHA-256 check (expected \(record.sha256.prefix(12))…, got \(digest.prefix(12))…)")
+            }
+        }
+        let model = try Safetensors.read(folder.appendingPathComponent(modelFile)).tensors
+        let optimizer = try Safetensors.read(folder.appendingPathComponent(optimizerFile)).tensors
+        return Checkpoint(folder: folder, state: state, model: model, optimizer: optimizer)
+    }
+
+    /// Removes folders with a later step than `savedStep`, then all but the newest `keep`.
+    private func prune(savedStep: Int) {
+        var folders = checkpointFolders()
+        for stale in folders where (CheckpointStore.step(ofFolderNamed: stale.lastPathComponent) ?? 0) > savedStep {
+            try? FileManager.default.removeItem(at: stale)
+        }
+        folders.removeAll { (CheckpointStore.step(ofFolderNamed: $0.lastPathComponent) ?? 0) > savedStep }
+        for old in folders.dropLast(keep) {
+            try? FileManager.default.removeItem(at: old)
+        }
+    }
+
+    /// Removes `.tmp-` folders: the remains of saves that crashed (only rank 0 writes, one save at a time).
+    private func removeTemporaryFolders() {
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: folder.path)) ?? []
+        for name in names where name.hasPrefix(CheckpointStore.temporaryPrefix) {
+            try? FileManager.default.removeItem(at: folder.appendingPathComponent(name))
+        }
+    }
+}

@@ -1,0 +1,180 @@
+import Foundation
+import Training
+import XCTest
+
+final class CheckpointStoreTests: XCTestCase {
+    private var folder: URL!
+    /// A small "model": two parameters and a BatchNorm buffer, values depending on the step.
+    private var storage: [[Float]] = []
+
+    override func setUpWithError() throws {
+        folder = FileManager.default.temporaryDirectory.appendingPathComponent("checkpoints-\(UUID().uuidString)")
+    }
+
+    override func tearDownWithError() throws {
+        try? FileManager.default.removeItem(at: folder)
+    }
+
+    private func values(step: Int, count: Int, salt: Float) -> [Float] {
+        (0..<count).map { Float($0) * 0.37 - salt + Float(step) * 1e-3 + Float.ulpOfOne * Float($0 % 5) }
+    }
+
+    /// Saves a checkpoint at `step` with values derived from it.
+    @discardableResult
+    private func save(_ store: CheckpointStore, step: Int, epoch: Int = 0) throws -> URL {
+        let weight = values(step: step, count: 16 * 3 * 3 * 3, salt: 1)
+        let bias = values(step: step, count: 10, salt: 2)
+        let runningMean = values(step: step, count: 16, salt: 3)
+        let momentum = values(step: step, count: 16 * 3 * 3 * 3, salt: 4)
+        var config = TrainingConfig()
+        config.name = "checkpoint-test"
+        return try weight.withUnsafeBufferPointer { w in
+            try bias.withUnsafeBufferPointer { b in
+                try runningMean.withUnsafeBufferPointer { m in
+                    try momentum.withUnsafeBufferPointer { v in
+                        try store.save(step: step, epoch: epoch, worldSize: 2, config: config, metrics: ["loss": 0.5, "top1": .nan],
+                                       model: [TensorSlice(name: "conv1.weight", shape: [16, 3, 3, 3], values: w),
+                                               TensorSlice(name: "fc.bias", shape: [10], values: b),
+                                               TensorSlice(name: "bn1.running_mean", shape: [16], values: m)],
+                                       optimizer: [TensorSlice(name: "momentum.conv1.weight", shape: [16, 3, 3, 3], values: v)])
+                    }
+                }
+            }
+        }
+    }
+
+    private func names(_ store: CheckpointStore) -> [String] { store.checkpointFolders().map(\.lastPathComponent) }
+
+    func testRoundTripIsBitExact() throws {
+        let store = try CheckpointStore(folder: folder, keep: 3)
+        let saved = try save(store, step: 123, epoch: 4)
+        XCTAssertEqual(saved.lastPathComponent, "step-000123")
+        XCTAssertEqual(store.latest()?.lastPathComponent, "step-000123")
+        let checkpoint = try CheckpointStore.load(saved)
+        XCTAssertEqual(checkpoint.state.step, 123)
+        XCTAssertEqual(checkpoint.state.epoch, 4)
+        XCTAssertEqual(checkpoint.state.worldSize, 2)
+        XCTAssertEqual(checkpoint.state.config.name, "checkpoint-test")
+        XCTAssertEqual(checkpoint.state.configHash, try checkpoint.state.config.hash())
+        XCTAssertEqual(checkpoint.state.metrics["loss"], 0.5)
+        XCTAssertTrue(checkpoint.state.metrics["top1"]!.isNaN)
+        XCTAssertEqual(checkpoint.model.map(\.name), ["bn1.running_mean", "conv1.weight", "fc.bias"])
+        XCTAssertEqual(checkpoint.model[1].shape, [16, 3, 3, 3])
+        XCTAssertEqual(checkpoint.model[1].values.map(\.bitPattern), values(step: 123, count: 432, salt: 1).map(\.bitPattern))
+        XCTAssertEqual(checkpoint.model[2].values.map(\.bitPattern), values(step: 123, count: 10, salt: 2).map(\.bitPattern))
+        XCTAssertEqual(checkpoint.optimizer.map(\.name), ["momentum.conv1.weight"])
+        XCTAssertEqual(checkpoint.optimizer[0].values.map(\.bitPattern), values(step: 123, count: 432, salt: 4).map(\.bitPattern))
+        let state = try String(contentsOf: saved.appendingPathComponent("state.json"), encoding: .utf8)
+        XCTAssertTrue(state.contains("\"sha256\" : \"\(try SHA256.hash(file: saved.appendingPathComponent("model.safetensors")).hex)\""), state)
+    }
+
+    /// The error loading `folder` gives, checked to be one line naming `file`.
+    private func loadError(_ folder: URL, naming file: String) -> String {
+        do {
+            _ = try CheckpointStore.load(folder)
+            XCTFail("\(folder.lastPathComponent) loaded")
+            return ""
+        } catch {
+            let text = "\(error)"
+            XCTAssertFalse(text.contains("\n"), text)
+            XCTAssertTrue(text.hasPrefix(folder.appendingPathComponent(file).path + ": "), text)
+            return text
+        }
+    }
+
+    func testCorruptionIsRefusedByName() throws {
+        let store = try CheckpointStore(folder: folder, keep: 5)
+        let flipped = try save(store, step: 1)
+        let model = flipped.appendingPathComponent("model.safetensors")
+        var bytes = [UInt8](try Data(contentsOf: model))
+        bytes[bytes.count - 5] ^= 0x01
+        try Data(bytes).write(to: model)
+        XCTAssertTrue(loadError(flipped, naming: "model.safetensors").contains("fails its SHA-256 check (expected "))
+
+        let truncated = try save(store, step: 2)
+        let optimizer = truncated.appendingPathComponent("optimizer.safetensors")
+        let full = try Data(contentsOf: optimizer)
+        try full.prefix(full.count - 4).write(to: optimizer)
+        XCTAssertTrue(loadError(truncated, naming: "optimizer.safetensors").contains("is \(full.count - 4) bytes but state.json records \(full.count) (truncated?)"))
+
+        let deleted = try save(store, step: 3)
+        try FileManager.default.removeItem(at: deleted.appendingPathComponent("model.safetensors"))
+        XCTAssertTrue(loadError(deleted, naming: "model.safetensors").contains(": missing; "))
+
+        let noState = try save(store, step: 4)
+        try FileManager.default.removeItem(at: noState.appendingPathComponent("state.json"))
+        XCTAssertTrue(loadError(noState, naming: "state.json").contains(": missing; "))
+
+        let badState = try save(store, step: 5)
+        try Data("{\"step\": ".utf8).write(to: badState.appendingPathComponent("state.json"))
+        XCTAssertTrue(loadError(badState, naming: "state.json").contains("not a valid state file"))
+    }
+
+    func testNewestGoodFallsBackPastDamagedCheckpoints() throws {
+        let store = try CheckpointStore(folder: folder, keep: 5)
+        try save(store, step: 10)
+        try save(store, step: 20)
+        let newest = try save(store, step: 30)
+        try Data([0]).write(to: newest.appendingPathComponent("optimizer.safetensors"))
+        let (checkpoint, refused) = store.newestGood()
+        XCTAssertEqual(checkpoint?.state.step, 20)
+        XCTAssertEqual(refused.count, 1)
+        XCTAssertTrue(refused[0].description.hasPrefix(newest.appendingPathComponent("optimizer.safetensors").path), refused[0].description)
+
+        try FileManager.default.removeItem(at: store.folder.appendingPathComponent("step-000020"))
+        XCTAssertEqual(store.newestGood().checkpoint?.state.step, 10)
+        XCTAssertEqual(store.newestGood().refused.count, 1)
+    }
+
+    func testKeepPrunesOldest() throws {
+        let store = try CheckpointStore(folder: folder, keep: 2)
+        for step in [100, 200, 300, 400] { try save(store, step: step) }
+        XCTAssertEqual(names(store), ["step-000200", "step-000300", "step-000400"].suffix(2).map { $0 })
+        XCTAssertEqual(store.latest()?.lastPathComponent, "step-000400")
+        try save(store, step: 1_234_567)
+        XCTAssertEqual(names(store), ["step-000400", "step-1234567"])
+    }
+
+    /// A run resumed from step 200 that saves step 300 again replaces the old step 300 and drops
+    /// anything later from the abandoned continuation.
+    func testResumedRunReplacesLaterCheckpoints() throws {
+        let store = try CheckpointStore(folder: folder, keep: 5)
+        for step in [100, 200, 300, 400] { try save(store, step: step) }
+        try save(store, step: 300, epoch: 9)
+        XCTAssertEqual(names(store), ["step-000100", "step-000200", "step-000300"])
+        XCTAssertEqual(store.newestGood().checkpoint?.state.epoch, 9)
+    }
+
+    func testCrashMidWriteLeavesLatestIntact() throws {
+        let store = try CheckpointStore(folder: folder, keep: 3)
+        try save(store, step: 50)
+        // A save that died halfway: a temporary folder with a partial file, and no pointer swap.
+        let leftover = store.folder.appendingPathComponent(".tmp-step-000060-99999")
+        try FileManager.default.createDirectory(at: leftover, withIntermediateDirectories: true)
+        try Data([1, 2, 3]).write(to: leftover.appendingPathComponent("model.safetensors"))
+        // A save that died between the folder rename and the pointer swap: ignored until committed.
+        let uncommitted = try save(try CheckpointStore(folder: folder.appendingPathComponent("other"), keep: 1), step: 70)
+        try FileManager.default.moveItem(at: uncommitted, to: store.folder.appendingPathComponent("step-000070"))
+        try Data("x".utf8).write(to: store.folder.appendingPathComponent("latest.tmp"))
+
+        XCTAssertEqual(store.latest()?.lastPathComponent, "step-000050")
+        let (checkpoint, refused) = store.newestGood()
+        XCTAssertEqual(checkpoint?.state.step, 50)
+        XCTAssertEqual(refused, [])
+
+        try save(store, step: 60)
+        let entries = try FileManager.default.contentsOfDirectory(atPath: store.folder.path)
+        XCTAssertFalse(entries.contains { $0.hasPrefix(".tmp-") }, "\(entries)")
+        XCTAssertEqual(names(store), ["step-000050", "step-000060"])
+        XCTAssertEqual(store.newestGood().checkpoint?.state.step, 60)
+    }
+
+    func testNoCheckpointsAndMissingFolder() throws {
+        let store = try CheckpointStore(folder: folder, keep: 1)
+        XCTAssertNil(store.latest())
+        XCTAssertNil(store.newestGood().checkpoint)
+        XCTAssertThrowsError(try CheckpointStore.load(folder.appendingPathComponent("step-000001"))) { error in
+            XCTAssertTrue("\(error)".contains("no such checkpoint folder"), "\(error)")
+        }
+    }
+}
