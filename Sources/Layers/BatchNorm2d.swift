@@ -28,9 +28,9 @@ public final class BatchNorm2d {
     private var hadResidual = false
     private var usedBatchStatistics = true
     public let output = Tensor(shape: [0])
-    private let inputGradient = Tensor(shape: [0])
-    /// d r = dy·act′: valid after a backward whose forward had a residual.
-    public let residualGradient = Tensor(shape: [0])
+    /// d r = dy·act′: set by a backward whose forward had a residual (a shared gradient buffer:
+    /// pin it to keep it across other layers' backward calls).
+    public private(set) var residualGradient = Tensor(shape: [0])
     /// [C] each: the μ and rstd the last forward used.
     private let mean: UnsafeMutablePointer<Float>
     private let rstd: UnsafeMutablePointer<Float>
@@ -180,17 +180,17 @@ public final class BatchNorm2d {
     ///     dβ = Σₘ g      dγ = Σₘ g·x̂      d r = g
     ///     dx = γ·rstd·(g − (dβ + x̂·dγ)/m)     (training; batch statistics depend on x)
     ///     dx = γ·rstd·g                         (evaluation; running statistics are constants)
-    /// dγ, dβ are written into the arena's gradients; returns dx (reused by the next call).
+    /// dγ, dβ are written into the arena's gradients; returns dx (a shared gradient buffer).
     public func backward(_ dY: Tensor) -> Tensor {
         guard let x = input else { preconditionFailure("BatchNorm2d.backward before forward") }
         precondition(dY.count == x.count, "BatchNorm2d.backward: dY \(dY.shape), x \(x.shape)")
-        inputGradient.resize(to: x.shape)
-        if hadResidual { residualGradient.resize(to: x.shape) }
-        context.timed(.batchNormBackward) { backwardPasses(dY, x: x) }
+        let inputGradient = context.gradientBuffer(x.shape, avoiding: dY)
+        if hadResidual { residualGradient = context.gradientBuffer(x.shape, avoiding: dY, inputGradient) }
+        context.timed(.batchNormBackward) { backwardPasses(dY, x: x, into: inputGradient) }
         return inputGradient
     }
 
-    private func backwardPasses(_ dY: Tensor, x: Tensor) {
+    private func backwardPasses(_ dY: Tensor, x: Tensor, into inputGradient: Tensor) {
         let C = channels, rows = x.count / C, arena = context.arena
         let gamma = arena.value(weight)
         let dGamma = arena.gradient(weight), dBeta = arena.gradient(bias)

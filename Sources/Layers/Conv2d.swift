@@ -26,7 +26,6 @@ public final class Conv2d {
     /// The cached input, read by backward.
     private var input: Tensor?
     public let output = Tensor(shape: [0])
-    private let inputGradient = Tensor(shape: [0])
 
     public init(_ context: LayerContext, name: String, inputChannels: Int, outputChannels: Int,
                 kernelSize: Int, stride: Int = 1, padding: Int = 0, bias: Bool = false) {
@@ -75,7 +74,7 @@ public final class Conv2d {
     }
 
     /// dw = Σₙ xᵀ ⋆ dy, db = Σ dy (written into the arena's gradients); returns dx = dy ⋆ᵀ w, or nil
-    /// when `computesInputGradient` is false. The returned tensor is reused by the next call.
+    /// when `computesInputGradient` is false. dx is a shared gradient buffer (`LayerContext.gradientBuffer`).
     @discardableResult
     public func backward(_ dY: Tensor) -> Tensor? {
         guard let kernel, let x = input else { preconditionFailure("Conv2d.backward before forward") }
@@ -86,7 +85,7 @@ public final class Conv2d {
                                    biasGradient: bias.map { arena.gradient($0) })
         }
         guard computesInputGradient else { return nil }
-        inputGradient.resize(to: x.shape)
+        let inputGradient = context.gradientBuffer(x.shape, avoiding: dY)
         context.timed(.convolutionBackwardData) {
             kernel.backwardData(outputGradient: dY.data, weight: arena.value(weight), inputGradient: inputGradient.data)
         }

@@ -15,6 +15,11 @@ public final class LayerContext {
     /// When set, layers add the time of each forward and backward call to it.
     public var timer: LayerTimer?
 
+    /// Gradient buffers shared by every layer's backward (see `gradientBuffer`).
+    private var gradientBuffers: [Tensor] = []
+    /// Buffers a caller still needs: never handed out until unpinned.
+    private var pinnedBuffers: [Tensor] = []
+
     public init(arena: ParameterArena = ParameterArena(),
                 makeConvolution: @escaping ConvolutionFactory = { makeConvolutionKernel($0) }) {
         self.arena = arena
@@ -30,4 +35,30 @@ public final class LayerContext {
         timer.add(kind, seconds: LayerTimer.now() - start)
         return result
     }
+
+    /// A buffer for a backward result of `shape`, distinct from `busy` (the gradients the caller is
+    /// reading) and from every pinned buffer. Gradients are transient, so all layers share a few
+    /// buffers instead of owning one each: a returned gradient is valid until the next backward
+    /// call on this context, unless pinned. After the first step no call allocates.
+    public func gradientBuffer(_ shape: [Int], avoiding busy: Tensor...) -> Tensor {
+        let buffer = gradientBuffers.first { candidate in
+            !busy.contains { $0 === candidate } && !pinnedBuffers.contains { $0 === candidate }
+        } ?? {
+            let fresh = Tensor(shape: shape)
+            gradientBuffers.append(fresh)
+            return fresh
+        }()
+        buffer.resize(to: shape)
+        return buffer
+    }
+
+    /// Keeps `gradient` from being handed out again until `unpin`.
+    public func pin(_ gradient: Tensor) { pinnedBuffers.append(gradient) }
+
+    public func unpin(_ gradient: Tensor) {
+        if let i = pinnedBuffers.lastIndex(where: { $0 === gradient }) { pinnedBuffers.remove(at: i) }
+    }
+
+    /// Bytes held by the shared gradient buffers (for reports).
+    public var gradientBufferBytes: Int { gradientBuffers.reduce(0) { $0 + $1.capacityBytes } }
 }

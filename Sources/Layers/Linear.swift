@@ -14,7 +14,6 @@ public final class Linear {
     private let context: LayerContext
     private var input: Tensor?
     public let output = Tensor(shape: [0])
-    private let inputGradient = Tensor(shape: [0])
 
     public init(_ context: LayerContext, name: String, inputFeatures: Int, outputFeatures: Int, bias: Bool = true) {
         self.context = context
@@ -56,7 +55,7 @@ public final class Linear {
         guard let x = input else { preconditionFailure("Linear.backward before forward") }
         let rows = x.count / inputFeatures
         precondition(dY.count == rows * outputFeatures, "Linear.backward: dY \(dY.shape) for \(rows) rows")
-        inputGradient.resize(to: x.shape)
+        let inputGradient = context.gradientBuffer(x.shape, avoiding: dY)
         let arena = context.arena
         context.timed(.linear) {
             // dW = dYᵀ·x

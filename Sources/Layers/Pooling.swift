@@ -7,7 +7,6 @@ public final class GlobalAveragePool {
     private let context: LayerContext
     private var inputShape: [Int] = []
     public let output = Tensor(shape: [0])
-    private let inputGradient = Tensor(shape: [0])
 
     public init(_ context: LayerContext) { self.context = context }
 
@@ -35,7 +34,7 @@ public final class GlobalAveragePool {
     public func backward(_ dZ: Tensor) -> Tensor {
         let (n, hw, C) = (inputShape[0], inputShape[1] * inputShape[2], inputShape[3])
         precondition(dZ.count == n * C, "GlobalAveragePool.backward: dZ \(dZ.shape) for input \(inputShape)")
-        inputGradient.resize(to: inputShape)
+        let inputGradient = context.gradientBuffer(inputShape, avoiding: dZ)
         context.timed(.pooling) {
             let scale = 1 / Float(hw), dx = inputGradient.data
             for b in 0..<n {
@@ -59,7 +58,6 @@ public final class AveragePool2d {
     private let context: LayerContext
     private var inputShape: [Int] = []
     public let output = Tensor(shape: [0])
-    private let inputGradient = Tensor(shape: [0])
 
     public init(_ context: LayerContext, kernelSize: Int, stride: Int? = nil) {
         self.context = context
@@ -94,7 +92,7 @@ public final class AveragePool2d {
         precondition(dY.count == output.count, "AveragePool2d.backward: dY \(dY.shape), y \(output.shape)")
         let (n, h, w, C) = (inputShape[0], inputShape[1], inputShape[2], inputShape[3])
         let (ho, wo) = (output.shape[1], output.shape[2])
-        inputGradient.resize(to: inputShape)
+        let inputGradient = context.gradientBuffer(inputShape, avoiding: dY)
         context.timed(.pooling) {
             let dx = inputGradient.data, scale = 1 / Float(kernelSize * kernelSize)
             dx.update(repeating: 0, count: inputGradient.count)
@@ -123,7 +121,6 @@ public final class MaxPool2d {
     private let context: LayerContext
     private var inputShape: [Int] = []
     public let output = Tensor(shape: [0])
-    private let inputGradient = Tensor(shape: [0])
     private var argmax: [Int32] = []
 
     public init(_ context: LayerContext, kernelSize: Int, stride: Int, padding: Int = 0) {
@@ -169,7 +166,7 @@ public final class MaxPool2d {
     /// dx[argmax(o)] += dy[o]
     public func backward(_ dY: Tensor) -> Tensor {
         precondition(dY.count == output.count, "MaxPool2d.backward: dY \(dY.shape), y \(output.shape)")
-        inputGradient.resize(to: inputShape)
+        let inputGradient = context.gradientBuffer(inputShape, avoiding: dY)
         context.timed(.pooling) {
             let dx = inputGradient.data
             dx.update(repeating: 0, count: inputGradient.count)

@@ -6,7 +6,6 @@ import Tensors
 public final class ReLU {
     private let context: LayerContext
     public let output = Tensor(shape: [0])
-    private let inputGradient = Tensor(shape: [0])
 
     public init(_ context: LayerContext) { self.context = context }
 
@@ -22,7 +21,7 @@ public final class ReLU {
     /// dx = dy·[y > 0]
     public func backward(_ dY: Tensor) -> Tensor {
         precondition(dY.count == output.count, "ReLU.backward: dY \(dY.shape), y \(output.shape)")
-        inputGradient.resize(to: output.shape)
+        let inputGradient = context.gradientBuffer(output.shape, avoiding: dY)
         context.timed(.elementwise) {
             let y = output.data, dy = dY.data, dx = inputGradient.data
             for i in 0..<dY.count { dx[i] = y[i] > 0 ? dy[i] : 0 }

@@ -15,6 +15,7 @@ protocol ResidualBlock: AnyObject {
 ///
 /// Names: `conv{i}`, `bn{i}`; a projection shortcut is `downsample.0` (conv) and `downsample.1` (BN).
 final class PostActivationBlock: ResidualBlock {
+    private let context: LayerContext
     private let convs: [Conv2d]
     private let norms: [BatchNorm2d]
     private let subsample: SubsampleShortcut?
@@ -24,6 +25,7 @@ final class PostActivationBlock: ResidualBlock {
     /// `kernels`: each unit's kernel size; `strideUnit`: the unit that carries the stride.
     init(_ context: LayerContext, name: String, inputChannels: Int, width: Int, outputChannels: Int,
          kernels: [Int], strideUnit: Int, stride: Int, shortcut: ResNetSpecification.Shortcut) {
+        self.context = context
         var convs: [Conv2d] = [], norms: [BatchNorm2d] = []
         var channels = inputChannels
         for (i, k) in kernels.enumerated() {
@@ -66,14 +68,20 @@ final class PostActivationBlock: ResidualBlock {
 
     func backward(_ dY: Tensor) -> Tensor {
         let last = norms[convs.count - 1]
-        // g = dy·[y > 0];  d r = g
+        // g = dy·[y > 0];  d r = g   (d r is kept, pinned, while the main branch runs)
         var d = last.backward(dY)
         let dR = last.residualGradient
+        context.pin(dR)
+        defer { context.unpin(dR) }
         d = convs[convs.count - 1].backward(d)!
         for i in (0..<(convs.count - 1)).reversed() { d = convs[i].backward(norms[i].backward(d))! }
         // dx = d(main)/dx + d(shortcut)/dx
         if let subsample { subsample.backward(dR, accumulatingInto: d) }
-        else if let projection { d.add(projection.conv.backward(projection.norm.backward(dR))!) }
+        else if let projection {
+            context.pin(d)
+            defer { context.unpin(d) }
+            d.add(projection.conv.backward(projection.norm.backward(dR))!)
+        }
         else { d.add(dR) }
         return d
     }
@@ -86,6 +94,7 @@ final class PostActivationBlock: ResidualBlock {
 /// The shortcut is added in place into conv₂'s output. Names: `bn1`, `conv1`, `bn2`, `conv2`,
 /// projection `downsample.0`.
 final class PreActivationBlock: ResidualBlock {
+    private let context: LayerContext
     private let norm1: BatchNorm2d
     private let conv1: Conv2d
     private let norm2: BatchNorm2d
@@ -94,6 +103,7 @@ final class PreActivationBlock: ResidualBlock {
     var convolutions: [Conv2d] { [conv1, conv2] + (projection.map { [$0] } ?? []) }
 
     init(_ context: LayerContext, name: String, inputChannels: Int, outputChannels: Int, stride: Int) {
+        self.context = context
         norm1 = BatchNorm2d(context, name: "\(name).bn1", channels: inputChannels, activation: .relu)
         conv1 = Conv2d(context, name: "\(name).conv1", inputChannels: inputChannels, outputChannels: outputChannels,
                        kernelSize: 3, stride: stride, padding: 1)
@@ -117,9 +127,16 @@ final class PreActivationBlock: ResidualBlock {
     }
 
     func backward(_ dY: Tensor) -> Tensor {
+        // dy feeds both branches: pinned until the shortcut has used it.
+        context.pin(dY)
+        defer { context.unpin(dY) }
         // da = d(main)/da (+ d(projection)/da)
         let dA = conv1.backward(norm2.backward(conv2.backward(dY)!))!
-        if let projection { dA.add(projection.backward(dY)!) }
+        if let projection {
+            context.pin(dA)
+            dA.add(projection.backward(dY)!)
+            context.unpin(dA)
+        }
         let dX = norm1.backward(dA)
         // identity shortcut: dx += dy
         if projection == nil { dX.add(dY) }

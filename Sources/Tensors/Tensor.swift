@@ -51,6 +51,9 @@ public final class Tensor {
         count = newCount
     }
 
+    /// Bytes of storage held (at least `count` Floats).
+    public var capacityBytes: Int { capacity * MemoryLayout<Float>.stride }
+
     /// The elements as an array (for tests and reports; copies).
     public var values: [Float] { Array(UnsafeBufferPointer(start: data, count: count)) }
 

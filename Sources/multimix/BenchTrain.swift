@@ -43,6 +43,9 @@ struct BenchTrain: ParsableCommand {
     @Option(help: "Threads for oneDNN, OpenBLAS and the engine's own loops.")
     var threads = 2
 
+    @Option(help: "Threads for the engine's own loops (BatchNorm, pooling, SGD); default: --threads.")
+    var engineThreads: Int?
+
     @Option(help: "Timed steps.")
     var steps = 20
 
@@ -67,13 +70,16 @@ struct BenchTrain: ParsableCommand {
         guard width > 0 else { throw ValidationError("--width must be positive; got \(width).") }
         guard batch >= 2 else { throw ValidationError("--batch must be at least 2 (BatchNorm needs batch statistics); got \(batch).") }
         guard threads >= 1 else { throw ValidationError("--threads must be at least 1; got \(threads).") }
+        if let engineThreads, engineThreads < 1 {
+            throw ValidationError("--engine-threads must be at least 1; got \(engineThreads).")
+        }
         guard steps >= 1 else { throw ValidationError("--steps must be at least 1; got \(steps).") }
         guard warmup >= 0 else { throw ValidationError("--warmup must be 0 or more; got \(warmup).") }
     }
 
     func run() throws {
         ConvolutionThreads.set(threads)
-        Parallel.threadCount = threads
+        Parallel.threadCount = engineThreads ?? threads
         let (channels, height, imageWidth) = BenchConv.parseShape(input)!
         let backend = convBackend
         let factory: LayerContext.ConvolutionFactory = { geometry in
@@ -131,7 +137,7 @@ struct BenchTrain: ParsableCommand {
         if json {
             var fields = [
                 #""model":"\#(model)""#, #""input":"\#(input)""#, #""classes":\#(classes)"#, #""width":\#(width)"#,
-                #""batch":\#(batch)"#, #""threads":\#(threads)"#, #""conv_backend":"\#(backend.rawValue)""#,
+                #""batch":\#(batch)"#, #""threads":\#(threads)"#, #""engine_threads":\#(Parallel.threadCount)"#, #""conv_backend":"\#(backend.rawValue)""#,
                 #""steps":\#(steps)"#, #""parameters":\#(net.parameterCount)"#,
                 #""images_per_second":\#(format(imagesPerSecond, 2))"#,
                 #""step_seconds_median":\#(format(stepSeconds, 5))"#,
