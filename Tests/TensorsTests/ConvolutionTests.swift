@@ -11,6 +11,10 @@ import XCTest
 /// rounding). The naive reference accumulates the value and Σ|terms| in Double, so each element is
 /// checked against its own bound rather than one loose global tolerance. A wrong tap or a missing
 /// image shifts an element by one whole term, far above γₙ·Σ|terms| for these sizes.
+///
+/// oneDNN picks its kernels by the CPU's instruction set (AVX-512 here). The reference machine has
+/// AVX2 only: `DNNL_MAX_CPU_ISA=AVX2 swift test -c release --filter ConvolutionTests` runs these checks
+/// on the AVX2 kernels (and their weight layouts) too.
 final class ConvolutionTests: XCTestCase {
 
     // MARK: - Shapes
