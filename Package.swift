@@ -59,7 +59,7 @@ let package = Package(
         .testTarget(name: "TensorsTests", dependencies: ["Tensors", "TestSupport"]),
         .testTarget(name: "LayersTests", dependencies: ["Layers", "TestSupport"]),
         .testTarget(name: "ModelsTests", dependencies: ["Models", "Datasets", "TestSupport"]),
-        .testTarget(name: "TrainingTests", dependencies: ["Training", "TestSupport"]),
+        .testTarget(name: "TrainingTests", dependencies: ["Training", "TestSupport"], exclude: ["metrics_reference.py"]),
         .testTarget(name: "MixingTests", dependencies: ["Mixing", "Layers", "TestSupport"]),
         .testTarget(name: "DatasetsTests", dependencies: ["Datasets", "TestSupport"]),
     ],

@@ -102,8 +102,9 @@ final class SafetensorsTests: XCTestCase {
         XCTAssertTrue(readError(file(header: #"{"__metadata__":{"a":1}}"#, dataBytes: 0)).contains("__metadata__ is not an object of strings"))
     }
 
-    /// When the reference implementation is installed (`pip install safetensors numpy`), it reads our
-    /// file to the same values. Skipped otherwise. `SAFETENSORS_PYTHON` picks the interpreter.
+    /// When the reference implementation is installed (`pip install safetensors numpy`, and `torch` for
+    /// the PyTorch check), it reads our file to the same values. Skipped otherwise.
+    /// `SAFETENSORS_PYTHON` picks the interpreter (default: /tmp/torch-ref/bin/python3 if present).
     func testReferenceImplementationReadsOurFile() throws {
         let python = ProcessInfo.processInfo.environment["SAFETENSORS_PYTHON"]
             ?? (FileManager.default.fileExists(atPath: "/tmp/torch-ref/bin/python3") ? "/tmp/torch-ref/bin/python3" : "/usr/bin/python3")
@@ -132,5 +133,13 @@ final class SafetensorsTests: XCTestCase {
         XCTAssertEqual(result.status, 0, result.output)
         XCTAssertEqual(result.output.trimmingCharacters(in: .whitespacesAndNewlines),
                        "['bn1.num_batches', 'conv1.weight', 'fc.weight'] (2, 3) float32 [1.0, -2.0, 3.5, 3.141592502593994] 7.0")
+        // PyTorch, where installed too: what `safetensors.torch.load_file` users will do with a checkpoint.
+        guard try run("import torch").status == 0 else { return }
+        let torch = try run("""
+            from safetensors.torch import load_file
+            t = load_file("\(url.path)")
+            print(t["conv1.weight"].dtype, tuple(t["conv1.weight"].shape), t["conv1.weight"].flatten().tolist())
+            """)
+        XCTAssertEqual(torch.output.trimmingCharacters(in: .whitespacesAndNewlines), "torch.float32 (1, 1, 2, 2) [0.25, 0.5, 0.75, 1.0]")
     }
 }

@@ -1,0 +1,153 @@
+import Foundation
+
+/// Accuracy, negative log-likelihood and calibration of a classifier, as sums that ranks can add.
+///
+/// Each rank feeds its share of the test set, batch by batch, into `add`; the tallies are then summed
+/// across ranks (`merge` in-process, or `flattened` through an MPI all-reduce and `init(flattened:)`),
+/// and rank 0 reads the metrics:
+///
+///     var tally = ClassificationTally()
+///     tally.add(logits: logits, classes: 10, labels: labels)      // logits: [n, classes], row-major
+///     let global = ClassificationTally(flattened: allreduceSum(tally.flattened))
+///     global.top1, global.top5, global.nll, global.ece
+///
+/// Definitions, for one example with logits z (C classes), label y, softmax p = softmax(z):
+/// - top-k correct: fewer than k classes rank above y, ranking by logit with ties broken by lower
+///   class index (so top-1 agrees with argmax taking the first maximum);
+/// - NLL: −log p_y = logsumexp(z) − z_y (in Double), averaged;
+/// - ECE (Guo et al. 2017) with 15 equal-width bins of confidence c = maxⱼ pⱼ, bin b = (b/15, (b+1)/15]:
+///   ECE = Σ_b |correct_b − Σ_{i∈b} c_i| / N, where correct_b counts top-1 hits in bin b.
+public struct ClassificationTally: Equatable, Sendable {
+    /// Confidence bins for ECE.
+    public static let binCount = 15
+
+    /// Examples seen.
+    public var count: Double = 0
+    /// Top-1 hits.
+    public var top1Correct: Double = 0
+    /// Top-5 hits.
+    public var top5Correct: Double = 0
+    /// Σ −log p_y.
+    public var nllSum: Double = 0
+    /// Examples per confidence bin.
+    public var binExamples = [Double](repeating: 0, count: binCount)
+    /// Σ confidence per bin.
+    public var binConfidence = [Double](repeating: 0, count: binCount)
+    /// Top-1 hits per bin.
+    public var binCorrect = [Double](repeating: 0, count: binCount)
+
+    public init() {}
+
+    /// Adds a batch: `logits` is [n, classes] row-major, `labels` has n entries in 0..<classes.
+    public mutating func add<Labels: Collection>(logits: UnsafeBufferPointer<Float>, classes: Int, labels: Labels)
+    where Labels.Element: BinaryInteger {
+        precondition(classes >= 1 && logits.count == labels.count * classes,
+                     "ClassificationTally.add: \(logits.count) logits for \(labels.count) labels of \(classes) classes")
+        for (row, label) in labels.enumerated() {
+            let y = Int(label)
+            precondition((0..<classes).contains(y), "ClassificationTally.add: label \(y) outside 0..<\(classes)")
+            let z = UnsafeBufferPointer(rebasing: logits[row * classes..<(row + 1) * classes])
+            // rank of y: classes above it, ties going to the lower index (argmax takes the first maximum).
+            var rank = 0
+            var maximum = z[0]
+            for j in 0..<classes {
+                if z[j] > z[y] || (z[j] == z[y] && j < y) { rank += 1 }
+                maximum = max(maximum, z[j])
+            }
+            // logsumexp(z) = m + log Σⱼ exp(zⱼ − m), m = max z
+            var sum = 0.0
+            for j in 0..<classes { sum += exp(Double(z[j]) - Double(maximum)) }
+            let logSumExp = Double(maximum) + log(sum)
+            let confidence = 1 / sum                                   // max p = exp(m − lse)
+            let hit: Double = rank == 0 ? 1 : 0
+            count += 1
+            top1Correct += hit
+            top5Correct += rank < 5 ? 1 : 0
+            nllSum += logSumExp - Double(z[y])
+            let bin = min(max(Int((confidence * Double(Self.binCount)).rounded(.up)) - 1, 0), Self.binCount - 1)
+            binExamples[bin] += 1
+            binConfidence[bin] += confidence
+            binCorrect[bin] += hit
+        }
+    }
+
+    /// Adds a batch from an array of logits.
+    public mutating func add<Labels: Collection>(logits: [Float], classes: Int, labels: Labels) where Labels.Element: BinaryInteger {
+        logits.withUnsafeBufferPointer { add(logits: $0, classes: classes, labels: labels) }
+    }
+
+    /// Adds another tally (another rank's, another batch's).
+    public mutating func merge(_ other: ClassificationTally) {
+        count += other.count
+        top1Correct += other.top1Correct
+        top5Correct += other.top5Correct
+        nllSum += other.nllSum
+        for b in 0..<Self.binCount {
+            binExamples[b] += other.binExamples[b]
+            binConfidence[b] += other.binConfidence[b]
+            binCorrect[b] += other.binCorrect[b]
+        }
+    }
+
+    /// The tally as 4 + 3 × 15 Doubles, for a sum all-reduce: count, top-1, top-5, NLL sum, then the
+    /// bins' examples, confidences and hits. Counts stay exact in Double up to 2⁵³.
+    public var flattened: [Double] {
+        [count, top1Correct, top5Correct, nllSum] + binExamples + binConfidence + binCorrect
+    }
+
+    /// The tally from ``flattened`` (summed).
+    public init(flattened values: [Double]) {
+        precondition(values.count == 4 + 3 * Self.binCount, "ClassificationTally(flattened:): \(values.count) values")
+        count = values[0]
+        top1Correct = values[1]
+        top5Correct = values[2]
+        nllSum = values[3]
+        binExamples = Array(values[4..<4 + Self.binCount])
+        binConfidence = Array(values[4 + Self.binCount..<4 + 2 * Self.binCount])
+        binCorrect = Array(values[4 + 2 * Self.binCount..<4 + 3 * Self.binCount])
+    }
+
+    /// Top-1 accuracy in [0, 1] (NaN with no examples).
+    public var top1: Double { top1Correct / count }
+    /// Top-5 accuracy in [0, 1].
+    public var top5: Double { top5Correct / count }
+    /// Mean negative log-likelihood (nats).
+    public var nll: Double { nllSum / count }
+    /// Expected calibration error in [0, 1], 15 bins.
+    public var ece: Double {
+        (0..<Self.binCount).reduce(0.0) { $0 + abs(binCorrect[$1] - binConfidence[$1]) } / count
+    }
+
+    /// The metrics under their `metrics.jsonl` names.
+    public var values: [String: Double] {
+        [MetricName.top1: top1, MetricName.top5: top5, MetricName.nll: nll, MetricName.ece: ece]
+    }
+}
+
+/// The names metrics have in `metrics.jsonl`, `state.json` and the report.
+public enum MetricName {
+    /// Training: mean soft-target cross-entropy over the logged interval.
+    public static let loss = "loss"
+    /// Training: the learning rate at the logged step.
+    public static let learningRate = "lr"
+    /// Training: images per second over the logged interval, all ranks together.
+    public static let imagesPerSecond = "images_per_s"
+    /// Evaluation: top-1 accuracy on the test split, in [0, 1].
+    public static let top1 = "top1"
+    /// Evaluation: top-5 accuracy.
+    public static let top5 = "top5"
+    /// Evaluation: mean negative log-likelihood.
+    public static let nll = "nll"
+    /// Evaluation: expected calibration error, 15 bins.
+    public static let ece = "ece"
+    /// Evaluation: alignment of ℓ2-normalised embeddings (lower is better).
+    public static let alignment = "alignment"
+    /// Evaluation: uniformity of ℓ2-normalised embeddings (lower is more uniform).
+    public static let uniformity = "uniformity"
+    /// OOD by maximum softmax probability: area under the ROC curve.
+    public static let oodAUROC = "ood_auroc"
+    /// OOD: average precision with in-distribution as positive.
+    public static let oodAUPRIn = "ood_aupr_in"
+    /// OOD: average precision with out-of-distribution as positive.
+    public static let oodAUPROut = "ood_aupr_out"
+}

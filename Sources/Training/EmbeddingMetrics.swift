@@ -1,0 +1,121 @@
+import Foundation
+
+/// Alignment and uniformity of ℓ2-normalised embeddings (Wang & Isola 2020), as sums ranks can add.
+///
+/// With f(x) the embedding divided by its ℓ2 norm:
+///
+///     alignment  = mean over same-class pairs {x, y} of ‖f(x) − f(y)‖₂^α,    α = 2
+///     uniformity = log mean over all pairs {x, y} of exp(−t ‖f(x) − f(y)‖₂²), t = 2
+///
+/// Pairs: every unordered pair {i, j}, i < j, of the examples given to one `add` call (same class by
+/// label for alignment). An `add` call with more than `maxSamples` examples first keeps a seeded random
+/// subset of `maxSamples` of them (partial Fisher–Yates, SplitMix64), so the cost is at most
+/// maxSamples²/2 distances: 2048 examples of dimension 512 take about a second. Each rank calls `add`
+/// once with the embeddings of its shard of the test set; the sums are then added across ranks. The
+/// result is the mean over pairs within each rank's (sampled) shard: an unbiased estimate of the
+/// mean over all pairs when shards are random, with no embedding crossing the network.
+public struct EmbeddingTally: Equatable, Sendable {
+    /// Σ ‖f(x) − f(y)‖² over same-class pairs.
+    public var alignmentSum: Double = 0
+    /// Same-class pairs counted.
+    public var alignmentPairs: Double = 0
+    /// Σ exp(−2 ‖f(x) − f(y)‖²) over all pairs.
+    public var uniformitySum: Double = 0
+    /// Pairs counted.
+    public var uniformityPairs: Double = 0
+
+    /// The exponent α of alignment.
+    public static let alpha = 2.0
+    /// The temperature t of uniformity.
+    public static let t = 2.0
+
+    public init() {}
+
+    /// Adds the pairs among `count` embeddings of `dimension` (row-major [count, dimension]) with their
+    /// labels, sampling `maxSamples` of them first if there are more.
+    public mutating func add<Labels: Collection>(embeddings: UnsafeBufferPointer<Float>, dimension: Int, labels: Labels,
+                                                 maxSamples: Int = 2048, seed: UInt64 = 0) where Labels.Element: BinaryInteger {
+        let count = labels.count
+        precondition(dimension >= 1 && embeddings.count == count * dimension,
+                     "EmbeddingTally.add: \(embeddings.count) values for \(count) embeddings of dimension \(dimension)")
+        let labels = labels.map { Int($0) }
+        let chosen = EmbeddingTally.sample(count: count, keep: maxSamples, seed: seed)
+        // f = z / ‖z‖ for the chosen rows (a zero vector stays zero).
+        var normalised = [Float](repeating: 0, count: chosen.count * dimension)
+        for (row, index) in chosen.enumerated() {
+            var squares: Float = 0
+            for k in 0..<dimension { squares += embeddings[index * dimension + k] * embeddings[index * dimension + k] }
+            let scale = squares > 0 ? 1 / squares.squareRoot() : 0
+            for k in 0..<dimension { normalised[row * dimension + k] = embeddings[index * dimension + k] * scale }
+        }
+        normalised.withUnsafeBufferPointer { f in
+            for i in 0..<chosen.count {
+                var exponentials = 0.0
+                for j in (i + 1)..<max(chosen.count, i + 1) {
+                    var distance2: Float = 0                           // ‖f(x) − f(y)‖²
+                    for k in 0..<dimension {
+                        let difference = f[i * dimension + k] - f[j * dimension + k]
+                        distance2 += difference * difference
+                    }
+                    exponentials += exp(-EmbeddingTally.t * Double(distance2))
+                    if labels[chosen[i]] == labels[chosen[j]] {
+                        alignmentSum += pow(Double(distance2), EmbeddingTally.alpha / 2)
+                        alignmentPairs += 1
+                    }
+                }
+                uniformitySum += exponentials
+                uniformityPairs += Double(chosen.count - 1 - i)
+            }
+        }
+    }
+
+    /// Adds pairs from an array of embeddings.
+    public mutating func add<Labels: Collection>(embeddings: [Float], dimension: Int, labels: Labels,
+                                                 maxSamples: Int = 2048, seed: UInt64 = 0) where Labels.Element: BinaryInteger {
+        embeddings.withUnsafeBufferPointer { add(embeddings: $0, dimension: dimension, labels: labels, maxSamples: maxSamples, seed: seed) }
+    }
+
+    /// Adds another tally.
+    public mutating func merge(_ other: EmbeddingTally) {
+        alignmentSum += other.alignmentSum
+        alignmentPairs += other.alignmentPairs
+        uniformitySum += other.uniformitySum
+        uniformityPairs += other.uniformityPairs
+    }
+
+    /// The four sums, for a sum all-reduce.
+    public var flattened: [Double] { [alignmentSum, alignmentPairs, uniformitySum, uniformityPairs] }
+
+    /// The tally from ``flattened`` (summed).
+    public init(flattened values: [Double]) {
+        precondition(values.count == 4, "EmbeddingTally(flattened:): \(values.count) values")
+        (alignmentSum, alignmentPairs, uniformitySum, uniformityPairs) = (values[0], values[1], values[2], values[3])
+    }
+
+    /// Mean squared distance of same-class pairs, in [0, 4] (NaN with no such pairs).
+    public var alignment: Double { alignmentSum / alignmentPairs }
+    /// log of the mean Gaussian potential over pairs, in [−8, 0].
+    public var uniformity: Double { log(uniformitySum / uniformityPairs) }
+
+    /// The metrics under their `metrics.jsonl` names.
+    public var values: [String: Double] { [MetricName.alignment: alignment, MetricName.uniformity: uniformity] }
+
+    /// `keep` distinct indices of 0..<count in increasing order (all of them if count ≤ keep), chosen by a
+    /// partial Fisher–Yates shuffle driven by SplitMix64 from `seed`.
+    static func sample(count: Int, keep: Int, seed: UInt64) -> [Int] {
+        guard count > keep else { return Array(0..<count) }
+        var indices = Array(0..<count)
+        var state = seed
+        for i in 0..<keep {
+            // SplitMix64 (Steele, Lea & Flood 2014).
+            state &+= 0x9e37_79b9_7f4a_7c15
+            var z = state
+            z = (z ^ (z >> 30)) &* 0xbf58_476d_1ce4_e5b9
+            z = (z ^ (z >> 27)) &* 0x94d0_49bb_1331_11eb
+            z ^= z >> 31
+            let j = i + Int(z % UInt64(count - i))
+            indices.swapAt(i, j)
+        }
+        return indices[0..<keep].sorted()
+    }
+}
