@@ -18,7 +18,8 @@ struct BenchConv: ParsableCommand {
             The oneDNN passes include their weight reorders (OIHW to the primitive's layout, or back), \
             which are also timed alone.
             On a machine shared with other work, wall-clock figures swing by 2x or more between runs; \
-            --threads 1 --clock thread-cpu gives repeatable single-thread figures.
+            --threads 1 --clock thread-cpu gives repeatable single-thread figures. With more than one \
+            thread on a busy machine, run with OMP_WAIT_POLICY=passive (see ConvolutionThreads).
             Example: multimix bench conv --threads 2
             """
     )

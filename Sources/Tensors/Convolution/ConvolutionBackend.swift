@@ -29,6 +29,13 @@ public func makeConvolutionKernel(_ geometry: ConvolutionGeometry,
 /// OpenMP's count is a per-thread setting: it applies to parallel regions started from the thread
 /// that called `set` (and to threads it creates later), so call it on the thread that will run the
 /// convolutions, at start-up. `OMP_NUM_THREADS` sets the same default from the environment.
+///
+/// OpenMP's wait policy can only be set from the environment, before the process starts (libgomp
+/// reads it when it is loaded). By default an idle OpenMP thread spins before it sleeps, and on a
+/// machine whose cores are also busy with other work (other processes, MPI ranks sharing cores,
+/// OpenBLAS's own spinning threads) that spinning starves the thread it waits for: there,
+/// `OMP_WAIT_POLICY=passive` made oneDNN's ResNet-20 convolutions 3-4x faster (`multimix bench conv`,
+/// 2 threads, 2 cores, medians; every call took about 16 ms, a scheduler time slice, without it).
 public enum ConvolutionThreads {
     /// Makes oneDNN (OpenMP) and OpenBLAS use `count` threads each.
     public static func set(_ count: Int) {
