@@ -1,0 +1,88 @@
+import Foundation
+
+/// The run's `report.html`: one self-contained page (inline CSS and SVG, no scripts, no links out)
+/// built from `metrics.jsonl`:
+///
+/// - three line plots against epochs: training loss, test accuracy (top-1, and top-5 when logged) and
+///   the learning rate;
+/// - the final metrics table: the last evaluation's values, and the last training loss;
+/// - the resolved config, when given.
+///
+/// Rank 0 rewrites it after each evaluation and at the end, so a browser refresh shows progress.
+public enum RunReport {
+    /// Reads `runFolder/metrics.jsonl` (and `config.yaml` if present) and writes `runFolder/report.html`.
+    @discardableResult
+    public static func write(runFolder: URL, title: String? = nil) throws -> URL {
+        let records = try MetricsLog.read(runFolder.appendingPathComponent("metrics.jsonl"))
+        let config = try? String(contentsOf: runFolder.appendingPathComponent("config.yaml"), encoding: .utf8)
+        let page = html(records: records, title: title ?? runFolder.lastPathComponent, configYAML: config)
+        let url = runFolder.appendingPathComponent("report.html")
+        try Data(page.utf8).write(to: url, options: .atomic)
+        return url
+    }
+
+    /// The page for `records`.
+    public static func html(records: [MetricsRecord], title: String, configYAML: String? = nil) -> String {
+        let train = records.filter { $0.kind == .train }
+        let eval = records.filter { $0.kind == .eval }
+        func series(_ records: [MetricsRecord], _ name: String, as label: String? = nil) -> SVGLinePlot.Series? {
+            let points = records.compactMap { record in record.values[name].map { (x: record.epoch, y: $0) } }
+            return points.isEmpty ? nil : SVGLinePlot.Series(name: label ?? name, points: points)
+        }
+        let plots = [
+            SVGLinePlot(title: "Training loss", xLabel: "epoch", yLabel: "loss",
+                        series: [series(train, MetricName.loss, as: "training loss")].compactMap { $0 }),
+            SVGLinePlot(title: "Test accuracy", xLabel: "epoch", yLabel: "accuracy",
+                        series: [series(eval, MetricName.top1, as: "top-1"), series(eval, MetricName.top5, as: "top-5")].compactMap { $0 }),
+            SVGLinePlot(title: "Learning rate", xLabel: "epoch", yLabel: "learning rate",
+                        series: [series(train, MetricName.learningRate, as: "learning rate")].compactMap { $0 }),
+        ]
+
+        var rows: [(String, String)] = []
+        if let last = records.last { rows.append(("steps", "\(last.step)")); rows.append(("epochs", format(last.epoch))) }
+        if let loss = train.last(where: { $0.values[MetricName.loss] != nil })?.values[MetricName.loss] {
+            rows.append(("final training loss", format(loss)))
+        }
+        if let final = eval.last {
+            rows += final.values.sorted { $0.key < $1.key }.map { ($0.key, format($0.value)) }
+        }
+
+        var page = """
+            <!DOCTYPE html>
+            <html lang="en">
+            <head>
+            <meta charset="utf-8">
+            <title>\(HTML.escape(title)): multimix report</title>
+            <style>
+            body { font-family: system-ui, sans-serif; margin: 2em auto; max-width: 60em; color: #222; }
+            h1 { font-size: 1.4em; } h2 { font-size: 1.1em; margin-top: 1.6em; }
+            svg.plot { display: block; margin: 1em 0; font-size: 11px; background: #fff; }
+            svg .title { font-size: 13px; font-weight: 600; } svg .axis { font-size: 12px; }
+            svg .grid { stroke: #e4e4e4; } svg .frame { fill: none; stroke: #888; } svg .empty { fill: #888; }
+            table.metrics { border-collapse: collapse; } table.metrics td, table.metrics th { padding: 0.25em 1em; border-bottom: 1px solid #ddd; text-align: left; }
+            table.metrics td.value { text-align: right; font-variant-numeric: tabular-nums; }
+            pre { background: #f6f6f6; padding: 1em; overflow-x: auto; }
+            </style>
+            </head>
+            <body>
+            <h1>\(HTML.escape(title))</h1>
+            <p>\(train.count) training records and \(eval.count) evaluations from metrics.jsonl, generated \(ISO8601DateFormatter().string(from: Date())).</p>
+
+            """
+        for plot in plots { page += plot.svg() + "\n" }
+        page += "<h2>Final metrics</h2>\n<table class=\"metrics\">\n<tr><th>metric</th><th>value</th></tr>\n"
+        for (name, value) in rows {
+            page += "<tr><td>\(HTML.escape(name))</td><td class=\"value\">\(HTML.escape(value))</td></tr>\n"
+        }
+        page += "</table>\n"
+        if let configYAML {
+            page += "<h2>Config</h2>\n<pre>\(HTML.escape(configYAML))</pre>\n"
+        }
+        return page + "</body>\n</html>\n"
+    }
+
+    /// A value for the table: 4 significant digits, or "n/a" when not finite.
+    private static func format(_ value: Double) -> String {
+        value.isFinite ? String(format: "%.4g", value) : "n/a"
+    }
+}
