@@ -21,9 +21,9 @@ let package = Package(
                        providers: [.apt(["libopenmpi-dev", "openmpi-bin"])]),
         .systemLibrary(name: "COpenBLAS", pkgConfig: "openblas",
                        providers: [.apt(["libopenblas-dev"])]),
+        .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
         // oneDNN's C API (Debian ships no .pc file for it: headers in /usr/include, links dnnl and gomp).
         .systemLibrary(name: "COneDNN", providers: [.apt(["libdnnl-dev"])]),
-        .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
 
         // The Swift MPI wrapper: communicators, typed collectives, requests, errors as throws.
         .target(name: "SwiftMPI", dependencies: ["CMPI"]),
@@ -43,11 +43,14 @@ let package = Package(
         .target(name: "Datasets", dependencies: ["Tensors", "CZlib"]),
 
         // Training: config, checkpoints (safetensors, SHA-256), evaluation metrics, run outputs.
-        .target(name: "Training", dependencies: [.product(name: "Yams", package: "Yams")]),
+        .target(name: "Training", dependencies: [
+            "SwiftMPI", "Distributed", "Tensors", "Layers", "Models", "Mixing", "Datasets",
+            .product(name: "Yams", package: "Yams"),
+        ]),
 
         // The command-line tool.
         .executableTarget(name: "multimix", dependencies: [
-            "SwiftMPI", "Tensors", "Models", "Datasets", "CMPI",
+            "SwiftMPI", "Tensors", "Models", "Datasets", "Training", "CMPI",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         // Multi-rank scenarios for the tests: run under mpirun by Tests/SwiftMPITests.
@@ -57,11 +60,11 @@ let package = Package(
         .target(name: "TestSupport", path: "Tests/TestSupport"),
         .testTarget(name: "SwiftMPITests", dependencies: ["SwiftMPI", "TestSupport"]),
         .testTarget(name: "TensorsTests", dependencies: ["Tensors", "TestSupport"]),
+        .testTarget(name: "DatasetsTests", dependencies: ["Datasets", "TestSupport"]),
         .testTarget(name: "LayersTests", dependencies: ["Layers", "TestSupport"]),
         .testTarget(name: "ModelsTests", dependencies: ["Models", "Datasets", "TestSupport"]),
         .testTarget(name: "TrainingTests", dependencies: ["Training", "TestSupport"], exclude: ["metrics_reference.py"]),
         .testTarget(name: "MixingTests", dependencies: ["Mixing", "Layers", "TestSupport"]),
-        .testTarget(name: "DatasetsTests", dependencies: ["Datasets", "TestSupport"]),
     ],
     swiftLanguageModes: [.v5]
 )

@@ -16,6 +16,8 @@ export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
 export OMPI_MCA_rmaps_base_oversubscribe=1
 # One BLAS thread per rank unless a test sets its own: ranks share this machine's cores.
 export OPENBLAS_NUM_THREADS="${OPENBLAS_NUM_THREADS:-1}"
+# oneDNN's OpenMP threads sleep when idle instead of spinning (ranks share the cores in the tests).
+export OMP_WAIT_POLICY="${OMP_WAIT_POLICY:-passive}"
 
 echo "[test] building release with tests"
 mkdir -p .build

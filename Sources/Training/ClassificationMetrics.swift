@@ -64,7 +64,10 @@ public struct ClassificationTally: Equatable, Sendable {
             top1Correct += hit
             top5Correct += rank < 5 ? 1 : 0
             nllSum += logSumExp - Double(z[y])
-            let bin = min(max(Int((confidence * Double(Self.binCount)).rounded(.up)) - 1, 0), Self.binCount - 1)
+            // (Non-finite logits, from a diverged model, give a NaN confidence: it goes to bin 0, and the
+            // NaN it carries makes NLL and ECE NaN, as they should be.)
+            let scaled = confidence.isNaN ? 0 : (confidence * Double(Self.binCount)).rounded(.up)
+            let bin = min(max(Int(scaled) - 1, 0), Self.binCount - 1)
             binExamples[bin] += 1
             binConfidence[bin] += confidence
             binCorrect[bin] += hit

@@ -6,6 +6,6 @@ struct Multimix: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "multimix",
         abstract: "Data-parallel MultiMix training over MPI.",
-        subcommands: [Bench.self, DataCommand.self]
+        subcommands: [Train.self, Evaluate.self, Bench.self, DataCommand.self]
     )
 }

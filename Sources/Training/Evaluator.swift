@@ -1,0 +1,101 @@
+import Datasets
+import Foundation
+import Models
+import SwiftMPI
+import Tensors
+
+/// Evaluation of a model on a test split shared out over the ranks (each example seen once), with
+/// the counts reduced across ranks, as rank 0 reports them:
+///
+///     top-1, top-5, NLL, ECE (15 bins)         ClassificationTally, summed over ranks
+///     alignment, uniformity of ℓ2-normalised   EmbeddingTally (pairs within each rank's shard), summed
+///       pooled embeddings
+///     OOD by maximum softmax probability       scores gathered to rank 0: AUROC, AUPR-in, AUPR-out
+///
+/// BatchNorm uses its running statistics (the trainer averages them over the ranks first).
+public struct Evaluator {
+    public let model: ResNet
+    public let communicator: Communicator
+    public var batchSize = 500
+
+    public init(model: ResNet, communicator: Communicator, batchSize: Int = 500) {
+        self.model = model
+        self.communicator = communicator
+        self.batchSize = batchSize
+    }
+
+    /// The metrics on `data`'s test split (and against `outOfDistribution`'s test split when given);
+    /// the same dictionary on every rank.
+    public func evaluate(_ data: DataPipeline, outOfDistribution: DataPipeline? = nil) throws -> [String: Double] {
+        let wasTraining = model.isTraining
+        model.isTraining = false
+        defer { model.isTraining = wasTraining }
+
+        var tally = ClassificationTally()
+        var embeddings: [Float] = [], labels: [Int32] = [], scores: [Double] = []
+        try pass(data) { logits, z, batchLabels, count in
+            tally.add(logits: UnsafeBufferPointer(rebasing: logits[0..<(count * model.classCount)]),
+                      classes: model.classCount, labels: batchLabels.prefix(count))
+            embeddings += z.prefix(count * model.featureChannels)
+            labels += batchLabels.prefix(count)
+            if outOfDistribution != nil {
+                scores += OODScores.maximumSoftmaxProbabilities(
+                    logits: UnsafeBufferPointer(rebasing: logits[0..<(count * model.classCount)]), classes: model.classCount)
+            }
+        }
+        var embeddingTally = EmbeddingTally()
+        if !labels.isEmpty {
+            embeddingTally.add(embeddings: embeddings, dimension: model.featureChannels, labels: labels,
+                               seed: UInt64(communicator.rank))
+        }
+        var sums = tally.flattened + embeddingTally.flattened
+        try communicator.allreduce(&sums, op: .sum)
+        let classificationCount = tally.flattened.count
+        tally = ClassificationTally(flattened: Array(sums[..<classificationCount]))
+        embeddingTally = EmbeddingTally(flattened: Array(sums[classificationCount...]))
+        var metrics = tally.values.merging(embeddingTally.values) { first, _ in first }
+
+        if let outOfDistribution {
+            var outScores: [Double] = []
+            try pass(outOfDistribution) { logits, _, _, count in
+                outScores += OODScores.maximumSoftmaxProbabilities(
+                    logits: UnsafeBufferPointer(rebasing: logits[0..<(count * model.classCount)]), classes: model.classCount)
+            }
+            let inAll = try gatherScores(scores), outAll = try gatherScores(outScores)
+            var ood = [Double](repeating: 0, count: 3)
+            if communicator.rank == 0 {
+                let result = OODScores.evaluate(inDistribution: inAll, outOfDistribution: outAll)
+                ood = [result.auroc, result.auprIn, result.auprOut]
+            }
+            try communicator.broadcast(&ood, root: 0)
+            metrics.merge(OODScores(auroc: ood[0], auprIn: ood[1], auprOut: ood[2]).values) { first, _ in first }
+        }
+        return metrics
+    }
+
+    /// Runs the model over this rank's shard of `data`'s test split; `body` gets the logits, the pooled
+    /// embeddings, the labels and how many leading rows are real examples (the rest is padding).
+    private func pass(_ data: DataPipeline,
+                      _ body: (UnsafeBufferPointer<Float>, UnsafeBufferPointer<Float>, UnsafeBufferPointer<Int32>, Int) -> Void) throws {
+        let loader = data.evaluationLoader(rank: communicator.rank, worldSize: communicator.size, batchSize: batchSize)
+        defer { loader.stop() }
+        let input = Tensor(shape: [0])
+        while let batch = loader.next() {
+            input.resize(to: [batch.count, batch.shape.height, batch.shape.width, batch.shape.channels])
+            input.data.update(from: batch.images.baseAddress!, count: input.count)
+            let z = model.pool(model.encode(input))
+            let logits = model.classify(z)
+            body(UnsafeBufferPointer(start: logits.data, count: logits.count), UnsafeBufferPointer(start: z.data, count: z.count),
+                 batch.labels, batch.realCount)
+        }
+    }
+
+    /// Every rank's scores, concatenated on rank 0 (empty elsewhere). Shards differ in size by at most
+    /// one example: each pads to the largest with NaN, which rank 0 drops.
+    private func gatherScores(_ scores: [Double]) throws -> [Double] {
+        var longest: [Int64] = [Int64(scores.count)]
+        try communicator.allreduce(&longest, op: .max)
+        let padded = scores + [Double](repeating: .nan, count: Int(longest[0]) - scores.count)
+        return (try communicator.gather(padded, root: 0) ?? []).filter { !$0.isNaN }
+    }
+}

@@ -1,0 +1,30 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// SIGTERM and SIGUSR1 (Slurm's preemption and time-limit warnings) ask the trainer to checkpoint at
+/// the next step boundary and exit cleanly. The handler only sets a flag; the trainer polls it once
+/// per step and all ranks agree on it in the step's small all-reduce, so they stop at the same step.
+public enum PreemptionSignal {
+    /// Installs the handlers for SIGTERM and SIGUSR1.
+    public static func install() {
+        signal(SIGTERM, preemptionHandler)
+        signal(SIGUSR1, preemptionHandler)
+    }
+
+    /// Whether a signal arrived since start-up (or since `reset`).
+    public static var isRequested: Bool { preemptionRequested != 0 }
+
+    /// The signal that arrived (0: none).
+    public static var signalNumber: Int32 { preemptionRequested }
+
+    /// Forgets an earlier signal (tests).
+    public static func reset() { preemptionRequested = 0 }
+}
+
+/// Written only by the signal handler (an aligned Int32 store), read by the training loop.
+nonisolated(unsafe) private var preemptionRequested: Int32 = 0
+
+private func preemptionHandler(_ signal: Int32) {
+    preemptionRequested = signal
+}

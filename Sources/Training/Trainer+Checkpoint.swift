@@ -1,0 +1,135 @@
+import Datasets
+import Foundation
+import Layers
+import SwiftMPI
+
+extension Checkpoint {
+    /// Copies the model's tensors (parameters and BatchNorm statistics) into `arena`, by name,
+    /// checking that every tensor is there with the arena's shape.
+    public func restoreParameters(into arena: ParameterArena, modelName: String) throws {
+        let stored = Dictionary(model.map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
+        let file = folder.appendingPathComponent("model.safetensors").path
+        for entry in arena.entries {
+            guard let tensor = stored[entry.name] else {
+                throw TrainingError.cannotStart("\(file) has no tensor \(entry.name); it was written for another model than \(modelName)")
+            }
+            guard tensor.shape == entry.shape else {
+                throw TrainingError.cannotStart("\(file): \(entry.name) has shape \(tensor.shape), this model needs \(entry.shape); check model.name, model.width and data.dataset")
+            }
+            tensor.values.withUnsafeBufferPointer { (arena.values + entry.offset).update(from: $0.baseAddress!, count: entry.count) }
+        }
+    }
+}
+
+/// Starting (fresh or resumed) and saving: rank 0 owns the disk and broadcasts what it read, so the
+/// other ranks need no shared filesystem.
+extension Trainer {
+    /// Name of the optimizer tensor holding SGD's step count (its first step initialises momentum).
+    static let optimizerStepName = "optimizer.step_count"
+    /// Prefix of the momentum buffers in `optimizer.safetensors`: `momentum.<parameter name>`.
+    static let momentumPrefix = "momentum."
+
+    /// Loads the checkpoint that `resume` asks for on rank 0 (or none), then broadcasts parameters,
+    /// BatchNorm statistics, momentum and position from rank 0 to every rank.
+    func start(resume: ResumePolicy) throws {
+        let arena = model.arena
+        var resumedStep: Int64 = -1
+        let status = Trainer.rootDecides(communicator, "loading the checkpoint") {
+            guard let store = checkpoints else { return }
+            var checkpoint: Checkpoint? = nil
+            switch resume {
+            case .never:
+                let existing = store.checkpointFolders()
+                if let newest = existing.last {
+                    throw TrainingError.cannotStart("\(store.folder.path) already holds \(existing.count) checkpoint\(existing.count == 1 ? "" : "s") (newest \(newest.lastPathComponent)); pass --resume auto to continue that run, or --run-dir for a new one")
+                }
+            case .auto:
+                let (found, refused) = store.newestGood()
+                for reason in refused { progress.message("refused checkpoint: \(reason)") }
+                checkpoint = found
+            case .path(let path):
+                checkpoint = try CheckpointStore.load(URL(fileURLWithPath: path))
+            }
+            guard let checkpoint else { return }
+            guard checkpoint.state.worldSize == communicator.size else {
+                throw TrainingError.cannotStart("\(checkpoint.folder.path) was written by a run of \(checkpoint.state.worldSize) ranks and this run has \(communicator.size); resume with mpirun -np \(checkpoint.state.worldSize), or pass --resume never with a new --run-dir")
+            }
+            try restore(checkpoint)
+            resumedStep = Int64(checkpoint.state.step)
+            progress.message("resuming from \(checkpoint.folder.path) (step \(checkpoint.state.step), epoch \(checkpoint.state.epoch))")
+        }
+        try status.get()
+
+        // Rank 0's parameters, statistics, momentum and position become everyone's.
+        var header: [Int64] = [resumedStep, Int64(optimizer.stepCount)]
+        try communicator.broadcast(&header, root: 0)
+        try communicator.broadcast(UnsafeMutableBufferPointer(start: arena.values, count: arena.valueCount), root: 0)
+        try communicator.broadcast(UnsafeMutableBufferPointer(start: optimizer.momentumBuffer, count: arena.trainableCount), root: 0)
+        optimizer.stepCount = Int(header[1])
+        if header[0] >= 0 {
+            globalStep = Int(header[0])
+            let perEpoch = stepsPerEpoch
+            epoch = perEpoch > 0 ? globalStep / perEpoch : 0
+            stepInEpoch = perEpoch > 0 ? globalStep % perEpoch : 0
+        }
+    }
+
+    /// Steps per epoch on this world size (as the training loader will count them).
+    var stepsPerEpoch: Int {
+        DistributedSampler(datasetCount: data.train?.count ?? 0, worldSize: communicator.size, rank: communicator.rank,
+                           shuffle: true, seed: UInt64(config.seed), tail: .drop)
+            .batchCount(batchSize: config.training.batchSize, dropLastBatch: true)
+    }
+
+    /// Copies a loaded checkpoint into the arena and the optimizer, checking every tensor's name and shape.
+    func restore(_ checkpoint: Checkpoint) throws {
+        let arena = model.arena
+        try checkpoint.restoreParameters(into: arena, modelName: config.model.name.rawValue)
+        let momentum = Dictionary(checkpoint.optimizer.map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
+        for entry in arena.entries where entry.role != .buffer {
+            guard let buffer = momentum[Trainer.momentumPrefix + entry.name], buffer.values.count == entry.count else {
+                throw TrainingError.cannotStart("\(checkpoint.folder.path)/optimizer.safetensors has no momentum for \(entry.name); the checkpoint is incomplete")
+            }
+            buffer.values.withUnsafeBufferPointer {
+                (optimizer.momentumBuffer + entry.offset).update(from: $0.baseAddress!, count: entry.count)
+            }
+        }
+        optimizer.stepCount = Int(momentum[Trainer.optimizerStepName]?.values.first ?? Float(checkpoint.state.step))
+    }
+
+    /// Averages BatchNorm's running statistics over the ranks (each rank saw other batches), before an
+    /// evaluation or a checkpoint.
+    func averageRunningStatistics() throws {
+        let arena = model.arena
+        let count = arena.valueCount - arena.trainableCount
+        guard communicator.size > 1, count > 0 else { return }
+        let statistics = UnsafeMutableBufferPointer(start: arena.values + arena.trainableCount, count: count)
+        try communicator.allreduce(statistics, op: .sum)
+        let scale = 1 / Float(communicator.size)
+        for i in statistics.indices { statistics[i] *= scale }
+    }
+
+    /// Averages the running statistics, then rank 0 writes a checkpoint; returns its folder on rank 0.
+    @discardableResult
+    func saveCheckpoint() throws -> URL? {
+        try averageRunningStatistics()
+        var saved: URL? = nil
+        let arena = model.arena
+        try Trainer.rootDecides(communicator, "writing a checkpoint") {
+            guard let store = checkpoints else { return }
+            let modelTensors = arena.entries.map {
+                TensorSlice(name: $0.name, shape: $0.shape, values: UnsafeBufferPointer(start: arena.values + $0.offset, count: $0.count))
+            }
+            var stepCount = Float(optimizer.stepCount)
+            try withUnsafePointer(to: &stepCount) { stepPointer in
+                let optimizerTensors = arena.entries.filter { $0.role != .buffer }.map {
+                    TensorSlice(name: Trainer.momentumPrefix + $0.name, shape: $0.shape,
+                                values: UnsafeBufferPointer(start: optimizer.momentumBuffer + $0.offset, count: $0.count))
+                } + [TensorSlice(name: Trainer.optimizerStepName, shape: [1], values: UnsafeBufferPointer(start: stepPointer, count: 1))]
+                saved = try store.save(step: globalStep, epoch: epoch, worldSize: communicator.size, config: config,
+                                       metrics: lastMetrics, model: modelTensors, optimizer: optimizerTensors)
+            }
+        }.get()
+        return saved
+    }
+}

@@ -1,0 +1,48 @@
+import Datasets
+import Foundation
+
+extension Trainer {
+    /// Evaluates on the test split (shared out over the ranks) after averaging BatchNorm's running
+    /// statistics; rank 0 prints and logs the metrics.
+    func evaluate() throws {
+        try averageRunningStatistics()
+        let metrics = try Evaluator(model: model, communicator: communicator)
+            .evaluate(data, outOfDistribution: outOfDistributionData)
+        lastMetrics.merge(metrics) { _, new in new }
+        guard communicator.rank == 0 else { return }
+        let shown = [MetricName.top1, MetricName.top5, MetricName.nll, MetricName.ece, MetricName.alignment,
+                     MetricName.uniformity, MetricName.oodAUROC]
+            .compactMap { name in metrics[name].map { String(format: "%@ %.4f", name, $0) } }
+        progress.message("eval after epoch \(epoch): " + shown.joined(separator: "  "))
+        try log?.append(MetricsRecord(kind: .eval, step: globalStep, epoch: Double(epoch), values: metrics))
+        try writeReport()
+    }
+
+    /// The out-of-distribution set of `eval.ood` (its test split, normalised like the training data).
+    static func outOfDistributionPipeline(_ config: TrainingConfig, statistics: ChannelStatistics,
+                                          shape: ImageShape) throws -> DataPipeline? {
+        guard let ood = config.eval.ood else { return nil }
+        return try Evaluator.outOfDistributionPipeline(name: ood.dataset.rawValue, root: ood.root, statistics: statistics,
+                                                       shape: shape, key: "eval.ood")
+    }
+}
+
+extension Evaluator {
+    /// The test split of dataset `name` (in `root`, or its default folder) as an out-of-distribution
+    /// set for a model trained on images of `shape`, normalised with the training data's `statistics`.
+    /// `key` names the setting in errors (`eval.ood` or `--ood`).
+    public static func outOfDistributionPipeline(name: String, root: String?, statistics: ChannelStatistics,
+                                                 shape: ImageShape, key: String) throws -> DataPipeline {
+        guard let source = DatasetSource.named(name, root: root) else {
+            throw TrainingError.cannotStart("\(key): unknown dataset '\(name)'; use fashion-mnist, mnist, cifar10 or cifar100")
+        }
+        let pipeline = try DataPipeline(source: source, statistics: statistics)
+        guard let test = pipeline.test else {
+            throw TrainingError.cannotStart("\(key): \(source.root) has no test split of \(name); run launch/setup.sh or give the dataset's folder")
+        }
+        guard test.shape == shape else {
+            throw TrainingError.cannotStart("\(key): \(name) images are \(test.shape), the model takes \(shape); pick a set of the same shape (cifar10 against cifar100)")
+        }
+        return pipeline
+    }
+}

@@ -1,0 +1,325 @@
+import Datasets
+import Distributed
+import Foundation
+import Layers
+import Mixing
+import Models
+import SwiftMPI
+import Tensors
+
+/// Where a run resumes from.
+public enum ResumePolicy: Equatable, Sendable {
+    /// The newest good checkpoint of the run folder, if any (damaged newer ones are refused by name).
+    case auto
+    /// Start fresh; refused if the run folder already holds checkpoints (nothing is overwritten).
+    case never
+    /// This checkpoint folder (refused if it fails its checksums).
+    case path(String)
+}
+
+/// How a run ended without an error.
+public enum TrainingOutcome: Equatable {
+    /// Every epoch ran (or `maxSteps` was reached); the final checkpoint is in the folder.
+    case completed(checkpoint: URL?)
+    /// A SIGTERM or SIGUSR1 arrived: a checkpoint was written at the next step boundary.
+    case preempted(signal: Int32, checkpoint: URL?)
+}
+
+/// The data-parallel training loop of ../shared/DESIGN.md, run by every rank:
+///
+///     rank 0 broadcasts the parameters (or the checkpoint it resumes from)
+///     per step:  batch → forward, mixing over the local mini-batch, backward
+///                gradients all-reduced in buckets during backward → averaged → SGD (same on all ranks)
+///                one small all-reduce: mean loss, any non-finite value, any stop signal
+///     every check_every_steps: parameter checksums compared across ranks
+///     per epoch: evaluation (test set split over ranks, counts reduced) and rank-0 checkpoint,
+///                after averaging BatchNorm's running statistics across ranks
+public final class Trainer {
+    public let config: TrainingConfig
+    public let communicator: Communicator
+    public let runDirectory: URL
+    public let model: ResNet
+    let data: DataPipeline
+    let outOfDistributionData: DataPipeline?
+    let optimizer: SGD
+    let schedule: LearningRateSchedule
+    let step: TrainingStep
+    let synchroniser: GradientSynchroniser
+    let checkpoints: CheckpointStore?
+    let progress: ProgressReporter
+    var log: MetricsLog?
+    let maxSteps: Int?
+    var synchronisationError: Error?
+
+    /// Position of the next step.
+    var epoch = 0, stepInEpoch = 0, globalStep = 0
+    var lastMetrics: [String: Double] = [:]
+
+    public init(config: TrainingConfig, communicator: Communicator, runDirectory: URL, resume: ResumePolicy,
+                convolutionBackend: ConvolutionBackend = .oneDNN, maxSteps: Int? = nil,
+                progress: ProgressReporter = ProgressReporter()) throws {
+        self.config = config
+        self.communicator = communicator
+        self.runDirectory = runDirectory
+        self.maxSteps = maxSteps
+        self.progress = progress
+        let isRoot = communicator.rank == 0
+        let threads = config.training.threads
+        ConvolutionThreads.set(threads)
+        Parallel.threadCount = threads
+
+        try Trainer.requireSameConfig(config, communicator)
+
+        guard let source = DatasetSource.named(config.data.dataset.rawValue, root: config.data.root) else {
+            throw TrainingError.cannotStart("data.dataset: unknown dataset '\(config.data.dataset.rawValue)'")
+        }
+        // Every rank reads the data; if any fails, all stop together (the failing ones say why).
+        var pipeline: DataPipeline? = nil
+        var oodPipeline: DataPipeline? = nil
+        try Trainer.allDecide(communicator, "reading the data") {
+            pipeline = try DataPipeline(source: source, subset: config.data.trainSubset.map { .firstBalanced(count: $0) } ?? .all)
+            if let shape = pipeline!.train?.shape {
+                oodPipeline = try Trainer.outOfDistributionPipeline(config, statistics: pipeline!.statistics, shape: shape)
+            }
+        }
+        data = pipeline!
+        outOfDistributionData = oodPipeline
+        guard let train = data.train else {
+            throw TrainingError.cannotStart("data.root: \(config.data.root) has no training split; point data.root at the dataset's folder")
+        }
+        model = try ResNet(name: config.model.name.rawValue, inputChannels: train.shape.channels,
+                           classCount: config.data.dataset.classCount, width: config.model.width,
+                           seed: UInt64(config.seed), makeConvolution: { convolutionBackend.makeKernel($0) })
+        optimizer = SGD(arena: model.arena, configuration: .init(momentum: Float(config.optimizer.momentum),
+                                                                 nesterov: config.optimizer.nesterov,
+                                                                 weightDecay: Float(config.optimizer.weightDecay)))
+        let decay: LearningRateSchedule.Decay = config.schedule.kind == .cosine
+            ? .cosine(minimum: 0)
+            : .multistep(milestones: config.schedule.milestones.map(Double.init), gamma: config.schedule.gamma)
+        schedule = LearningRateSchedule(baseRate: config.optimizer.lr, decay: decay,
+                                        warmupEpochs: Double(config.schedule.warmupEpochs),
+                                        totalEpochs: Double(config.training.epochs))
+        let alpha: Concentration
+        switch config.mixing.alpha {
+        case .fixed(let value): alpha = .fixed(value)
+        case .uniform(let lower, let upper): alpha = .uniform(lower...upper)
+        }
+        step = TrainingStep(model: model,
+                            schedule: MixingSchedule(method: MixingMethod(rawValue: config.mixing.method.rawValue)!,
+                                                     probability: config.mixing.probability),
+                            mixedCount: config.mixing.n, concentration: alpha)
+        synchroniser = try GradientSynchroniser(
+            communicator: communicator, gradients: model.arena.gradients, count: model.arena.trainableCount,
+            bucketBytes: max(4, Int(config.distributed.bucketMB * 1_048_576)),
+            stallTimeout: config.distributed.stallTimeoutS > 0 ? config.distributed.stallTimeoutS : nil)
+
+        var store: CheckpointStore? = nil
+        try Trainer.rootDecides(communicator, "preparing the run folder") {
+            try FileManager.default.createDirectory(at: runDirectory, withIntermediateDirectories: true)
+            store = try CheckpointStore(folder: runDirectory.appendingPathComponent("checkpoints"),
+                                        keep: config.checkpoint.keep)
+            try config.write(to: runDirectory.appendingPathComponent("config.yaml"))
+        }.get()
+        checkpoints = isRoot ? store : nil
+
+        // Announce completed gradients to the synchroniser as backward produces them.
+        model.onGradientsReady = { [unowned self] offset in
+            guard synchronisationError == nil else { return }
+            do { try synchroniser.gradientsReady(from: offset) } catch { synchronisationError = error }
+        }
+        try start(resume: resume)
+        // The metrics log continues after the step resumed from (lines of an interrupted run's lost
+        // steps are dropped: they are about to be logged again).
+        var metricsLog: MetricsLog? = nil
+        try Trainer.rootDecides(communicator, "opening the metrics log") {
+            metricsLog = try MetricsLog(url: runDirectory.appendingPathComponent("metrics.jsonl"), resumingAfter: globalStep)
+        }.get()
+        log = metricsLog
+    }
+
+    /// Writes report.html from the metrics log (rank 0).
+    public func writeReport() throws {
+        guard communicator.rank == 0 else { return }
+        try RunReport.write(runFolder: runDirectory, title: config.name)
+    }
+
+    // MARK: - The loop
+
+    /// Trains until the last epoch, `maxSteps`, or a stop signal.
+    public func run() throws -> TrainingOutcome {
+        PreemptionSignal.install()
+        let loader = data.trainingLoader(rank: communicator.rank, worldSize: communicator.size,
+                                         seed: UInt64(config.seed), batchSize: config.training.batchSize,
+                                         augmentation: Augmentation(cropPadding: config.data.augment.cropPadding,
+                                                                    horizontalFlip: config.data.augment.horizontalFlip),
+                                         startEpoch: epoch, startStep: stepInEpoch, endEpoch: config.training.epochs)
+        defer { loader.stop() }
+        let stepsPerEpoch = loader.batchesPerEpoch
+        guard stepsPerEpoch > 0 else {
+            throw TrainingError.cannotStart("training.batch_size: \(config.training.batchSize) per rank × \(communicator.size) ranks is more than the \(data.train!.count) training examples; lower it or use fewer ranks")
+        }
+        let shape = loader.shape
+        let isRoot = communicator.rank == 0
+        var window = Window()
+        let runStart = MPI.wallTime
+
+        while let batch = loader.next() {
+            let stepStart = MPI.wallTime
+            epoch = batch.epoch
+            stepInEpoch = batch.step
+            let learningRate = schedule.rate(atEpoch: Double(batch.epoch) + Double(batch.step) / Double(stepsPerEpoch))
+
+            // Forward and backward, all-reducing gradient buckets as backward completes them.
+            synchroniser.beginStep(globalStep)
+            let outcome = step.run(images: batch.images, labels: batch.labels, count: batch.count,
+                                   imageShape: (shape.height, shape.width, shape.channels),
+                                   randomness: MixingRandomness(seed: UInt64(config.seed), epoch: batch.epoch,
+                                                                step: batch.step, rank: communicator.rank))
+            if let error = synchronisationError { throw error }
+            let exposed = try synchroniser.finish()
+
+            // One small all-reduce: Σ loss, any non-finite loss or gradient, any stop signal.
+            let gradientsFinite = Trainer.allFinite(model.arena.gradients, count: model.arena.trainableCount)
+            var agreement: [Double] = [outcome.loss.isFinite ? outcome.loss : 0,
+                                       outcome.loss.isFinite && gradientsFinite ? 0 : 1,
+                                       PreemptionSignal.isRequested ? 1 : 0]
+            try communicator.allreduce(&agreement, op: .sum)
+            let meanLoss = agreement[0] / Double(communicator.size)
+            if agreement[1] > 0 {
+                guard config.training.skipNonfinite else {
+                    throw TrainingError.nonFinite(step: globalStep, what: outcome.loss.isFinite ? "a gradient" : "the loss")
+                }
+                if isRoot { progress.message("step \(globalStep): non-finite loss or gradient; step skipped (training.skip_nonfinite)") }
+            } else {
+                optimizer.step(learningRate: Float(learningRate))
+            }
+            globalStep += 1
+            stepInEpoch = batch.step + 1
+            if batch.isLastOfEpoch {
+                epoch = batch.epoch + 1
+                stepInEpoch = 0
+            }
+
+            if config.distributed.checkEverySteps > 0 && globalStep % config.distributed.checkEverySteps == 0 {
+                let divergent = try ParameterConsistency.divergentRanks(model.arena.values, count: model.arena.trainableCount,
+                                                                        communicator: communicator)
+                if !divergent.isEmpty { throw TrainingError.diverged(step: globalStep, ranks: divergent) }
+            }
+
+            // Progress and metrics (rank 0).
+            let seconds = MPI.wallTime - stepStart
+            window.add(loss: meanLoss, seconds: seconds, dataWait: loader.lastWaitSeconds, exposed: exposed,
+                       images: batch.count * communicator.size)
+            if isRoot {
+                let remaining = Double(config.training.epochs * stepsPerEpoch - globalStep)
+                let line = ProgressReporter.Line(
+                    epoch: batch.epoch, epochs: config.training.epochs, step: batch.step, stepsPerEpoch: stepsPerEpoch,
+                    loss: window.meanLoss, learningRate: learningRate, imagesPerSecond: window.imagesPerSecond,
+                    etaSeconds: remaining * (MPI.wallTime - runStart) / Double(max(1, window.totalSteps)),
+                    dataWaitFraction: window.dataWaitFraction, exposedCommunicationMs: window.meanExposed * 1e3)
+                progress.step(line, globalStep: globalStep - 1, every: config.training.logEverySteps)
+            }
+            if config.training.logEverySteps > 0 && globalStep % config.training.logEverySteps == 0 {
+                lastMetrics = [MetricName.loss: window.meanLoss, MetricName.learningRate: learningRate,
+                               MetricName.imagesPerSecond: window.imagesPerSecond,
+                               "data_wait_fraction": window.dataWaitFraction, "exposed_comm_ms": window.meanExposed * 1e3]
+                try log?.append(MetricsRecord(kind: .train, step: globalStep,
+                                              epoch: Double(globalStep) / Double(stepsPerEpoch), values: lastMetrics))
+                window.reset()
+            }
+
+            // End of an epoch: evaluate and checkpoint as configured.
+            let finished = batch.isLastOfEpoch && batch.epoch + 1 == config.training.epochs
+            let reachedLimit = maxSteps.map { globalStep >= $0 } ?? false
+            if batch.isLastOfEpoch {
+                let completed = batch.epoch + 1
+                if completed % config.eval.everyEpochs == 0 || finished { try evaluate() }
+                if completed % config.checkpoint.everyEpochs == 0 || finished {
+                    let saved = try saveCheckpoint()
+                    if finished { return .completed(checkpoint: saved) }
+                }
+            }
+            if agreement[2] > 0 {
+                let saved = try saveCheckpoint()
+                if isRoot { progress.message("signal received: checkpoint written at step \(globalStep); resume with --resume auto") }
+                return .preempted(signal: PreemptionSignal.signalNumber == 0 ? SIGTERM : PreemptionSignal.signalNumber,
+                                  checkpoint: saved)
+            }
+            if reachedLimit {
+                return .completed(checkpoint: try saveCheckpoint())
+            }
+        }
+        return .completed(checkpoint: checkpoints?.latest())
+    }
+
+    /// Figures over the steps since the last log line.
+    struct Window {
+        var steps = 0, totalSteps = 0
+        var loss = 0.0, seconds = 0.0, dataWait = 0.0, exposed = 0.0, images = 0
+
+        mutating func add(loss: Double, seconds: Double, dataWait: Double, exposed: Double, images: Int) {
+            steps += 1
+            totalSteps += 1
+            self.loss += loss
+            self.seconds += seconds + dataWait
+            self.dataWait += dataWait
+            self.exposed += exposed
+            self.images += images
+        }
+
+        mutating func reset() {
+            steps = 0
+            loss = 0; seconds = 0; dataWait = 0; exposed = 0; images = 0
+        }
+
+        var meanLoss: Double { steps > 0 ? loss / Double(steps) : .nan }
+        var imagesPerSecond: Double { seconds > 0 ? Double(images) / seconds : 0 }
+        var dataWaitFraction: Double { seconds > 0 ? dataWait / seconds : 0 }
+        var meanExposed: Double { steps > 0 ? exposed / Double(steps) : 0 }
+    }
+
+    // MARK: - Helpers
+
+    static func allFinite(_ values: UnsafePointer<Float>, count: Int) -> Bool {
+        // A sum is non-finite iff some term is (or it overflows, which is as bad).
+        var sum: Float = 0
+        for i in 0..<count { sum += values[i] * 0 }
+        return sum == 0
+    }
+
+    /// Every rank must hold the same config: compare the hashes.
+    static func requireSameConfig(_ config: TrainingConfig, _ communicator: Communicator) throws {
+        let hash = try config.hash()
+        let prefix = Int64(bitPattern: UInt64(hash.prefix(16), radix: 16) ?? 0)
+        let all = try communicator.allgather([prefix])
+        let differing = all.indices.filter { all[$0] != all[0] }
+        if !differing.isEmpty { throw TrainingError.configMismatch(ranks: differing) }
+    }
+
+    /// Runs `work` on rank 0 only and tells every rank whether it succeeded, so that a failure on rank
+    /// 0 stops all ranks with an error instead of leaving them waiting in the next collective.
+    static func rootDecides(_ communicator: Communicator, _ what: String, _ work: () throws -> Void) -> Result<Void, Error> {
+        var failure: Error? = nil
+        if communicator.rank == 0 {
+            do { try work() } catch { failure = error }
+        }
+        var flag: [Int32] = [failure == nil ? 0 : 1]
+        do {
+            try communicator.broadcast(&flag, root: 0)
+        } catch {
+            return .failure(error)
+        }
+        if let failure { return .failure(TrainingError.agreed(failure)) }
+        return flag[0] == 0 ? .success(()) : .failure(TrainingError.peerFailed(rank: 0, what: what))
+    }
+
+    /// Runs `work` on every rank; if it fails anywhere, every rank throws (the failing ranks their own
+    /// error, the others `peerFailed`), so that no rank is left waiting in a collective.
+    static func allDecide(_ communicator: Communicator, _ what: String, _ work: () throws -> Void) throws {
+        var failure: Error? = nil
+        do { try work() } catch { failure = error }
+        let failed = try communicator.allgather([Int32(failure == nil ? 0 : 1)])
+        if let failure { throw TrainingError.agreed(failure) }
+        if let first = failed.firstIndex(of: 1) { throw TrainingError.peerFailed(rank: first, what: what) }
+    }
+}

@@ -1,0 +1,43 @@
+/// Why a run stopped early, reached by every rank together (so they can leave without `MPI_Abort`).
+/// Each maps to an exit code of `multimix train` (see README, "Exit codes").
+public enum TrainingError: Error, CustomStringConvertible {
+    /// A loss or gradient was NaN or infinite at `step` (and `training.skip_nonfinite` is off).
+    case nonFinite(step: Int, what: String)
+    /// Ranks hold different parameters after `step`.
+    case diverged(step: Int, ranks: [Int])
+    /// Ranks started with different configs.
+    case configMismatch(ranks: [Int])
+    /// The run cannot start as asked (resume problems, empty shards, ...).
+    case cannotStart(String)
+    /// Another rank failed first; its own message is in its output.
+    case peerFailed(rank: Int, what: String)
+    /// An error that every rank learnt about together (this rank's own, reported to the others).
+    indirect case agreed(Error)
+
+    public var description: String {
+        switch self {
+        case let .nonFinite(step, what):
+            return "step \(step): \(what) is not finite; lower optimizer.lr, or set training.skip_nonfinite: true to skip such steps"
+        case let .diverged(step, ranks):
+            return "step \(step): rank\(ranks.count > 1 ? "s" : "") \(ranks.map(String.init).joined(separator: ", ")) hold different parameters from rank 0; the ranks ran different code or data (check that every node has the same build)"
+        case let .configMismatch(ranks):
+            return "rank\(ranks.count > 1 ? "s" : "") \(ranks.map(String.init).joined(separator: ", ")) loaded a different config from rank 0; give every rank the same --config and --set flags"
+        case let .cannotStart(message):
+            return message
+        case let .peerFailed(rank, what):
+            return "rank \(rank) failed while \(what); see its message above"
+        case let .agreed(error):
+            return "\(error)"
+        }
+    }
+
+    /// The process exit code for this error.
+    public var exitCode: Int32 {
+        switch self {
+        case .nonFinite: return 3
+        case .diverged, .configMismatch: return 4
+        case .cannotStart, .peerFailed: return 1
+        case .agreed(let error): return (error as? TrainingError)?.exitCode ?? 1
+        }
+    }
+}

@@ -1,0 +1,113 @@
+import Layers
+import Mixing
+import Models
+import Tensors
+
+/// One rank's forward and backward for one mini-batch, under any mixing method. Parameter gradients
+/// end up in the model's arena (announced to `model.onGradientsReady` as backward completes them).
+///
+///     x, y ─[mixup | CutMix]→ encoder ─[manifold mixup after stage k]→ F
+///       F ─pool→ Z ─[MultiMix: Z̃ = ZΛ]→ classifier → soft-target CE
+///       F ─[Dense MultiMix: Z̃ʲ = ZʲMʲ at every position]→ classifier → soft-target CE
+///
+/// and backward through the same path in reverse. The mixers and the buffers are made once.
+public final class TrainingStep {
+    public let model: ResNet
+    public let schedule: MixingSchedule
+    private let criterion: SoftTargetCrossEntropy
+    private let multiMix: MultiMix
+    private let denseMultiMix: DenseMultiMix
+    private let pairMix: PairMix
+    private let cutMix: CutMix
+    private let input = Tensor(shape: [0])
+    private let targets = Tensor(shape: [0])
+
+    /// What a step did.
+    public struct Outcome: Sendable {
+        /// The mean loss over this rank's (mixed) examples.
+        public var loss: Double
+        /// The method this step used (the configured one, or ERM when its probability said so).
+        public var method: MixingMethod
+        /// How many loss terms the mean is over (b, n, or n·r).
+        public var lossTerms: Int
+    }
+
+    /// - Parameters:
+    ///   - mixedCount: n of MultiMix and Dense MultiMix (per rank).
+    ///   - concentration: α (Dirichlet for MultiMix, Beta(α, α) for the pair methods).
+    public init(model: ResNet, schedule: MixingSchedule, mixedCount: Int, concentration: Concentration) {
+        self.model = model
+        self.schedule = schedule
+        criterion = SoftTargetCrossEntropy(model.context)
+        multiMix = MultiMix(mixedCount: mixedCount, concentration: concentration)
+        denseMultiMix = DenseMultiMix(mixedCount: mixedCount, concentration: concentration)
+        pairMix = PairMix(concentration: concentration)
+        cutMix = CutMix(concentration: concentration)
+    }
+
+    /// Runs forward and backward on `count` NHWC images and their labels.
+    public func run(images: UnsafeBufferPointer<Float>, labels: UnsafeBufferPointer<Int32>, count: Int,
+                    imageShape: (height: Int, width: Int, channels: Int), randomness: MixingRandomness) -> Outcome {
+        input.resize(to: [count, imageShape.height, imageShape.width, imageShape.channels])
+        input.data.update(from: images.baseAddress!, count: input.count)
+        SoftTargets.oneHot(Array(labels.prefix(count)), classes: model.classCount, into: targets)
+        model.isTraining = true
+
+        let method = schedule.method(for: randomness)
+        var x = input, y = targets
+        var mixStage: Int? = nil
+        switch method {
+        case .mixup:
+            (x, y) = pairMix.forward(input, targets: targets, randomness: randomness)
+        case .cutmix:
+            (x, y) = cutMix.forward(input, targets: targets, randomness: randomness)
+        case .manifoldMixup:
+            // The layer: 0 = the input (input mixup), k = after stage k.
+            let layer = min(schedule.manifoldLayer(for: randomness), model.stageCount - 1)
+            if layer == 0 {
+                (x, y) = pairMix.forward(input, targets: targets, randomness: randomness)
+            } else {
+                mixStage = layer
+            }
+        case .erm, .multimix, .denseMultimix:
+            break
+        }
+
+        // Forward to the feature map F [b, h, w, d] (manifold mixup mixes inside the encoder).
+        var mixedTargets: Tensor? = nil
+        let features = model.encode(x, mixAfterStage: mixStage) { [pairMix, targets] hidden in
+            let (mixed, t) = pairMix.forward(hidden, targets: targets, randomness: randomness)
+            mixedTargets = t
+            return mixed
+        }
+        if let mixedTargets { y = mixedTargets }
+
+        let loss: Double, terms: Int
+        let featureGradient: Tensor
+        switch method {
+        case .denseMultimix:
+            // Z̃ʲ = ZʲMʲ, Ỹʲ = YMʲ at every position j; one classifier for all n·r rows.
+            let (rows, rowTargets) = denseMultiMix.forward(features: features, targets: y,
+                                                           classifierWeight: model.classifierWeight, randomness: randomness)
+            loss = criterion.forward(logits: model.classify(rows), targets: rowTargets)
+            terms = rows.shape[0]
+            featureGradient = denseMultiMix.backward(model.classifyBackward(criterion.backward()))
+        case .multimix:
+            // Z̃ = ZΛ, Ỹ = YΛ on the pooled embeddings.
+            let z = model.pool(features)
+            let (mixed, mixedY) = multiMix.forward(embeddings: z, targets: y, randomness: randomness)
+            loss = criterion.forward(logits: model.classify(mixed), targets: mixedY)
+            terms = mixed.shape[0]
+            featureGradient = model.poolBackward(multiMix.backward(model.classifyBackward(criterion.backward())))
+        default:
+            let z = model.pool(features)
+            loss = criterion.forward(logits: model.classify(z), targets: y)
+            terms = z.shape[0]
+            featureGradient = model.poolBackward(model.classifyBackward(criterion.backward()))
+        }
+        model.encodeBackward(featureGradient, mixAfterStage: mixStage) { [pairMix] gradient in
+            pairMix.backward(gradient)
+        }
+        return Outcome(loss: loss, method: method, lossTerms: terms)
+    }
+}

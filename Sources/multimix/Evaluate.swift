@@ -1,0 +1,104 @@
+import ArgumentParser
+import Datasets
+import Foundation
+import Models
+import SwiftMPI
+import Tensors
+import Training
+
+/// `multimix eval`: the trainer's evaluation, offline, from a checkpoint.
+struct Evaluate: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "eval",
+        abstract: "Evaluate a checkpoint: top-1/top-5 accuracy, NLL, ECE, alignment, uniformity, and OOD detection.",
+        discussion: """
+            The model, dataset and data root come from the checkpoint's state.json (override the root \
+            with --data-root). Runs on one process, or on several under mpirun (the test set is split \
+            over the ranks and the counts reduced).
+            Example: multimix eval --checkpoint runs/NAME/checkpoints/step-000460 --ood cifar100 --json
+            """
+    )
+
+    @Option(help: "A checkpoint folder (runs/NAME/checkpoints/step-…), or a run's checkpoints folder for its latest.")
+    var checkpoint: String
+
+    @Option(help: "Out-of-distribution set: a dataset name (fashion-mnist, mnist, cifar10, cifar100), optionally NAME=ROOT.")
+    var ood: String?
+
+    @Option(help: "Where the in-distribution dataset is, if not at the checkpoint's data.root.")
+    var dataRoot: String?
+
+    @Option(help: "Images per forward pass.")
+    var batchSize = 500
+
+    @Option(help: "Threads for oneDNN, OpenBLAS and the engine's loops.")
+    var threads = 1
+
+    @Flag(help: "Print one JSON object.")
+    var json = false
+
+    func validate() throws {
+        guard batchSize >= 1 else { throw ValidationError("--batch-size must be at least 1 (got \(batchSize)).") }
+        guard threads >= 1 else { throw ValidationError("--threads must be at least 1 (got \(threads)).") }
+        if let ood, DatasetSource.named(String(ood.split(separator: "=")[0])) == nil {
+            throw ValidationError("--ood: unknown dataset '\(ood)'; use fashion-mnist, mnist, cifar10 or cifar100 (optionally NAME=ROOT)")
+        }
+    }
+
+    func run() throws {
+        do {
+            try evaluate()
+        } catch let error as ValidationError {
+            throw error
+        } catch {
+            FileHandle.standardError.write(Data("multimix: error: \(error)\n".utf8))
+            throw ExitCode(1)
+        }
+    }
+
+    private func evaluate() throws {
+        // Everything that can be wrong with the inputs is found before MPI starts.
+        var folder = URL(fileURLWithPath: checkpoint)
+        if let latest = try? CheckpointStore(folder: folder, keep: Int.max).latest(),
+           !FileManager.default.fileExists(atPath: folder.appendingPathComponent("state.json").path) {
+            folder = latest
+        }
+        let loaded = try CheckpointStore.load(folder)
+        let config = loaded.state.config
+        guard let source = DatasetSource.named(config.data.dataset.rawValue, root: dataRoot ?? config.data.root) else {
+            throw ValidationError("the checkpoint names an unknown dataset '\(config.data.dataset.rawValue)'")
+        }
+        let data = try DataPipeline(source: source)
+        guard let shape = data.test?.shape else {
+            throw ValidationError("\(source.root) has no test split to evaluate on")
+        }
+        var oodData: DataPipeline? = nil
+        if let ood {
+            let parts = ood.split(separator: "=", maxSplits: 1).map(String.init)
+            oodData = try Evaluator.outOfDistributionPipeline(name: parts[0], root: parts.count > 1 ? parts[1] : nil,
+                                                              statistics: data.statistics, shape: shape, key: "--ood")
+        }
+
+        try MPI.initialize(threadLevel: .funneled)
+        let world = try Communicator.world
+        ConvolutionThreads.set(threads)
+        Parallel.threadCount = threads
+        let model = try ResNet(name: config.model.name.rawValue, inputChannels: shape.channels,
+                               classCount: config.data.dataset.classCount, width: config.model.width,
+                               makeConvolution: { makeConvolutionKernel($0) })
+        try loaded.restoreParameters(into: model.arena, modelName: config.model.name.rawValue)
+        let metrics = try Evaluator(model: model, communicator: world, batchSize: batchSize)
+            .evaluate(data, outOfDistribution: oodData)
+        if world.rank == 0 {
+            if json {
+                let object = metrics.merging(["step": Double(loaded.state.step), "epoch": Double(loaded.state.epoch)]) { a, _ in a }
+                let text = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])
+                print(String(decoding: text, as: UTF8.self))
+            } else {
+                print("checkpoint \(folder.path) (step \(loaded.state.step), \(config.model.name.rawValue) on \(config.data.dataset.rawValue))")
+                for name in metrics.keys.sorted() { print(String(format: "  %-14@ %.4f", name, metrics[name]!)) }
+            }
+        }
+        try MPI.finalize()
+    }
+}

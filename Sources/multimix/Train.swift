@@ -1,0 +1,131 @@
+import ArgumentParser
+import Datasets
+import Foundation
+import SwiftMPI
+import Tensors
+import Training
+
+/// `multimix train`: the data-parallel trainer, one process per rank under mpirun (or srun).
+struct Train: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Train a model with MultiMix (or a baseline) on every rank of an MPI job.",
+        discussion: """
+            Every rank checks the config and the data before any MPI work. Rank 0 writes the run \
+            folder: config.yaml, metrics.jsonl, checkpoints/ and report.html.
+            Exit codes: 0 finished; 1 error (config, data, checkpoint, I/O); 2 bad command line; \
+            3 non-finite loss or gradient; 4 ranks disagree (config or parameters); \
+            75 stopped by SIGTERM/SIGUSR1 after writing a checkpoint (resume with --resume auto).
+            Example: mpirun -np 2 multimix train --config configs/fashion-mnist-resnet20-multimix.yaml
+            """
+    )
+
+    @Option(help: "The run's YAML config.")
+    var config: String
+
+    @Option(name: .customLong("set"), help: "Override a config key, e.g. --set optimizer.lr=0.05 (repeatable).")
+    var overrides: [String] = []
+
+    @Option(help: "The run folder (default: runs/NAME).")
+    var runDir: String?
+
+    @Option(help: "auto: continue from the newest good checkpoint; never: start fresh; or a checkpoint folder.")
+    var resume = "auto"
+
+    @Option(help: "Stop (with a checkpoint) after this many steps in all: for quick checks and tests.")
+    var maxSteps: Int?
+
+    @Option(help: "Convolution backend: onednn or im2col.")
+    var convBackend = "onednn"
+
+    func validate() throws {
+        if let maxSteps, maxSteps < 1 { throw ValidationError("--max-steps must be at least 1 (got \(maxSteps)).") }
+        guard ConvolutionBackend(rawValue: convBackend) != nil else {
+            throw ValidationError("--conv-backend must be one of \(ConvolutionBackend.allCases.map(\.rawValue).joined(separator: ", ")) (got '\(convBackend)').")
+        }
+    }
+
+    func run() throws {
+        // 1. Config and data, checked before any MPI work: a bad key fails every rank the same way.
+        let resolved: TrainingConfig
+        let policy: ResumePolicy
+        do {
+            resolved = try TrainingConfig.load(contentsOf: URL(fileURLWithPath: config), overrides: overrides)
+            policy = try Train.resumePolicy(resume)
+            try Train.checkData(resolved)
+        } catch {
+            fail(error, code: 1)
+        }
+
+        // 2. MPI, then the trainer.
+        let world: Communicator
+        do {
+            try MPI.initialize(threadLevel: .funneled)
+            world = try Communicator.world
+        } catch {
+            fail(error, code: 1)
+        }
+        let runDirectory = URL(fileURLWithPath: runDir ?? "runs/\(resolved.name)")
+        do {
+            let trainer = try Trainer(config: resolved, communicator: world, runDirectory: runDirectory, resume: policy,
+                                      convolutionBackend: ConvolutionBackend(rawValue: convBackend)!, maxSteps: maxSteps)
+            let outcome = try trainer.run()
+            if world.rank == 0 { try? trainer.writeReport() }
+            try MPI.finalize()
+            switch outcome {
+            case .completed(let checkpoint):
+                if world.rank == 0 {
+                    print("done: \(runDirectory.path)/report.html" + (checkpoint.map { ", last checkpoint \($0.path)" } ?? ""))
+                }
+                Foundation.exit(0)
+            case .preempted:
+                Foundation.exit(75)
+            }
+        } catch let error as TrainingError {
+            // Every rank reached this error together: report it once, and leave together.
+            switch error {
+            case .peerFailed: break  // the failing rank prints its own message
+            case .agreed: printError(error, rank: world.rank, size: world.size)
+            default: if world.rank == 0 { printError(error, rank: 0, size: 1) }
+            }
+            try? MPI.finalize()
+            Foundation.exit(error.exitCode)
+        } catch {
+            // A failure on this rank alone: end the whole job rather than leave the others waiting.
+            printError(error, rank: world.rank, size: world.size)
+            MPI.abort(code: 1)
+        }
+    }
+
+    static func resumePolicy(_ text: String) throws -> ResumePolicy {
+        switch text {
+        case "auto": return .auto
+        case "never": return .never
+        default:
+            guard FileManager.default.fileExists(atPath: text) else {
+                throw ValidationError("--resume: '\(text)' is neither auto, never nor an existing checkpoint folder")
+            }
+            return .path(text)
+        }
+    }
+
+    /// The data the config names exists and has a training split (the full check happens as it loads).
+    static func checkData(_ config: TrainingConfig) throws {
+        guard let source = DatasetSource.named(config.data.dataset.rawValue, root: config.data.root) else {
+            throw ValidationError("data.dataset: unknown dataset '\(config.data.dataset.rawValue)'")
+        }
+        _ = try DatasetSource.sniff(source.root)
+        guard source.availableSplits.contains(.train) else {
+            throw ValidationError("data.root: \(source.root) holds no complete training split of \(config.data.dataset.rawValue); run launch/setup.sh or point data.root at the dataset's folder")
+        }
+    }
+
+    private func printError(_ error: Error, rank: Int, size: Int) {
+        let prefix = size > 1 ? "rank \(rank): " : ""
+        FileHandle.standardError.write(Data("multimix: error: \(prefix)\(error)\n".utf8))
+    }
+
+    private func fail(_ error: Error, code: Int32) -> Never {
+        FileHandle.standardError.write(Data("multimix: error: \(error)\n".utf8))
+        Foundation.exit(code)
+    }
+}

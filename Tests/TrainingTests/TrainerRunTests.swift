@@ -1,0 +1,257 @@
+import Foundation
+import TestSupport
+import Training
+import XCTest
+
+/// `multimix train` as users run it: real `mpirun` processes on real Fashion-MNIST (Debian's
+/// dataset-fashion-mnist), small enough to take seconds: 512 training images, ResNet-20 at width
+/// 1/4, 32 images per rank and step.
+final class TrainerRunTests: XCTestCase {
+    let multimix = MPIRun.executable("multimix")
+    var folder: URL!
+
+    override func setUpWithError() throws {
+        guard FileManager.default.fileExists(atPath: "/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz") else {
+            throw XCTSkip("Fashion-MNIST is missing: run launch/setup.sh (installs dataset-fashion-mnist)")
+        }
+        folder = FileManager.default.temporaryDirectory.appendingPathComponent("trainer-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+    }
+
+    override func tearDownWithError() throws {
+        if let folder { try? FileManager.default.removeItem(at: folder) }
+    }
+
+    /// A tiny config written to the test folder. `replacing` swaps whole top-level sections
+    /// (`["optimizer": "{lr: -1}"]`); `extra` lines are appended as they are.
+    func config(_ name: String = "tiny", method: String = "multimix", epochs: Int = 2,
+                replacing: [String: String] = [:], extra: String = "") throws -> String {
+        let sections: [(String, String)] = [
+            ("name", name),
+            ("seed", "7"),
+            ("data", "{dataset: fashion-mnist, root: /usr/share/datasets/fashion-mnist, train_subset: 512, augment: {crop_padding: 0, horizontal_flip: false}}"),
+            ("model", "{name: resnet20, width: 0.25}"),
+            ("mixing", "{method: \(method), n: 64, alpha: [0.5, 2.0], probability: 1.0}"),
+            ("optimizer", "{lr: 0.05, momentum: 0.9, weight_decay: 0.0001}"),
+            ("schedule", "{kind: cosine}"),
+            ("training", "{epochs: \(epochs), batch_size: 32, threads: 1, log_every_steps: 2}"),
+            ("distributed", "{check_every_steps: 1, stall_timeout_s: 60}"),
+            ("eval", "{every_epochs: 100}"),
+            ("checkpoint", "{every_epochs: 1, keep: 3}"),
+        ]
+        let text = sections.map { "\($0.0): \(replacing[$0.0] ?? $0.1)" }.joined(separator: "\n") + "\n" + extra + "\n"
+        let url = folder.appendingPathComponent("\(name).yaml")
+        try text.write(to: url, atomically: true, encoding: .utf8)
+        return url.path
+    }
+
+    func train(ranks: Int, config: String, runDirectory: URL, arguments: [String] = [], timeout: Double = 240) throws -> MPIRun.Result {
+        try MPIRun.run(ranks: ranks, program: multimix,
+                       arguments: ["train", "--config", config, "--run-dir", runDirectory.path] + arguments,
+                       timeout: timeout, environment: ["MULTIMIX_PROGRESS": "lines"])
+    }
+
+    /// Starts a 2-rank `mpirun … multimix train` in the background (for tests that signal or kill it).
+    func startTraining(config: String, runDirectory: URL, output: Any) throws -> Process {
+        let job = Process()
+        job.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        job.arguments = ["mpirun", "-np", "2"] + MPIRun.localFlags + [multimix, "train", "--config", config, "--run-dir", runDirectory.path]
+        job.environment = ProcessInfo.processInfo.environment.merging(
+            ["OMPI_ALLOW_RUN_AS_ROOT": "1", "OMPI_ALLOW_RUN_AS_ROOT_CONFIRM": "1", "MULTIMIX_PROGRESS": "lines"]) { $1 }
+        job.standardOutput = output
+        job.standardError = output
+        try job.run()
+        return job
+    }
+
+    /// The training losses logged in metrics.jsonl, in order.
+    func loggedLosses(_ runDirectory: URL) throws -> [Double] {
+        let text = try String(contentsOf: runDirectory.appendingPathComponent("metrics.jsonl"), encoding: .utf8)
+        return text.split(separator: "\n").compactMap { line in
+            guard let object = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any],
+                  object["kind"] as? String == "train" else { return nil }
+            return object["loss"] as? Double
+        }
+    }
+
+    /// The trainable tensors (not BatchNorm's running statistics) of a checkpoint.
+    func trainableTensors(_ checkpoint: URL) throws -> [String: [Float]] {
+        let (tensors, _) = try Safetensors.read(checkpoint.appendingPathComponent("model.safetensors"))
+        return Dictionary(uniqueKeysWithValues: tensors.filter { !$0.name.contains("running_") }.map { ($0.name, $0.values) })
+    }
+
+    // MARK: - Training
+
+    /// 2 and 3 ranks (ERM, MultiMix, Dense MultiMix): the run finishes, the loss falls, and the
+    /// parameter checksums agree at every step (check_every_steps: 1 stops a run whose ranks differ).
+    func testShortMultiRankRunsLowerTheLossWithIdenticalParameters() throws {
+        for (ranks, method) in [(2, "erm"), (2, "multimix"), (3, "dense-multimix")] {
+            let run = folder.appendingPathComponent("\(method)-\(ranks)")
+            let result = try train(ranks: ranks, config: try config(method: method, epochs: 3), runDirectory: run)
+            XCTAssertEqual(result.status, 0, "\(method) on \(ranks) ranks:\n\(result.output)")
+            let losses = try loggedLosses(run)
+            XCTAssertGreaterThanOrEqual(losses.count, 4, result.output)
+            let early = losses.prefix(2).reduce(0, +) / 2, late = losses.suffix(2).reduce(0, +) / 2
+            XCTAssertLessThan(late, early - 0.1, "\(method) on \(ranks) ranks: loss \(losses)")
+            XCTAssertTrue(FileManager.default.fileExists(atPath: run.appendingPathComponent("config.yaml").path))
+        }
+    }
+
+    /// Stopped mid-epoch and resumed, a run ends with exactly the parameters of the run that never
+    /// stopped (same ranks): same batches, mixing draws, momentum and learning rates.
+    func testResumedRunEqualsTheUninterruptedRunBitForBit() throws {
+        let path = try config(epochs: 2)
+        let straight = folder.appendingPathComponent("straight"), resumed = folder.appendingPathComponent("resumed")
+        XCTAssertEqual(try train(ranks: 2, config: path, runDirectory: straight).status, 0)
+        // 8 steps per epoch: stop 3 steps into the second epoch, then continue.
+        let first = try train(ranks: 2, config: path, runDirectory: resumed, arguments: ["--max-steps", "11"])
+        XCTAssertEqual(first.status, 0, first.output)
+        let second = try train(ranks: 2, config: path, runDirectory: resumed, arguments: ["--resume", "auto"])
+        XCTAssertEqual(second.status, 0, second.output)
+        XCTAssertTrue(second.output.contains("resuming from"), second.output)
+        let a = try trainableTensors(straight.appendingPathComponent("checkpoints/step-000016"))
+        let b = try trainableTensors(resumed.appendingPathComponent("checkpoints/step-000016"))
+        XCTAssertFalse(a.isEmpty)
+        XCTAssertEqual(a.keys.sorted(), b.keys.sorted())
+        for (name, values) in a { XCTAssertTrue(values == b[name]!, "\(name) differs after resuming") }
+    }
+
+    // MARK: - Faults and signals
+
+    /// kill -9 of one rank mid-run ends the job, non-zero, within 30 s; the last checkpoint loads.
+    func testKilledRankEndsTheJobAndTheCheckpointStaysLoadable() throws {
+        let run = folder.appendingPathComponent("killed")
+        let path = try config(epochs: 50)
+        let job = try startTraining(config: path, runDirectory: run, output: FileHandle.nullDevice)
+        defer { if job.isRunning { job.terminate() } }
+        // Wait for the first checkpoint (end of epoch 1), then kill one rank.
+        let latest = run.appendingPathComponent("checkpoints/latest")
+        let deadline = Date().addingTimeInterval(120)
+        while !FileManager.default.fileExists(atPath: latest.path) && Date() < deadline { Thread.sleep(forTimeInterval: 0.2) }
+        XCTAssertTrue(FileManager.default.fileExists(atPath: latest.path), "no checkpoint within 120 s")
+        // The rank processes (not mpirun, whose command line also names the config).
+        let ranks = try MPIRun.launch(["pgrep", "-f", "^\(multimix) train --config \(path)"]).output
+            .split(separator: "\n").compactMap { Int32($0) }
+        XCTAssertEqual(ranks.count, 2, "expected 2 rank processes, found \(ranks)")
+        guard let victim = ranks.last else { return }
+        let killed = Date()
+        kill(victim, SIGKILL)
+        while job.isRunning && Date().timeIntervalSince(killed) < 30 { Thread.sleep(forTimeInterval: 0.1) }
+        XCTAssertFalse(job.isRunning, "the job still runs 30 s after a rank was killed")
+        job.waitUntilExit()
+        XCTAssertNotEqual(job.terminationStatus, 0)
+        let store = try CheckpointStore(folder: run.appendingPathComponent("checkpoints"), keep: 3)
+        let (checkpoint, refused) = store.newestGood()
+        XCTAssertNotNil(checkpoint, "no loadable checkpoint after the kill: \(refused)")
+        XCTAssertTrue(refused.isEmpty, "\(refused)")
+    }
+
+    /// SIGUSR1 (Slurm's warning) and SIGTERM (preemption) to mpirun: a checkpoint at the next step.
+    func testSignalsWriteACheckpointAndStop() throws {
+        for signal in [SIGUSR1, SIGTERM] {
+            let run = folder.appendingPathComponent("signal-\(signal)")
+            let path = try config(epochs: 50)
+            let log = Pipe()
+            let job = try startTraining(config: path, runDirectory: run, output: log)
+            defer { if job.isRunning { job.terminate() } }
+            // Wait until training runs (the first metrics line), then signal mpirun.
+            let metrics = run.appendingPathComponent("metrics.jsonl")
+            let deadline = Date().addingTimeInterval(120)
+            while ((try? String(contentsOf: metrics, encoding: .utf8)) ?? "").isEmpty && Date() < deadline {
+                Thread.sleep(forTimeInterval: 0.2)
+            }
+            kill(job.processIdentifier, signal)
+            let output = String(decoding: log.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+            job.waitUntilExit()
+            XCTAssertNotEqual(job.terminationStatus, 0, "a signalled run reports that it did not finish")
+            let announced = output.components(separatedBy: "signal received: checkpoint written at step ").dropFirst().first
+                .flatMap { Int($0.prefix { $0.isNumber }) }
+            XCTAssertNotNil(announced, output)
+            let (checkpoint, _) = try CheckpointStore(folder: run.appendingPathComponent("checkpoints"), keep: 3).newestGood()
+            XCTAssertEqual(checkpoint?.state.step, announced, "the newest checkpoint is the one the signal wrote")
+        }
+    }
+
+    /// A damaged newest checkpoint is refused by name: `--resume auto` falls back to the previous good
+    /// one, `--resume PATH` stops with the reason.
+    func testCorruptedCheckpointIsRefused() throws {
+        let run = folder.appendingPathComponent("corrupt")
+        let path = try config(epochs: 2)
+        XCTAssertEqual(try train(ranks: 2, config: path, runDirectory: run).status, 0)
+        let damaged = run.appendingPathComponent("checkpoints/step-000016")
+        let file = try FileHandle(forUpdating: damaged.appendingPathComponent("model.safetensors"))
+        try file.seek(toOffset: 1000)
+        let byte = try file.read(upToCount: 1)![0]
+        try file.seek(toOffset: 1000)
+        try file.write(contentsOf: Data([byte ^ 0xFF]))
+        try file.close()
+
+        let explicit = try train(ranks: 2, config: path, runDirectory: run, arguments: ["--resume", damaged.path])
+        XCTAssertEqual(explicit.status, 1, explicit.output)
+        XCTAssertTrue(explicit.output.contains("step-000016/model.safetensors"), explicit.output)
+        XCTAssertTrue(explicit.output.lowercased().contains("sha-256") || explicit.output.contains("checksum"), explicit.output)
+
+        let fallback = try train(ranks: 2, config: try config(epochs: 3), runDirectory: run, arguments: ["--resume", "auto"])
+        XCTAssertEqual(fallback.status, 0, fallback.output)
+        XCTAssertTrue(fallback.output.contains("refused checkpoint"), fallback.output)
+        XCTAssertTrue(fallback.output.contains("resuming from \(run.path)/checkpoints/step-000008"), fallback.output)
+    }
+
+    // MARK: - Bad input
+
+    /// Bad configs and flags: one line naming the key, the value and what is allowed; exit 1; no run
+    /// folder written.
+    func testBadConfigsAreRejectedBeforeAnyWork() throws {
+        let cases: [(replacing: [String: String], extra: String, expected: String)] = [
+            ([:], "optimizr: {lr: 0.1}", "optimizr"),
+            (["optimizer": "{lr: -1}"], "", "optimizer.lr"),
+            (["mixing": "{method: multimixx}"], "", "mixing.method"),
+            (["data": "{dataset: cifar10, root: \(folder.path)/nowhere}"], "", "nowhere"),
+        ]
+        for (i, bad) in cases.enumerated() {
+            let run = folder.appendingPathComponent("bad-\(i)")
+            let path = try config("bad\(i)", replacing: bad.replacing, extra: bad.extra)
+            let result = try train(ranks: 2, config: path, runDirectory: run, timeout: 60)
+            XCTAssertEqual(result.status, 1, "\(bad):\n\(result.output)")
+            let errors = result.output.split(separator: "\n").filter { $0.contains("multimix: error:") }
+            XCTAssertFalse(errors.isEmpty, result.output)
+            XCTAssertTrue(errors.allSatisfy { $0.contains(bad.expected) }, "\(bad): \(errors)")
+            XCTAssertFalse(FileManager.default.fileExists(atPath: run.path), "a rejected config created \(run.path)")
+        }
+        let unknownOverride = try train(ranks: 1, config: try config(), runDirectory: folder.appendingPathComponent("o"),
+                                        arguments: ["--set", "training.epochz=3"], timeout: 60)
+        XCTAssertEqual(unknownOverride.status, 1)
+        XCTAssertTrue(unknownOverride.output.contains("training.epochz"), unknownOverride.output)
+    }
+
+    /// A diverging run stops at the first non-finite loss (exit 3, the step named), or skips such
+    /// steps when training.skip_nonfinite says so.
+    func testNonFiniteLossStopsTheRunOrIsSkipped() throws {
+        let path = try config("diverging", method: "erm", epochs: 1, replacing: ["optimizer": "{lr: 1.0e+30, momentum: 0.9}"])
+        let stopped = try train(ranks: 2, config: path, runDirectory: folder.appendingPathComponent("stopped"))
+        XCTAssertEqual(stopped.status, 3, stopped.output)
+        XCTAssertTrue(stopped.output.contains("multimix: error: step 1: the loss is not finite; lower optimizer.lr"), stopped.output)
+        let skipped = try train(ranks: 2, config: path, runDirectory: folder.appendingPathComponent("skipped"),
+                                arguments: ["--set", "training.skip_nonfinite=true"])
+        XCTAssertEqual(skipped.status, 0, skipped.output)
+        XCTAssertTrue(skipped.output.contains("non-finite loss or gradient; step skipped"), skipped.output)
+    }
+
+    // MARK: - Launch scripts
+
+    /// launch/train.sh and launch/multinode.sh (with a hostfile of localhost slots), for real.
+    func testLaunchScriptsTrain() throws {
+        let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        let path = try config("launched", epochs: 1)
+        let single = try MPIRun.launch(["bash", "launch/train.sh", path, "2", "--run-dir", folder.appendingPathComponent("one").path],
+                                       timeout: 300, environment: ["MULTIMIX_SKIP_BUILD": "1"], currentDirectory: repository)
+        XCTAssertEqual(single.status, 0, single.output)
+        XCTAssertTrue(single.output.contains("[train] 2 ranks x"), single.output)
+        let hostfile = folder.appendingPathComponent("hosts")
+        try "localhost slots=2\n".write(to: hostfile, atomically: true, encoding: .utf8)
+        let multi = try MPIRun.launch(["bash", "launch/multinode.sh", hostfile.path, path, "--run-dir", folder.appendingPathComponent("two").path],
+                                      timeout: 300, environment: ["MULTIMIX_THREADS": "1"], currentDirectory: repository)
+        XCTAssertEqual(multi.status, 0, multi.output)
+        XCTAssertTrue(FileManager.default.fileExists(atPath: folder.appendingPathComponent("two/checkpoints/latest").path), multi.output)
+    }
+}

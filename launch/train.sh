@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# Train on one node: bash launch/train.sh CONFIG [RANKS] [extra `multimix train` flags...]
+#
+#   bash launch/train.sh configs/fashion-mnist-resnet20-multimix.yaml 2
+#   bash launch/train.sh configs/cifar10-preactresnet18-multimix.yaml 2 --set training.epochs=10
+#
+# Builds if needed (launch/setup.sh), splits the cores between the ranks (threads per rank =
+# cores / ranks, at least 1), and carries the mpirun flags this machine needs: root allowed,
+# oversubscription when ranks > cores, no core binding (each rank runs its own BLAS/oneDNN threads).
+# The run folder is runs/NAME (see the config's `name`); the report is runs/NAME/report.html.
+# Exit code: multimix train's (0 done, 75 stopped by a signal after a checkpoint; see README).
+set -euo pipefail
+repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$repo"
+
+if [ $# -lt 1 ] || [ ! -f "$1" ]; then
+    echo "usage: bash launch/train.sh CONFIG [RANKS] [multimix train flags...]   (CONFIG must be a file; got '${1:-}')" >&2
+    exit 2
+fi
+config="$1"; shift
+ranks=2
+if [ $# -gt 0 ] && [[ "$1" =~ ^[0-9]+$ ]]; then ranks="$1"; shift; fi
+if [ "$ranks" -lt 1 ]; then echo "launch/train.sh: RANKS must be at least 1 (got $ranks)" >&2; exit 2; fi
+
+bash launch/setup.sh >&2
+
+cores=$(nproc)
+threads=$(( cores / ranks )); [ "$threads" -ge 1 ] || threads=1
+flags=(--bind-to none)
+[ "$ranks" -le "$cores" ] || flags+=(--oversubscribe)
+[ "$(id -u)" -ne 0 ] || flags+=(--allow-run-as-root)
+# A live progress line when this script's output is a terminal, plain lines in a batch log.
+if [ -t 1 ]; then export MULTIMIX_PROGRESS=live; else export MULTIMIX_PROGRESS=lines; fi
+export OMP_NUM_THREADS="$threads" OPENBLAS_NUM_THREADS="$threads"
+# OpenMP threads (oneDNN) sleep instead of spinning while idle: spinning starves the thread they wait
+# for whenever ranks share cores (measured: a ResNet-20 step 2-3x slower with the default policy).
+export OMP_WAIT_POLICY="${OMP_WAIT_POLICY:-passive}"
+
+echo "[train] $ranks ranks x $threads threads on $cores cores: $config" >&2
+exec mpirun -np "$ranks" "${flags[@]}" -x MULTIMIX_PROGRESS -x OMP_NUM_THREADS -x OMP_WAIT_POLICY -x OPENBLAS_NUM_THREADS \
+    "$repo/.build/release/multimix" train --config "$config" --set "training.threads=$threads" "$@"
