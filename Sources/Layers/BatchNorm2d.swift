@@ -243,7 +243,11 @@ public final class BatchNorm2d {
         Parallel.forEachChunk(rows) { _, range in
             for m in range {
                 let xr = x.data + m * C, yr = y + m * C, dyr = dy + m * C, dxr = dx + m * C
-                if relu {
+                if let dr {
+                    // g was stored as d r by pass 1: one stream fewer than recomputing it.
+                    let gr = dr + m * C
+                    for c in 0..<C { dxr[c] = A[c] * gr[c] + B[c] * xr[c] + D[c] }
+                } else if relu {
                     for c in 0..<C { dxr[c] = A[c] * (dyr[c] * (yr[c] > 0 ? 1 : 0)) + B[c] * xr[c] + D[c] }
                 } else {
                     for c in 0..<C { dxr[c] = A[c] * dyr[c] + B[c] * xr[c] + D[c] }

@@ -86,3 +86,20 @@ final class ParameterArenaTests: XCTestCase {
         XCTAssertEqual(arena.entries.map(\.name), ["a.weight", "a.running_mean", "a.bias"])
     }
 }
+
+final class GradientBufferTests: XCTestCase {
+    /// A buffer is never one the caller is reading or has pinned; unpinned buffers are reused.
+    func testBusyAndPinnedBuffersAreAvoided() {
+        let context = LayerContext()
+        let a = context.gradientBuffer([4])
+        let b = context.gradientBuffer([4], avoiding: a)
+        XCTAssertFalse(a === b)
+        context.pin(b)
+        let c = context.gradientBuffer([2, 3], avoiding: a)
+        XCTAssertFalse(c === a || c === b)
+        XCTAssertEqual(c.shape, [2, 3])
+        context.unpin(b)
+        XCTAssertTrue(context.gradientBuffer([4], avoiding: a) === b)
+        XCTAssertTrue(context.gradientBuffer([8]) === a, "the first free buffer is reused (and grown)")
+    }
+}
