@@ -158,6 +158,16 @@ final class ConfigTests: XCTestCase {
         XCTAssertEqual(try TrainingConfig.parse(yaml: text), config)
     }
 
+    /// Names that YAML would read as numbers or booleans survive the round trip as strings.
+    func testNumberLikeNamesRoundTrip() throws {
+        for name in ["1e5", "2024", "true", "0.5"] {
+            var config = TrainingConfig()
+            config.name = name
+            let text = try config.yamlText()
+            XCTAssertEqual(try TrainingConfig.parse(yaml: text).name, name, text)
+        }
+    }
+
     func testHashIsStableAndSensitive() throws {
         let a = try TrainingConfig.parse(yaml: "seed: 1\noptimizer: {lr: 0.1, momentum: 0.9}")
         let b = try TrainingConfig.parse(yaml: "optimizer: {momentum: 0.9, lr: 0.1}\nseed: 1")
