@@ -41,11 +41,11 @@ public enum InterpolationMatrix {
     public static func sample(into lambda: UnsafeMutablePointer<Float>, examples b: Int, mixes n: Int,
                               examplesPerMix m: Int, alpha: Double, random: inout RandomStream, scratch: Scratch) {
         precondition(m >= 1 && m <= b && b <= scratch.capacity, "InterpolationMatrix: m=\(m) b=\(b)")
+        let gamma = GammaSampler(shape: alpha)
         if m == b {
             for k in 0..<n {
                 // column k: λ_k ~ Dir(α·1_b)
-                random.fillDirichlet(concentration: alpha, count: b, into: lambda + k, stride: n,
-                                     scratch: scratch.gammas)
+                random.fillDirichlet(gamma, count: b, into: lambda + k, stride: n, scratch: scratch.gammas)
             }
             return
         }
@@ -58,7 +58,7 @@ public enum InterpolationMatrix {
                 let other = slot + random.nextInt(below: b - slot)
                 chosen.swapAt(slot, other)
             }
-            random.fillDirichlet(concentration: alpha, count: m, into: weights, scratch: scratch.gammas)
+            random.fillDirichlet(gamma, count: m, into: weights, scratch: scratch.gammas)
             for slot in 0..<m { lambda[chosen[slot] * n + k] = weights[slot] }
         }
     }

@@ -88,6 +88,21 @@ final class SamplerTests: XCTestCase {
         }
     }
 
+    /// The Gamma sampler's normals: mean 0, variance 1, and the share beyond the ziggurat's base
+    /// layer, |x| > 3.4426 (P = 5.76·10⁻⁴), all within 4 standard errors over 10⁶ draws.
+    func testSamplerNormalsAreStandardNormal() {
+        var random = RandomStream(seed: 17, purpose: .testing)
+        let gamma = GammaSampler(shape: 1)
+        // Gamma(1) = Exponential(1): mean 1, variance 1; and its normals through the public Beta:
+        let exponential = (0..<draws).map { _ in gamma.next(&random) }
+        assertMoments(exponential, mean: 1, variance: 1, "Gamma(1)")
+        let sample = (0..<1_000_000).map { _ in random.nextSamplerNormal() }
+        assertMoments(sample, mean: 0, variance: 1, "ziggurat normal")
+        let tail = Double(sample.filter { abs($0) > 3.442619855899 }.count) / 1e6
+        let p = 2 * 0.000288054                      // 2·(1 − Φ(3.4426)) = erfc(3.4426/√2)
+        XCTAssertEqual(tail, p, accuracy: 4 * (p * (1 - p) / 1e6).squareRoot(), "tail share")
+    }
+
     func testSmallAlphaNeverGivesAnAllZeroVector() {
         // α = 0.01 over 128 components: the plain Gamma ratios would underflow to 0/0.
         let k = 128
