@@ -10,10 +10,14 @@ import Tensors
 ///     Z̃ʲ  = Zʲ Mʲ        Ỹʲ = Y Mʲ                                                       (eq. 7)
 ///     loss = 1/(n·r) Σ_j Σ_k CE(f(z̃ₖʲ), ỹₖʲ)     f the classifier, shared over positions  (eq. 8)
 ///
-/// Row-major here: Zʲ is b×d (rows of F at position j: leading dimension r·d, no copy), and the mixed
-/// rows come out position by position, [r·n, d] and [r·n, c]:
+/// Row-major here: Zʲ is b×d (rows of F at position j: leading dimension r·d, no copy), Mʲ is stored
+/// transposed (n×b: each mixed example's weights contiguous, as they are drawn), and the mixed rows come
+/// out position by position, [r·n, d] and [r·n, c]:
 ///
-///     Z̃ʲᵀ = Mʲᵀ Zʲ      Ỹʲᵀ = Mʲᵀ Y      backward: dZʲ = Mʲ dZ̃ʲᵀ
+///     Z̃ʲᵀ = Mʲᵀ Zʲ      Ỹᵀ = [M¹ᵀ; …; Mʳᵀ] Y  (one sgemm for all positions)      backward: dZʲ = Mʲ dZ̃ʲᵀ
+///
+/// Λʲ's columns are drawn, weighted by aʲ and normalised in one pass each (eq. 5–6 fused), positions
+/// in parallel, each from its own stream.
 ///
 /// The attention is computed from the current classifier weights and is detached: no gradient flows
 /// through it. An example whose CAM is zero everywhere attends uniformly (1/r). A column of Mʲ whose
@@ -25,8 +29,10 @@ public final class DenseMultiMix {
 
     /// a (b×r) of the last step.
     public let attention = Tensor(shape: [0])
-    /// M¹ … Mʳ (r×b×n) of the last step.
+    /// M¹ᵀ … Mʳᵀ of the last step, [r, n, b]: element (j, k, i) is Mʲᵢₖ.
     public let mixingMatrices = Tensor(shape: [0])
+    /// a transposed, [r, b]: position j's attention over the examples, contiguous.
+    private let attentionByPosition = Tensor(shape: [0])
     /// Z̃ᵀ for all positions, [r·n, d].
     public let mixedFeatures = Tensor(shape: [0])
     /// Ỹᵀ for all positions, [r·n, c].
@@ -59,21 +65,21 @@ public final class DenseMultiMix {
         var random = randomness.stream()
         lastAlpha = concentration.draw(&random)
         let alpha = lastAlpha
-        mixingMatrices.resize(to: [r, b, n])
+        mixingMatrices.resize(to: [r, n, b])
         let threads = Parallel.chunkCount(r, minimumChunk: 1)
-        if let first = scratches.first, first.capacity < b || first.columnCapacity < n { scratches = [] }
-        while scratches.count < threads { scratches.append(InterpolationMatrix.Scratch(examples: b, mixes: n)) }
-        let a = attention.data, allM = mixingMatrices.data
+        if let first = scratches.first, first.capacity < b { scratches = [] }
+        while scratches.count < threads { scratches.append(InterpolationMatrix.Scratch(examples: b)) }
+        let attentionT = attentionByPosition.data, allM = mixingMatrices.data
         // Positions are independent: each draws Λʲ from its own stream (part j + 1), on any thread.
         Parallel.forEachChunk(r, minimumChunk: 1) { chunk, positions in
             let scratch = scratches[chunk]
             for j in positions {
-                let mj = allM + j * b * n
+                let aj = attentionT + j * b
                 var stream = randomness.stream(part: j + 1)
-                InterpolationMatrix.sample(into: mj, examples: b, mixes: n, examplesPerMix: m, alpha: alpha,
-                                           random: &stream, scratch: scratch)
-                DenseMultiMix.weightByAttention(mj, attention: a, position: j, positions: r, examples: b, mixes: n,
-                                                columnSums: scratch.columns)
+                InterpolationMatrix.sample(into: allM + j * n * b, examples: b, mixes: n, examplesPerMix: m, alpha: alpha,
+                                           random: &stream, scratch: scratch, layout: .mixesByExamples) { column, _ in
+                    DenseMultiMix.weightByAttention(column, attention: aj, examples: b)
+                }
             }
         }
         return mix(features: f, targets: y)
@@ -100,57 +106,51 @@ public final class DenseMultiMix {
             let scale = total > 0 ? 1 / total : 0
             for j in 0..<r { ai[j] = total > 0 ? ai[j] * scale : 1 / Float(r) }
         }
+        attentionByPosition.resize(to: [r, b])
+        for i in 0..<b { for j in 0..<r { attentionByPosition.data[j * b + i] = attention.data[i * r + j] } }
     }
 
-    /// Mʲ = diag(aʲ) Λʲ with columns rescaled to sum to 1, in place over Λʲ (b×n).
-    static func weightByAttention(_ mj: UnsafeMutablePointer<Float>, attention a: UnsafePointer<Float>,
-                                  position j: Int, positions r: Int, examples b: Int, mixes n: Int,
-                                  columnSums sums: UnsafeMutablePointer<Float>) {
-        // Σᵢ aᵢʲ Λʲᵢₖ for every column k, row by row (Λʲ is row-major).
-        sums.update(repeating: 0, count: n)
-        for i in 0..<b {
-            let aij = a[i * r + j], row = mj + i * n
-            for k in 0..<n { sums[k] += aij * row[k] }
-        }
-        for k in 0..<n { sums[k] = sums[k] > 0 ? 1 / sums[k] : 0 }
-        for i in 0..<b {
-            let aij = a[i * r + j], row = mj + i * n
-            for k in 0..<n where sums[k] > 0 {
-                row[k] = aij * row[k] * sums[k]  // (diag(aʲ) Λʲ)ᵢₖ / Σ     (else: Λʲ's column as is)
-            }
-        }
+    /// One column of Mʲ = diag(aʲ) Λʲ, rescaled to sum to 1, in place over Λʲ's column (b contiguous
+    /// weights). A column whose weighted sum is 0 keeps Λʲ's weights.
+    @inline(__always)
+    static func weightByAttention(_ column: UnsafeMutablePointer<Float>, attention a: UnsafePointer<Float>, examples b: Int) {
+        // s = Σᵢ aᵢʲ Λʲᵢₖ
+        var total: Float = 0
+        for i in 0..<b { total += a[i] * column[i] }
+        guard total > 0 else { return }
+        // Mʲᵢₖ = aᵢʲ Λʲᵢₖ / s
+        let scale = 1 / total
+        for i in 0..<b { column[i] = a[i] * column[i] * scale }
     }
 
-    /// Z̃ʲᵀ = Mʲᵀ Zʲ and Ỹʲᵀ = Mʲᵀ Y for every position, with `mixingMatrices` already set.
+    /// Z̃ʲᵀ = Mʲᵀ Zʲ for every position and Ỹᵀ = [M¹ᵀ; …; Mʳᵀ] Y, with `mixingMatrices` already set.
     public func mix(features f: Tensor, targets y: Tensor) -> (features: Tensor, targets: Tensor) {
         let (b, r, d) = (f.shape[0], f.shape[1] * f.shape[2], f.shape[3])
         let c = y.shape[1]
-        precondition(mixingMatrices.shape.count == 3 && mixingMatrices.shape[0] == r && mixingMatrices.shape[1] == b,
+        precondition(mixingMatrices.shape.count == 3 && mixingMatrices.shape[0] == r && mixingMatrices.shape[2] == b,
                      "DenseMultiMix: M \(mixingMatrices.shape) does not fit features \(f.shape)")
-        let n = mixingMatrices.shape[2]
+        let n = mixingMatrices.shape[1]
         featureShape = f.shape
         mixedFeatures.resize(to: [r * n, d])
         mixedTargets.resize(to: [r * n, c])
         for j in 0..<r {
-            let mj = mixingMatrices.data + j * b * n
             // Z̃ʲᵀ = Mʲᵀ Zʲ      (n×b · b×d; Zʲ's rows are r·d apart in F)
-            BLAS.sgemm(.transposed, .none, m: n, n: d, k: b, a: mj, lda: n, b: f.data + j * d, ldb: r * d,
+            BLAS.sgemm(m: n, n: d, k: b, a: mixingMatrices.data + j * n * b, lda: b, b: f.data + j * d, ldb: r * d,
                        c: mixedFeatures.data + j * n * d, ldc: d)
-            // Ỹʲᵀ = Mʲᵀ Y       (n×b · b×c)
-            BLAS.sgemm(.transposed, .none, m: n, n: c, k: b, a: mj, lda: n, b: y.data, ldb: c,
-                       c: mixedTargets.data + j * n * c, ldc: c)
         }
+        // Ỹᵀ = [M¹ᵀ; …; Mʳᵀ] Y     (r·n×b · b×c: every position at once)
+        BLAS.sgemm(m: r * n, n: c, k: b, a: mixingMatrices.data, lda: b, b: y.data, ldb: c, c: mixedTargets.data, ldc: c)
         return (mixedFeatures, mixedTargets)
     }
 
     /// dZʲ = Mʲ dZ̃ʲᵀ for every position (b×n · n×d), written into dF [b, h, w, d].
     public func backward(_ mixedGradient: Tensor) -> Tensor {
-        let (r, b, n) = (mixingMatrices.shape[0], mixingMatrices.shape[1], mixingMatrices.shape[2])
+        let (r, n, b) = (mixingMatrices.shape[0], mixingMatrices.shape[1], mixingMatrices.shape[2])
         let d = featureShape[3]
         precondition(mixedGradient.count == r * n * d, "DenseMultiMix.backward: dZ̃ \(mixedGradient.shape) must be [\(r * n), \(d)]")
         featureGradient.resize(to: featureShape)
         for j in 0..<r {
-            BLAS.sgemm(.none, .none, m: b, n: d, k: n, a: mixingMatrices.data + j * b * n, lda: n,
+            BLAS.sgemm(.transposed, .none, m: b, n: d, k: n, a: mixingMatrices.data + j * n * b, lda: b,
                        b: mixedGradient.data + j * n * d, ldb: d, c: featureGradient.data + j * d, ldc: r * d)
         }
         return featureGradient

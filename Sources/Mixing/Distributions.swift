@@ -21,6 +21,8 @@ public struct GammaSampler: Sendable {
     let c: Double
     /// 1/α when α < 1 (the boost), else 0.
     let boostExponent: Double
+    /// The normal sampler's tables (fetched once, not per draw).
+    let ziggurat = Ziggurat.tables
 
     /// A sampler for Gamma(α).  (Precondition: α > 0.)
     public init(shape alpha: Double) {
@@ -36,23 +38,24 @@ public struct GammaSampler: Sendable {
     public var needsLogarithms: Bool { shape < 0.25 }
 
     /// G ~ Gamma(α).
-    public func next(_ random: inout RandomStream) -> Double {
+    public func next<Source: UniformWords>(_ random: inout Source) -> Double {
         let g = marsagliaTsang(&random)
         guard boostExponent != 0 else { return g }
         let u = random.nextOpenUnit32()
-        // U^(1/α): α = 1/2 (the lower end of MultiMix's default range) needs no pow.
-        return g * (boostExponent == 2 ? u * u : pow(u, boostExponent))
+        // U^(1/α): α = 1/2 (the lower end of MultiMix's default range) needs no pow; otherwise a
+        // single-precision pow is plenty (the weights are stored as Float) at half the cost.
+        return g * (boostExponent == 2 ? u * u : Double(powf(Float(u), Float(boostExponent))))
     }
 
     /// log G, G ~ Gamma(α), without underflow for any α.
-    public func nextLog(_ random: inout RandomStream) -> Double {
+    public func nextLog<Source: UniformWords>(_ random: inout Source) -> Double {
         let logG = log(marsagliaTsang(&random))
         return boostExponent == 0 ? logG : logG + log(random.nextOpenUnit32()) * boostExponent
     }
 
-    func marsagliaTsang(_ random: inout RandomStream) -> Double {
+    func marsagliaTsang<Source: UniformWords>(_ random: inout Source) -> Double {
         while true {
-            let x = random.nextZigguratNormal()
+            let x = random.nextZigguratNormal(ziggurat)
             var v = 1 + c * x
             if v <= 0 { continue }
             v = v * v * v
@@ -64,12 +67,13 @@ public struct GammaSampler: Sendable {
     }
 }
 
-/// The mixing weights' distributions, drawn from the counter-based `RandomStream`:
+/// The mixing weights' distributions, drawn from any source of words (the counter-based
+/// `RandomStream`, or the bulk `MixingGenerator` seeded from it):
 ///
 ///     Gamma(α)        ``GammaSampler``
 ///     Beta(a, b)      X / (X + Y),              X ~ Gamma(a), Y ~ Gamma(b)
 ///     Dirichlet(α·1)  (G₁, …, G_m) / Σ Gᵢ,      Gᵢ ~ Gamma(α)
-extension RandomStream {
+extension UniformWords {
 
     /// G ~ Gamma(shape, 1).  (Precondition: shape > 0.)
     public mutating func nextGamma(shape alpha: Double) -> Double {

@@ -14,52 +14,61 @@ public enum InterpolationMatrix {
         let gammas: UnsafeMutablePointer<Double>
         let indices: UnsafeMutablePointer<Int>
         let weights: UnsafeMutablePointer<Float>
-        /// Per-column space for callers that post-process Λ (Dense MultiMix's column sums).
-        let columns: UnsafeMutablePointer<Float>
         let capacity: Int
-        let columnCapacity: Int
 
-        public init(examples: Int, mixes: Int = 0) {
+        public init(examples: Int) {
             capacity = max(examples, 1)
-            columnCapacity = max(mixes, 1)
             gammas = .allocate(capacity: capacity)
             indices = .allocate(capacity: capacity)
             weights = .allocate(capacity: capacity)
-            columns = .allocate(capacity: columnCapacity)
         }
 
         deinit {
-            columns.deallocate()
             gammas.deallocate()
             indices.deallocate()
             weights.deallocate()
         }
     }
 
-    /// Fills `lambda` (b×n, row-major, leading dimension n) with n Dirichlet(α) columns over m of the b
-    /// examples each.
+    /// How Λ is stored.
+    public enum Layout: Sendable {
+        /// b×n row-major: Λ itself (row i = example i).
+        case examplesByMixes
+        /// n×b row-major: Λᵀ (row k = the mixed example k's weights, contiguous).
+        case mixesByExamples
+    }
+
+    /// Fills `lambda` with n Dirichlet(α) columns over m of the b examples each, in `layout`.
+    /// `eachColumn`, if given, then sees each freshly drawn column (pointer to λ_k's first weight, and
+    /// the distance between its weights) while it is still in cache, to rework it in place.
     public static func sample(into lambda: UnsafeMutablePointer<Float>, examples b: Int, mixes n: Int,
-                              examplesPerMix m: Int, alpha: Double, random: inout RandomStream, scratch: Scratch) {
+                              examplesPerMix m: Int, alpha: Double, random: inout RandomStream, scratch: Scratch,
+                              layout: Layout = .examplesByMixes,
+                              eachColumn: ((UnsafeMutablePointer<Float>, Int) -> Void)? = nil) {
         precondition(m >= 1 && m <= b && b <= scratch.capacity, "InterpolationMatrix: m=\(m) b=\(b)")
         let gamma = GammaSampler(shape: alpha)
-        if m == b {
-            for k in 0..<n {
-                // column k: λ_k ~ Dir(α·1_b)
-                random.fillDirichlet(gamma, count: b, into: lambda + k, stride: n, scratch: scratch.gammas)
-            }
-            return
+        var random = MixingGenerator(seededBy: &random)
+        // Element (i, k) of Λ is at i·rowStride + k·columnStride.
+        let (rowStride, columnStride) = layout == .examplesByMixes ? (n, 1) : (1, b)
+        if m < b {
+            lambda.update(repeating: 0, count: b * n)
+            for i in 0..<b { scratch.indices[i] = i }
         }
-        lambda.update(repeating: 0, count: b * n)
-        let chosen = scratch.indices, weights = scratch.weights
-        for i in 0..<b { chosen[i] = i }
         for k in 0..<n {
-            // A random m-subset: the first m places of a partial Fisher–Yates shuffle.
-            for slot in 0..<m {
-                let other = slot + random.nextInt(below: b - slot)
-                chosen.swapAt(slot, other)
+            let column = lambda + k * columnStride
+            if m == b {
+                // λ_k ~ Dir(α·1_b)
+                random.fillDirichlet(gamma, count: b, into: column, stride: rowStride, scratch: scratch.gammas)
+            } else {
+                // λ_k ~ Dir(α·1_m) on a random m-subset: the first m places of a partial Fisher–Yates shuffle.
+                let chosen = scratch.indices
+                for slot in 0..<m {
+                    chosen.swapAt(slot, slot + random.nextInt(below: b - slot))
+                }
+                random.fillDirichlet(gamma, count: m, into: scratch.weights, scratch: scratch.gammas)
+                for slot in 0..<m { column[chosen[slot] * rowStride] = scratch.weights[slot] }
             }
-            random.fillDirichlet(gamma, count: m, into: weights, scratch: scratch.gammas)
-            for slot in 0..<m { lambda[chosen[slot] * n + k] = weights[slot] }
+            eachColumn?(column, rowStride)
         }
     }
 }

@@ -15,11 +15,21 @@ import Tensors
 ///           otherwise accept x under the density's curve between layers i−1 and i.
 enum Ziggurat {
     static let r = 3.442619855899
-    /// k[i]: |w| threshold of the fast path; s[i]: word-to-x scale; f[i] = exp(−x_i²/2).
-    static let tables: (k: [UInt32], s: [Double], f: [Double]) = {
+
+    /// k[i]: |w| threshold of the fast path; s[i]: word-to-x scale; f[i] = exp(−x_i²/2). Raw memory,
+    /// allocated once for the process and never freed: reading it costs no reference counting.
+    struct Tables: @unchecked Sendable {
+        let k: UnsafePointer<UInt32>
+        let s: UnsafePointer<Double>
+        let f: UnsafePointer<Double>
+    }
+
+    static let tables: Tables = {
         let m1 = 2147483648.0, v = 9.91256303526217e-3
         var dn = r, tn = r
-        var k = [UInt32](repeating: 0, count: 128), s = [Double](repeating: 0, count: 128), f = [Double](repeating: 0, count: 128)
+        let k = UnsafeMutablePointer<UInt32>.allocate(capacity: 128)
+        let s = UnsafeMutablePointer<Double>.allocate(capacity: 128)
+        let f = UnsafeMutablePointer<Double>.allocate(capacity: 128)
         let q = v / exp(-0.5 * dn * dn)
         k[0] = UInt32(dn / q * m1)
         k[1] = 0
@@ -34,23 +44,23 @@ enum Ziggurat {
             f[i] = exp(-0.5 * dn * dn)
             s[i] = dn / m1
         }
-        return (k, s, f)
+        return Tables(k: k, s: s, f: f)
     }()
 }
 
-extension RandomStream {
+extension UniformWords {
     /// A uniform draw in (0, 1) from one 32-bit word (never 0: logs stay finite).
     mutating func nextOpenUnit32() -> Double {
         (Double(nextUInt32()) + 0.5) * 0x1p-32
     }
 
     /// A standard normal draw by the ziggurat method (the Gamma sampler's; public for its tests).
-    public mutating func nextSamplerNormal() -> Double { nextZigguratNormal() }
+    public mutating func nextSamplerNormal() -> Double { nextZigguratNormal(Ziggurat.tables) }
 
-    /// A standard normal draw by the ziggurat method.
+    /// A standard normal draw by the ziggurat method, with the tables passed in (hot loops fetch
+    /// them once).
     @inline(__always)
-    mutating func nextZigguratNormal() -> Double {
-        let tables = Ziggurat.tables
+    mutating func nextZigguratNormal(_ tables: Ziggurat.Tables) -> Double {
         var hz = Int32(bitPattern: nextUInt32())
         var iz = Int(hz & 127)
         if hz.magnitude < tables.k[iz] { return Double(hz) * tables.s[iz] }

@@ -54,7 +54,7 @@ final class DenseMultiMixTests: XCTestCase {
                     let expected = total > 0
                         ? Double(mixer.attention.data[i * r + j]) * Double(lambda[i * n + k]) / total
                         : Double(lambda[i * n + k])
-                    let actual = mixer.mixingMatrices.data[(j * b + i) * n + k]
+                    let actual = mixer.mixingMatrices.data[(j * n + k) * b + i]
                     XCTAssertEqual(Double(actual), expected, accuracy: 1e-5, "M^\(j)[\(i), \(k)]")
                     XCTAssertGreaterThanOrEqual(actual, 0)
                     columnSum += Double(actual)
@@ -69,7 +69,7 @@ final class DenseMultiMixTests: XCTestCase {
         }
         let (j, k, e) = (4, 7, 2)
         let expected = (0..<b).reduce(0.0) {
-            $0 + Double(mixer.mixingMatrices.data[(j * b + $1) * n + k]) * Double(f.data[($1 * r + j) * d + e])
+            $0 + Double(mixer.mixingMatrices.data[(j * n + k) * b + $1]) * Double(f.data[($1 * r + j) * d + e])
         }
         XCTAssertEqual(Double(mixer.mixedFeatures.data[(j * n + k) * d + e]), expected, accuracy: 1e-5)
     }
@@ -85,7 +85,7 @@ final class DenseMultiMixTests: XCTestCase {
         XCTAssertEqual(mixer.attention.values, [Float](repeating: 0.25, count: b * 4))
         for j in 0..<4 {
             for k in 0..<n {
-                let sum = (0..<b).reduce(Float(0)) { $0 + mixer.mixingMatrices.data[(j * b + $1) * n + k] }
+                let sum = (0..<b).reduce(Float(0)) { $0 + mixer.mixingMatrices.data[(j * n + k) * b + $1] }
                 XCTAssertEqual(sum, 1, accuracy: 1e-6)
             }
         }
