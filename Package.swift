@@ -50,7 +50,7 @@ let package = Package(
 
         // The command-line tool.
         .executableTarget(name: "multimix", dependencies: [
-            "SwiftMPI", "Tensors", "Models", "Datasets", "Training", "CMPI",
+            "SwiftMPI", "Tensors", "Models", "Mixing", "Datasets", "Training", "CMPI",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         // Multi-rank scenarios for the tests: run under mpirun by Tests/SwiftMPITests.

@@ -2,6 +2,7 @@ import ArgumentParser
 import Dispatch
 import Foundation
 import Layers
+import Mixing
 import Models
 import Tensors
 
@@ -58,6 +59,15 @@ struct BenchTrain: ParsableCommand {
     @Flag(help: "Print one JSON object instead of tables.")
     var json = false
 
+    @Option(help: "Run whole trainer steps with these mixing methods, interleaved, and compare them to the first: e.g. erm,multimix,dense-multimix (\(MixingMethod.allCases.map(\.rawValue).joined(separator: ", "))).")
+    var mixer: String?
+
+    @Option(help: "n, the mixed examples per step of multimix and dense-multimix.")
+    var n = 1000
+
+    @Option(help: "Train on a real dataset (fashion-mnist, mnist, cifar10, cifar100, or a folder) through the prefetching loader, and report the time steps wait for data; its shape and classes replace --input and --classes.")
+    var data: String?
+
     func validate() throws {
         guard ResNetSpecification.names.contains(model) else {
             throw ValidationError("--model must be one of \(ResNetSpecification.names.joined(separator: ", ")); got '\(model)'.")
@@ -74,10 +84,13 @@ struct BenchTrain: ParsableCommand {
             throw ValidationError("--engine-threads must be at least 1; got \(engineThreads).")
         }
         guard steps >= 1 else { throw ValidationError("--steps must be at least 1; got \(steps).") }
+        _ = try mixingMethods()
+        guard n >= 1 else { throw ValidationError("--n must be at least 1; got \(n).") }
         guard warmup >= 0 else { throw ValidationError("--warmup must be 0 or more; got \(warmup).") }
     }
 
     func run() throws {
+        if mixer != nil || data != nil { return try runTrainerSteps() }
         ConvolutionThreads.set(threads)
         Parallel.threadCount = engineThreads ?? threads
         let (channels, height, imageWidth) = BenchConv.parseShape(input)!
@@ -182,7 +195,7 @@ struct BenchTrain: ParsableCommand {
         return kilobytes / 1024
     }
 
-    private func format(_ x: Double, _ digits: Int) -> String {
+    func format(_ x: Double, _ digits: Int) -> String {
         x.isFinite ? String(format: "%.\(digits)f", x) : "null"
     }
 }
@@ -196,6 +209,6 @@ private extension LayerTimer.Kind {
     }
 }
 
-private extension String {
+extension String {
     func leftPadded(_ width: Int) -> String { String(repeating: " ", count: max(0, width - count)) + self }
 }
