@@ -17,7 +17,10 @@ struct BenchTrain: ParsableCommand {
             the backward of each, and an SGD step (momentum 0.9, weight decay 5e-4). Steps after \
             --warmup are timed; figures are medians over them (per-layer-kind times are means). \
             Peak memory is the process's VmHWM. Conv GFLOP/s counts 2 FLOPs per multiply-add of the \
-            three passes (the stem has no input-gradient pass).
+            three passes (the stem has no input-gradient pass). On a machine shared with other work, \
+            run with OMP_WAIT_POLICY=passive (and the same for any reference it is compared with): \
+            oneDNN's OpenMP threads otherwise spin between convolutions and can starve the engine's \
+            own loops; the policy in effect is printed.
             Example: multimix bench train --model resnet20 --input 1x28x28 --batch 128 --threads 2 --json
             """
     )
@@ -146,6 +149,7 @@ struct BenchTrain: ParsableCommand {
         let kinds = LayerTimer.Kind.allCases.map { ($0, (timer.seconds[$0] ?? 0) / Double(steps)) }
         let convSeconds = kinds.filter { $0.0.rawValue.hasPrefix("conv") }.reduce(0) { $0 + $1.1 }
         let peak = Self.peakResidentMegabytes()
+        let waitPolicy = ProcessInfo.processInfo.environment["OMP_WAIT_POLICY"] ?? "unset"
 
         if json {
             var fields = [
@@ -162,7 +166,7 @@ struct BenchTrain: ParsableCommand {
                 #""conv_gflop_per_step":\#(format(convFlops / 1e9, 3))"#,
                 #""conv_gflops":\#(format(convFlops / convSeconds / 1e9, 2))"#,
                 #""step_conv_gflops":\#(format(convFlops / stepSeconds / 1e9, 2))"#,
-                #""final_loss":\#(format(losses.last!, 4))"#,
+                #""final_loss":\#(format(losses.last!, 4))"#, #""omp_wait_policy":"\#(waitPolicy)""#,
             ]
             for (kind, seconds) in kinds {
                 fields.append(#""\#(kind.jsonKey)_seconds":\#(format(seconds, 5))"#)
@@ -171,7 +175,8 @@ struct BenchTrain: ParsableCommand {
             return
         }
         print("\(model) (\(net.parameterCount) parameters), input \(input), \(classes) classes, batch \(batch), "
-              + "\(threads) threads, conv backend \(backend.rawValue); \(steps) steps after \(warmup) warm-up")
+              + "\(threads) threads, conv backend \(backend.rawValue), OMP_WAIT_POLICY \(waitPolicy); "
+              + "\(steps) steps after \(warmup) warm-up")
         print("images/s          \(format(imagesPerSecond, 1))   (median step \(format(stepSeconds * 1e3, 1)) ms, "
               + "best \(format(total.min()! * 1e3, 1)) ms)")
         print("peak RSS          \(format(peak, 1)) MB")
