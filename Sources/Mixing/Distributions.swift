@@ -38,6 +38,7 @@ public struct GammaSampler: Sendable {
     public var needsLogarithms: Bool { shape < 0.25 }
 
     /// G ~ Gamma(α).
+    @inline(__always)
     public func next<Source: UniformWords>(_ random: inout Source) -> Double {
         let g = marsagliaTsang(&random)
         guard boostExponent != 0 else { return g }
@@ -53,6 +54,7 @@ public struct GammaSampler: Sendable {
         return boostExponent == 0 ? logG : logG + log(random.nextOpenUnit32()) * boostExponent
     }
 
+    @inline(__always)
     func marsagliaTsang<Source: UniformWords>(_ random: inout Source) -> Double {
         while true {
             let x = random.nextZigguratNormal(ziggurat)
@@ -108,12 +110,14 @@ extension UniformWords {
         precondition(count > 0, "Dirichlet needs at least one component")
         var total = 0.0
         if !gamma.needsLogarithms {
-            // λᵢ = Gᵢ / Σ G
+            // λᵢ = Gᵢ / Σ G     (the source copied into a local: its state stays in registers)
+            var source = self
             for i in 0..<count {
-                let g = gamma.next(&self)
+                let g = gamma.next(&source)
                 scratch[i] = g
                 total += g
             }
+            self = source
         } else {
             // λᵢ = exp(log Gᵢ − M) / Σ exp(log G − M),  M = max log G   (a softmax of the logs)
             var largest = -Double.infinity
