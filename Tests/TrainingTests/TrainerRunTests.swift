@@ -116,6 +116,38 @@ final class TrainerRunTests: XCTestCase {
         for (name, values) in a { XCTAssertTrue(values == b[name]!, "\(name) differs after resuming") }
     }
 
+    /// CIFAR-10 with out-of-distribution detection against the CIFAR-100 test split: the trainer's
+    /// final evaluation (2 ranks, test set split between them) and `multimix eval` on its checkpoint
+    /// (1 process) agree.
+    func testEvaluationWithOutOfDistributionSetMatchesOfflineEval() throws {
+        let data = MPIRun.repositoryDataDirectory
+        guard FileManager.default.fileExists(atPath: data + "/cifar-10-batches-bin/test_batch.bin"),
+              FileManager.default.fileExists(atPath: data + "/cifar-100-binary/test.bin") else {
+            throw XCTSkip("CIFAR data missing in \(data): run launch/setup.sh")
+        }
+        let run = folder.appendingPathComponent("cifar")
+        let path = try config("cifar", method: "erm", epochs: 1, replacing: [
+            "data": "{dataset: cifar10, root: \(data)/cifar-10-batches-bin, train_subset: 256}",
+            "eval": "{every_epochs: 1, ood: {dataset: cifar100, root: \(data)/cifar-100-binary}}",
+        ])
+        let trained = try train(ranks: 2, config: path, runDirectory: run)
+        XCTAssertEqual(trained.status, 0, trained.output)
+        let records = try MetricsLog.read(run.appendingPathComponent("metrics.jsonl")).filter { $0.kind == .eval }
+        let online = try XCTUnwrap(records.last).values
+        for name in [MetricName.top1, MetricName.oodAUROC, MetricName.oodAUPRIn, MetricName.oodAUPROut] {
+            XCTAssertTrue((0...1).contains(online[name] ?? -1), "\(name) = \(String(describing: online[name]))")
+        }
+        let offline = try MPIRun.launch([multimix, "eval", "--checkpoint", run.appendingPathComponent("checkpoints").path,
+                                         "--ood", "cifar100=\(data)/cifar-100-binary", "--json"], timeout: 120)
+        XCTAssertEqual(offline.status, 0, offline.output)
+        let line = try XCTUnwrap(offline.output.split(separator: "\n").last { $0.hasPrefix("{") })
+        let values = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Double])
+        XCTAssertEqual(values[MetricName.top1], online[MetricName.top1], "top-1 counts are exact")
+        for name in [MetricName.nll, MetricName.ece, MetricName.oodAUROC, MetricName.oodAUPRIn, MetricName.oodAUPROut] {
+            XCTAssertEqual(values[name]!, online[name]!, accuracy: 1e-6, "\(name): offline vs in training")
+        }
+    }
+
     // MARK: - Faults and signals
 
     /// kill -9 of one rank mid-run ends the job, non-zero, within 30 s; the last checkpoint loads.
