@@ -59,8 +59,9 @@ struct Evaluate: ParsableCommand {
     private func evaluate() throws {
         // Everything that can be wrong with the inputs is found before MPI starts.
         var folder = URL(fileURLWithPath: checkpoint)
-        if let latest = try? CheckpointStore(folder: folder, keep: Int.max).latest(),
-           !FileManager.default.fileExists(atPath: folder.appendingPathComponent("state.json").path) {
+        // A run's checkpoints/ folder stands for its latest checkpoint (read only: nothing is created).
+        if FileManager.default.fileExists(atPath: folder.appendingPathComponent("latest").path),
+           let latest = try? CheckpointStore(folder: folder, keep: Int.max).latest() {
             folder = latest
         }
         let loaded = try CheckpointStore.load(folder)
