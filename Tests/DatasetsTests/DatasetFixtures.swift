@@ -1,5 +1,6 @@
 import Datasets
 import Foundation
+import TestSupport
 import XCTest
 
 /// Small dataset files written by the tests, and the way to the real data.
@@ -84,12 +85,7 @@ enum DatasetFixtures {
     }
 
     /// The real data folder: `$MULTIMIX_DATA_DIR`, else `<repo>/.cache/data` (filled by launch/setup.sh).
-    static var realDataDirectory: String {
-        if let folder = ProcessInfo.processInfo.environment["MULTIMIX_DATA_DIR"], !folder.isEmpty { return folder }
-        let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-            .deletingLastPathComponent()
-        return repository.appendingPathComponent(".cache/data").path
-    }
+    static var realDataDirectory: String { Repository.dataDirectory }
 
     /// The source for a real dataset, or a skip naming launch/setup.sh when its files are absent.
     static func realSource(_ name: String, split: DatasetSplit = .test) throws -> DatasetSource {

@@ -28,13 +28,6 @@ public enum MPIRun {
         return bundle.deletingLastPathComponent()
     }
 
-    /// Where launch/setup.sh unpacks the datasets: `$MULTIMIX_DATA_DIR`, else `<repository>/.cache/data`.
-    public static var repositoryDataDirectory: String {
-        if let dir = ProcessInfo.processInfo.environment["MULTIMIX_DATA_DIR"] { return dir }
-        return URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-            .deletingLastPathComponent().appendingPathComponent(".cache/data").path
-    }
-
     /// The path of the built executable `name`.
     public static func executable(_ name: String) -> String {
         binaryDirectory.appendingPathComponent(name).path

@@ -1,12 +1,12 @@
 import Foundation
+import TestSupport
 import Training
 import XCTest
 
 /// Every config in configs/ loads and validates, and names what its file name says.
 final class ShippedConfigTests: XCTestCase {
     func testEveryShippedConfigIsValid() throws {
-        let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-        let folder = repository.appendingPathComponent("configs")
+        let folder = Repository.root.appendingPathComponent("configs")
         let files = try FileManager.default.contentsOfDirectory(atPath: folder.path).filter { $0.hasSuffix(".yaml") }.sorted()
         XCTAssertGreaterThanOrEqual(files.count, 17)
         for file in files {

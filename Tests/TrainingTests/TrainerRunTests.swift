@@ -120,7 +120,7 @@ final class TrainerRunTests: XCTestCase {
     /// final evaluation (2 ranks, test set split between them) and `multimix eval` on its checkpoint
     /// (1 process) agree.
     func testEvaluationWithOutOfDistributionSetMatchesOfflineEval() throws {
-        let data = MPIRun.repositoryDataDirectory
+        let data = Repository.dataDirectory
         guard FileManager.default.fileExists(atPath: data + "/cifar-10-batches-bin/test_batch.bin"),
               FileManager.default.fileExists(atPath: data + "/cifar-100-binary/test.bin") else {
             throw XCTSkip("CIFAR data missing in \(data): run launch/setup.sh")
@@ -273,7 +273,7 @@ final class TrainerRunTests: XCTestCase {
 
     /// launch/train.sh and launch/multinode.sh (with a hostfile of localhost slots), for real.
     func testLaunchScriptsTrain() throws {
-        let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        let repository = Repository.root
         let path = try config("launched", epochs: 1)
         let single = try MPIRun.launch(["bash", "launch/train.sh", path, "2", "--run-dir", folder.appendingPathComponent("one").path],
                                        timeout: 300, environment: ["MULTIMIX_SKIP_BUILD": "1"], currentDirectory: repository)
