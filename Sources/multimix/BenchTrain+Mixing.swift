@@ -44,8 +44,7 @@ extension BenchTrain {
             shape = ImageShape(height: h, width: w, channels: c)
         }
         let model = try ResNet(name: model, inputChannels: shape.channels, classCount: classCount, width: width, seed: 1,
-                               makeConvolution: { ConvolutionBackend(rawValue: convBackend.rawValue)?.makeKernel($0)
-                                   ?? NaiveConvolution(geometry: $0) })
+                               makeConvolution: convolutionFactory)
         let sgd = SGD(arena: model.arena, configuration: .init(momentum: 0.9, weightDecay: 5e-4))
         let steppers = methods.map {
             TrainingStep(model: model, schedule: MixingSchedule(method: $0), mixedCount: n, concentration: .multiMixDefault)

@@ -71,6 +71,15 @@ struct BenchTrain: ParsableCommand {
     @Option(help: "Train on a real dataset (fashion-mnist, mnist, cifar10, cifar100, or a folder) through the prefetching loader, and report the time steps wait for data; its shape and classes replace --input and --classes.")
     var data: String?
 
+    /// Kernels of `--conv-backend`, one per convolution shape.
+    var convolutionFactory: LayerContext.ConvolutionFactory {
+        switch convBackend {
+        case .onednn: return { ConvolutionBackend.oneDNN.makeKernel($0) }
+        case .im2col: return { ConvolutionBackend.im2col.makeKernel($0) }
+        case .naive: return { NaiveConvolution(geometry: $0) }
+        }
+    }
+
     func validate() throws {
         guard ResNetSpecification.names.contains(model) else {
             throw ValidationError("--model must be one of \(ResNetSpecification.names.joined(separator: ", ")); got '\(model)'.")
@@ -98,15 +107,8 @@ struct BenchTrain: ParsableCommand {
         Parallel.threadCount = engineThreads ?? threads
         let (channels, height, imageWidth) = BenchConv.parseShape(input)!
         let backend = convBackend
-        let factory: LayerContext.ConvolutionFactory = { geometry in
-            switch backend {
-            case .onednn: ConvolutionBackend.oneDNN.makeKernel(geometry)
-            case .im2col: ConvolutionBackend.im2col.makeKernel(geometry)
-            case .naive: NaiveConvolution(geometry: geometry)
-            }
-        }
         let net = try ResNet(name: model, inputChannels: channels, classCount: classes, width: width, seed: 1,
-                             makeConvolution: factory)
+                             makeConvolution: convolutionFactory)
         let context = net.context
         let criterion = SoftTargetCrossEntropy(context)
         let sgd = SGD(arena: net.arena, configuration: .init(momentum: 0.9, weightDecay: 5e-4))
