@@ -34,7 +34,7 @@ extension Trainer {
     func start(resume: ResumePolicy) throws {
         let arena = model.arena
         var resumedStep: Int64 = -1
-        let status = Trainer.rootDecides(communicator, "loading the checkpoint") {
+        try Trainer.rootDecides(communicator, "loading the checkpoint") {
             guard let store = checkpoints else { return }
             var checkpoint: Checkpoint? = nil
             switch resume {
@@ -58,7 +58,6 @@ extension Trainer {
             resumedStep = Int64(checkpoint.state.step)
             progress.message("resuming from \(checkpoint.folder.path) (step \(checkpoint.state.step), epoch \(checkpoint.state.epoch))")
         }
-        try status.get()
 
         // Rank 0's parameters, statistics, momentum and position become everyone's.
         var header: [Int64] = [resumedStep, Int64(optimizer.stepCount)]
@@ -102,11 +101,12 @@ extension Trainer {
     func averageRunningStatistics() throws {
         let arena = model.arena
         let count = arena.valueCount - arena.trainableCount
-        guard communicator.size > 1, count > 0 else { return }
+        guard communicator.size > 1, count > 0, !runningStatisticsAreAveraged else { return }
         let statistics = UnsafeMutableBufferPointer(start: arena.values + arena.trainableCount, count: count)
         try communicator.allreduce(statistics, op: .sum)
         let scale = 1 / Float(communicator.size)
         for i in statistics.indices { statistics[i] *= scale }
+        runningStatisticsAreAveraged = true
     }
 
     /// Averages the running statistics, then rank 0 writes a checkpoint; returns its folder on rank 0.
@@ -129,7 +129,7 @@ extension Trainer {
                 saved = try store.save(step: globalStep, epoch: epoch, worldSize: communicator.size, config: config,
                                        metrics: lastMetrics, model: modelTensors, optimizer: optimizerTensors)
             }
-        }.get()
+        }
         return saved
     }
 }

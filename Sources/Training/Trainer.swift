@@ -54,6 +54,9 @@ public final class Trainer {
     /// Position of the next step.
     var epoch = 0, stepInEpoch = 0, globalStep = 0
     var lastMetrics: [String: Double] = [:]
+    /// Whether BatchNorm's running statistics are the cross-rank average (no training forward since):
+    /// an epoch end that evaluates and checkpoints averages them once.
+    var runningStatisticsAreAveraged = false
 
     public init(config: TrainingConfig, communicator: Communicator, runDirectory: URL, resume: ResumePolicy,
                 convolutionBackend: ConvolutionBackend = .oneDNN, maxSteps: Int? = nil,
@@ -119,7 +122,7 @@ public final class Trainer {
             store = try CheckpointStore(folder: runDirectory.appendingPathComponent("checkpoints"),
                                         keep: config.checkpoint.keep)
             try config.write(to: runDirectory.appendingPathComponent("config.yaml"))
-        }.get()
+        }
         checkpoints = isRoot ? store : nil
 
         // Announce completed gradients to the synchroniser as backward produces them.
@@ -133,7 +136,7 @@ public final class Trainer {
         var metricsLog: MetricsLog? = nil
         try Trainer.rootDecides(communicator, "opening the metrics log") {
             metricsLog = try MetricsLog(url: runDirectory.appendingPathComponent("metrics.jsonl"), resumingAfter: globalStep)
-        }.get()
+        }
         log = metricsLog
     }
 
@@ -175,6 +178,7 @@ public final class Trainer {
                                    imageShape: (shape.height, shape.width, shape.channels),
                                    randomness: MixingRandomness(seed: UInt64(config.seed), epoch: batch.epoch,
                                                                 step: batch.step, rank: communicator.rank))
+            runningStatisticsAreAveraged = false
             if let error = synchronisationError { throw error }
             let exposed = try synchroniser.finish()
 
@@ -298,19 +302,15 @@ public final class Trainer {
 
     /// Runs `work` on rank 0 only and tells every rank whether it succeeded, so that a failure on rank
     /// 0 stops all ranks with an error instead of leaving them waiting in the next collective.
-    static func rootDecides(_ communicator: Communicator, _ what: String, _ work: () throws -> Void) -> Result<Void, Error> {
+    static func rootDecides(_ communicator: Communicator, _ what: String, _ work: () throws -> Void) throws {
         var failure: Error? = nil
         if communicator.rank == 0 {
             do { try work() } catch { failure = error }
         }
         var flag: [Int32] = [failure == nil ? 0 : 1]
-        do {
-            try communicator.broadcast(&flag, root: 0)
-        } catch {
-            return .failure(error)
-        }
-        if let failure { return .failure(TrainingError.agreed(failure)) }
-        return flag[0] == 0 ? .success(()) : .failure(TrainingError.peerFailed(rank: 0, what: what))
+        try communicator.broadcast(&flag, root: 0)
+        if let failure { throw TrainingError.agreed(failure) }
+        if flag[0] != 0 { throw TrainingError.peerFailed(rank: 0, what: what) }
     }
 
     /// Runs `work` on every rank; if it fails anywhere, every rank throws (the failing ranks their own

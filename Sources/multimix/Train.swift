@@ -125,7 +125,7 @@ struct Train: ParsableCommand {
     }
 
     private func fail(_ error: Error, code: Int32) -> Never {
-        FileHandle.standardError.write(Data("multimix: error: \(error)\n".utf8))
+        printError(error, rank: 0, size: 1)
         Foundation.exit(code)
     }
 }
