@@ -3,7 +3,7 @@ import Tensors
 /// Targets as probability vectors.
 public enum SoftTargets {
     /// Y (b×c): row i is the one-hot vector of `labels[i]`.
-    public static func oneHot(_ labels: [Int32], classes: Int, into y: Tensor) {
+    public static func oneHot<Labels: Collection>(_ labels: Labels, classes: Int, into y: Tensor) where Labels.Element == Int32 {
         y.resize(to: [labels.count, classes])
         y.data.update(repeating: 0, count: y.count)
         for (i, label) in labels.enumerated() {

@@ -50,7 +50,7 @@ public final class TrainingStep {
                     imageShape: (height: Int, width: Int, channels: Int), randomness: MixingRandomness) -> Outcome {
         input.resize(to: [count, imageShape.height, imageShape.width, imageShape.channels])
         input.data.update(from: images.baseAddress!, count: input.count)
-        SoftTargets.oneHot(Array(labels.prefix(count)), classes: model.classCount, into: targets)
+        SoftTargets.oneHot(labels.prefix(count), classes: model.classCount, into: targets)
         model.isTraining = true
 
         let method = schedule.method(for: randomness)
