@@ -11,22 +11,36 @@
 public struct DataPipeline {
     /// Where the data came from.
     public let source: DatasetSource
-    /// The training split, reduced to the subset; nil where the source has no training split.
+    /// The training split, less the validation examples, reduced to the subset; nil where the source
+    /// has no training split.
     public let train: ImageDataset?
     /// The test split; nil where the source has none.
     public let test: ImageDataset?
+    /// The training examples held out for validation (nil: none held out).
+    public let validation: ImageDataset?
     /// Normalisation for both splits.
     public let statistics: ChannelStatistics
 
-    /// Reads the splits of `source` that exist and settles the statistics.
+    /// Reads the splits of `source` that exist and settles the statistics. `validationCount` training
+    /// examples (the last ones, balanced per class) are set aside as ``validation`` before `subset`
+    /// picks the training examples from the rest.
     /// - Throws: ``DatasetError`` for unreadable data, or when there is no training split and no
     ///   `statistics` were given.
-    public init(source: DatasetSource, subset: DatasetSubset = .all, statistics: ChannelStatistics? = nil,
+    public init(source: DatasetSource, subset: DatasetSubset = .all, validationCount: Int? = nil,
+                statistics: ChannelStatistics? = nil,
                 cacheDirectory: String = ChannelStatistics.defaultCacheDirectory()) throws {
         let available = source.availableSplits
         let fullTrain = available.contains(.train) ? try source.load(.train) : nil
         self.source = source
-        train = fullTrain.map(subset.apply)
+        if let validationCount, let fullTrain {
+            let held = DatasetSubset.lastBalanced(count: validationCount).indices(in: fullTrain)
+            let heldSet = Set(held)
+            validation = fullTrain.subset(held)
+            train = subset.apply(to: fullTrain.subset(fullTrain.labels.indices.filter { !heldSet.contains($0) }))
+        } else {
+            validation = nil
+            train = fullTrain.map(subset.apply)
+        }
         test = available.contains(.test) ? try source.load(.test) : nil
         if let statistics {
             self.statistics = statistics
@@ -41,6 +55,27 @@ public struct DataPipeline {
             throw DatasetError(.missing, path: source.root, problem: "no complete split found for \(source.format.displayName)",
                                fix: DatasetError.refetchAdvice)
         }
+    }
+
+    private init(source: DatasetSource, train: ImageDataset?, test: ImageDataset?, validation: ImageDataset?,
+                 statistics: ChannelStatistics) {
+        self.source = source
+        self.train = train
+        self.test = test
+        self.validation = validation
+        self.statistics = statistics
+    }
+
+    /// A pipeline that only evaluates: `test` is the split, normalised with `statistics` (for sets made
+    /// in memory, such as ``NoiseImages``). `source` names where it came from.
+    public static func evaluationOnly(_ test: ImageDataset, statistics: ChannelStatistics, source: DatasetSource) -> DataPipeline {
+        DataPipeline(source: source, train: nil, test: test, validation: nil, statistics: statistics)
+    }
+
+    /// This pipeline with the validation examples in the test split's place, so that whatever
+    /// evaluates "the test split" evaluates the validation split; nil when none were held out.
+    public var validationAsTest: DataPipeline? {
+        validation.map { DataPipeline(source: source, train: train, test: $0, validation: $0, statistics: statistics) }
     }
 
     /// The usual augmentation for a format: crop and flip for CIFAR, none for digits and clothes.

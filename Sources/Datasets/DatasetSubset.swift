@@ -11,6 +11,9 @@ public enum DatasetSubset: Equatable, Sendable {
     case firstBalanced(count: Int)
     /// `fraction` (in (0, 1]) of the dataset, rounded, balanced per class.
     case fraction(Double)
+    /// The last `count` examples, balanced per class (in file order): a validation split held out
+    /// from the end, so that it never overlaps a `firstBalanced` training subset of the rest.
+    case lastBalanced(count: Int)
 
     /// The chosen indices of `dataset`, in file order.
     public func indices(in dataset: ImageDataset) -> [Int] {
@@ -22,18 +25,25 @@ public enum DatasetSubset: Equatable, Sendable {
             let count = Int((fraction * Double(dataset.count)).rounded())
             return DatasetSubset.firstBalanced(count: count).indices(in: dataset)
         case .firstBalanced(let count):
-            precondition(count >= 0, "subset count \(count)")
-            let classes = dataset.classCount
-            var quota = (0..<classes).map { count / classes + ($0 < count % classes ? 1 : 0) }
-            var chosen = [Int]()
-            chosen.reserveCapacity(min(count, dataset.count))
-            for (index, label) in dataset.labels.enumerated() where quota[Int(label)] > 0 {
-                quota[Int(label)] -= 1
-                chosen.append(index)
-                if chosen.count == count { break }
-            }
-            return chosen
+            return DatasetSubset.balanced(count: count, in: dataset, order: dataset.labels.indices)
+        case .lastBalanced(let count):
+            return DatasetSubset.balanced(count: count, in: dataset, order: dataset.labels.indices.reversed()).reversed()
         }
+    }
+
+    /// The first `count` examples met in `order`, balanced per class.
+    private static func balanced<Order: Sequence>(count: Int, in dataset: ImageDataset, order: Order) -> [Int] where Order.Element == Int {
+        precondition(count >= 0, "subset count \(count)")
+        let classes = dataset.classCount
+        var quota = (0..<classes).map { count / classes + ($0 < count % classes ? 1 : 0) }
+        var chosen = [Int]()
+        chosen.reserveCapacity(min(count, dataset.count))
+        for index in order where quota[Int(dataset.labels[index])] > 0 {
+            quota[Int(dataset.labels[index])] -= 1
+            chosen.append(index)
+            if chosen.count == count { break }
+        }
+        return chosen
     }
 
     /// `dataset` reduced to this subset (the dataset itself for `.all`).

@@ -1,3 +1,6 @@
+#if canImport(Glibc)
+import Glibc
+#endif
 import Tensors
 
 /// Dense MultiMix: MultiMix at every spatial position of the last feature map, weighted by attention.
@@ -6,6 +9,7 @@ import Tensors
 /// Z^j, one d-vector per example. With the paper's column convention (Z^j ∈ ℝ^{d×b}, Λ^j ∈ ℝ^{b×n}):
 ///
 ///     aᵢʲ  = ReLU(w_{yᵢ}ᵀ zᵢʲ) / Σ_j' ReLU(w_{yᵢ}ᵀ zᵢʲ')        attention: example i's CAM   (eq. 5)
+///            (or softmax_j(w_{yᵢ}ᵀ zᵢʲ) with `attentionNormalisation: .softmax`)
 ///     Mʲ   = diag(aʲ) Λʲ,  each column scaled to sum to 1                                   (eq. 6)
 ///     Z̃ʲ  = Zʲ Mʲ        Ỹʲ = Y Mʲ                                                       (eq. 7)
 ///     loss = 1/(n·r) Σ_j Σ_k CE(f(z̃ₖʲ), ỹₖʲ)     f the classifier, shared over positions  (eq. 8)
@@ -23,9 +27,18 @@ import Tensors
 /// through it. An example whose CAM is zero everywhere attends uniformly (1/r). A column of Mʲ whose
 /// attention-weighted sum is 0 falls back to Λʲ's column.
 public final class DenseMultiMix {
+    /// How the class activation map becomes attention over positions.
+    public enum AttentionNormalisation: String, CaseIterable, Sendable {
+        /// ReLU, then divided by the sum over positions (the paper's).
+        case reluL1 = "relu-l1"
+        /// Softmax over positions: every position keeps some weight, the largest CAM values dominate.
+        case softmax
+    }
+
     public let mixedCount: Int
     public let concentration: Concentration
     public let examplesPerMix: Int?
+    public let attentionNormalisation: AttentionNormalisation
 
     /// a (b×r) of the last step.
     public let attention = Tensor(shape: [0])
@@ -44,12 +57,14 @@ public final class DenseMultiMix {
     private var featureShape: [Int] = []
     private var scratches: [InterpolationMatrix.Scratch] = []
 
-    public init(mixedCount: Int = 1000, concentration: Concentration = .multiMixDefault, examplesPerMix: Int? = nil) {
+    public init(mixedCount: Int = 1000, concentration: Concentration = .multiMixDefault, examplesPerMix: Int? = nil,
+                attentionNormalisation: AttentionNormalisation = .reluL1) {
         precondition(mixedCount >= 1, "DenseMultiMix: n must be at least 1")
         precondition(concentration.isValid, "DenseMultiMix: invalid α \(concentration)")
         self.mixedCount = mixedCount
         self.concentration = concentration
         self.examplesPerMix = examplesPerMix
+        self.attentionNormalisation = attentionNormalisation
     }
 
     /// Mixes features F [b, h, w, d] with targets Y (b×c) at every position. `classifierWeight` is W
@@ -85,7 +100,8 @@ public final class DenseMultiMix {
         return mix(features: f, targets: y)
     }
 
-    /// aᵢʲ = ReLU(w_{yᵢ}ᵀ zᵢʲ) normalised over j, with yᵢ = argmax of Y's row i.
+    /// aᵢʲ = ReLU(w_{yᵢ}ᵀ zᵢʲ) normalised over j (or the softmax over j of w_{yᵢ}ᵀ zᵢʲ), with yᵢ = argmax
+    /// of Y's row i.
     func computeAttention(features f: Tensor, targets y: Tensor, classifierWeight w: UnsafePointer<Float>) {
         let (b, r, d) = (f.shape[0], f.shape[1] * f.shape[2], f.shape[3])
         let c = y.shape[1]
@@ -95,16 +111,25 @@ public final class DenseMultiMix {
             let label = DenseMultiMix.argmax(y.data + i * c, count: c)
             let wy = w + label * d
             let ai = attention.data + i * r
-            var total: Float = 0
             for j in 0..<r {
                 let z = f.data + (i * r + j) * d
                 var dot: Float = 0
                 for e in 0..<d { dot += wy[e] * z[e] }
-                ai[j] = max(dot, 0)  // ReLU(w_yᵀ z)
-                total += ai[j]
+                ai[j] = dot  // w_yᵀ zᵢʲ, the class activation map
             }
-            let scale = total > 0 ? 1 / total : 0
-            for j in 0..<r { ai[j] = total > 0 ? ai[j] * scale : 1 / Float(r) }
+            switch attentionNormalisation {
+            case .reluL1:
+                var total: Float = 0
+                for j in 0..<r { ai[j] = max(ai[j], 0); total += ai[j] }  // ReLU
+                let scale = total > 0 ? 1 / total : 0
+                for j in 0..<r { ai[j] = total > 0 ? ai[j] * scale : 1 / Float(r) }
+            case .softmax:
+                var largest = ai[0]
+                for j in 1..<r { largest = max(largest, ai[j]) }
+                var total: Float = 0
+                for j in 0..<r { ai[j] = expf(ai[j] - largest); total += ai[j] }
+                for j in 0..<r { ai[j] /= total }
+            }
         }
         attentionByPosition.resize(to: [r, b])
         for i in 0..<b { for j in 0..<r { attentionByPosition.data[j * b + i] = attention.data[i * r + j] } }
@@ -143,8 +168,10 @@ public final class DenseMultiMix {
         return (mixedFeatures, mixedTargets)
     }
 
-    /// dZʲ = Mʲ dZ̃ʲᵀ for every position (b×n · n×d), written into dF [b, h, w, d].
-    public func backward(_ mixedGradient: Tensor) -> Tensor {
+    /// dZʲ = Mʲ dZ̃ʲᵀ for every position (b×n · n×d), written into dF [b, h, w, d]; plus, when given,
+    /// `pooled` (b×d), a gradient that reached the pooled embeddings Z = 1/r Σ_j Zʲ by another path
+    /// (a clean-batch loss): dZʲ += dZ/r.
+    public func backward(_ mixedGradient: Tensor, addingPooled pooled: UnsafePointer<Float>? = nil) -> Tensor {
         let (r, n, b) = (mixingMatrices.shape[0], mixingMatrices.shape[1], mixingMatrices.shape[2])
         let d = featureShape[3]
         precondition(mixedGradient.count == r * n * d, "DenseMultiMix.backward: dZ̃ \(mixedGradient.shape) must be [\(r * n), \(d)]")
@@ -152,6 +179,16 @@ public final class DenseMultiMix {
         for j in 0..<r {
             BLAS.sgemm(.transposed, .none, m: b, n: d, k: n, a: mixingMatrices.data + j * n * b, lda: b,
                        b: mixedGradient.data + j * n * d, ldb: d, c: featureGradient.data + j * d, ldc: r * d)
+        }
+        if let pooled {
+            let share = 1 / Float(r)
+            for i in 0..<b {
+                let dz = pooled + i * d
+                for j in 0..<r {
+                    let dF = featureGradient.data + (i * r + j) * d
+                    for e in 0..<d { dF[e] += dz[e] * share }
+                }
+            }
         }
         return featureGradient
     }

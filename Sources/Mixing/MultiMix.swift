@@ -78,15 +78,17 @@ public final class MultiMix {
         return (mixedEmbeddings, mixedTargets)
     }
 
-    /// dZ = Λ dZ̃ᵀ   (b×n · n×d): the gradient of the embeddings from that of the mixed embeddings.
-    public func backward(_ mixedGradient: Tensor) -> Tensor {
+    /// dZ = Λ dZ̃ᵀ   (b×n · n×d): the gradient of the embeddings from that of the mixed embeddings,
+    /// plus `direct` (b×d), the gradient that reached Z by another path (a clean-batch loss), if any.
+    public func backward(_ mixedGradient: Tensor, adding direct: UnsafePointer<Float>? = nil) -> Tensor {
         let (b, n) = (lambda.shape[0], lambda.shape[1])
         precondition(mixedGradient.shape.count == 2 && mixedGradient.shape[0] == n,
                      "MultiMix.backward: dZ̃ \(mixedGradient.shape) must be \(n)×d")
         let d = mixedGradient.shape[1]
         embeddingGradient.resize(to: [b, d])
+        if let direct { embeddingGradient.data.update(from: direct, count: b * d) }
         BLAS.sgemm(.none, .none, m: b, n: d, k: n, a: lambda.data, lda: n, b: mixedGradient.data, ldb: d,
-                   c: embeddingGradient.data, ldc: d)
+                   beta: direct == nil ? 0 : 1, c: embeddingGradient.data, ldc: d)
         return embeddingGradient
     }
 }

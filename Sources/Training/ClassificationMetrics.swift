@@ -147,7 +147,12 @@ public enum MetricName {
     public static let alignment = "alignment"
     /// Evaluation: uniformity of ℓ2-normalised embeddings (lower is more uniform).
     public static let uniformity = "uniformity"
-    /// OOD by maximum softmax probability: area under the ROC curve.
+    /// Evaluation: alignment of the raw pooled embeddings (the protocol whose magnitudes match the paper's).
+    public static let alignmentRaw = "alignment_raw"
+    /// Evaluation: uniformity of the raw pooled embeddings.
+    public static let uniformityRaw = "uniformity_raw"
+    /// OOD by maximum softmax probability: area under the ROC curve (against `eval.ood`'s dataset;
+    /// `ood_gaussian_auroc`, `ood_uniform_auroc` against the noise sets of `eval.noise_ood_images`).
     public static let oodAUROC = "ood_auroc"
     /// OOD: average precision with in-distribution as positive.
     public static let oodAUPRIn = "ood_aupr_in"

@@ -1,4 +1,5 @@
 import Foundation
+import Mixing
 
 /// A closed list of names in the config (`data.dataset`, `model.name`, `mixing.method`, ...).
 ///
@@ -29,6 +30,14 @@ extension ConfigChoice {
     }
 
     public var description: String { rawValue }
+}
+
+extension MixedLossScale: ConfigChoice {
+    public static let noun = "loss scale"
+}
+
+extension DenseMultiMix.AttentionNormalisation: ConfigChoice {
+    public static let noun = "attention normalisation"
 }
 
 /// Dotted key paths (`eval.ood.dataset`, `schedule.milestones[1]`) from coding paths.

@@ -14,6 +14,16 @@ import Tensors
 ///
 /// BatchNorm uses its running statistics (the trainer averages them over the ranks first).
 public struct Evaluator {
+    /// An out-of-distribution set: its metrics are `ood_NAME_auroc`, … (`ood_auroc`, … when `name` is "").
+    public struct OutOfDistributionSet {
+        public let name: String
+        public let data: DataPipeline
+        public init(name: String, data: DataPipeline) {
+            self.name = name
+            self.data = data
+        }
+    }
+
     public let model: ResNet
     public let communicator: Communicator
     public var batchSize = 500
@@ -26,7 +36,13 @@ public struct Evaluator {
 
     /// The metrics on `data`'s test split (and against `outOfDistribution`'s test split when given);
     /// the same dictionary on every rank.
-    public func evaluate(_ data: DataPipeline, outOfDistribution: DataPipeline? = nil) throws -> [String: Double] {
+    public func evaluate(_ data: DataPipeline, outOfDistribution: DataPipeline?) throws -> [String: Double] {
+        try evaluate(data, outOfDistributionSets: outOfDistribution.map { [OutOfDistributionSet(name: "", data: $0)] } ?? [])
+    }
+
+    /// The metrics on `data`'s test split, and against each out-of-distribution set's test split; the
+    /// same dictionary on every rank.
+    public func evaluate(_ data: DataPipeline, outOfDistributionSets: [OutOfDistributionSet] = []) throws -> [String: Double] {
         let wasTraining = model.isTraining
         model.isTraining = false
         defer { model.isTraining = wasTraining }
@@ -38,37 +54,42 @@ public struct Evaluator {
                       classes: model.classCount, labels: batchLabels.prefix(count))
             embeddings += z.prefix(count * model.featureChannels)
             labels += batchLabels.prefix(count)
-            if outOfDistribution != nil {
+            if !outOfDistributionSets.isEmpty {
                 scores += OODScores.maximumSoftmaxProbabilities(
                     logits: UnsafeBufferPointer(rebasing: logits[0..<(count * model.classCount)]), classes: model.classCount)
             }
         }
-        var embeddingTally = EmbeddingTally()
+        // Alignment and uniformity twice: on ℓ2-normalised embeddings (Wang & Isola) and on raw ones.
+        var normalised = EmbeddingTally(), raw = EmbeddingTally()
         if !labels.isEmpty {
-            embeddingTally.add(embeddings: embeddings, dimension: model.featureChannels, labels: labels,
-                               seed: UInt64(communicator.rank))
+            normalised.add(embeddings: embeddings, dimension: model.featureChannels, labels: labels, seed: UInt64(communicator.rank))
+            raw.add(embeddings: embeddings, dimension: model.featureChannels, labels: labels, seed: UInt64(communicator.rank),
+                    normalise: false)
         }
-        var sums = tally.flattened + embeddingTally.flattened
+        var sums = tally.flattened + normalised.flattened + raw.flattened
         try communicator.allreduce(&sums, op: .sum)
-        let classificationCount = tally.flattened.count
-        tally = ClassificationTally(flattened: Array(sums[..<classificationCount]))
-        embeddingTally = EmbeddingTally(flattened: Array(sums[classificationCount...]))
-        var metrics = tally.values.merging(embeddingTally.values) { first, _ in first }
+        let (classificationEnd, normalisedEnd) = (tally.flattened.count, tally.flattened.count + normalised.flattened.count)
+        tally = ClassificationTally(flattened: Array(sums[..<classificationEnd]))
+        normalised = EmbeddingTally(flattened: Array(sums[classificationEnd..<normalisedEnd]))
+        raw = EmbeddingTally(flattened: Array(sums[normalisedEnd...]))
+        var metrics = tally.values.merging(normalised.values) { first, _ in first }
+        metrics.merge(raw.rawValues) { first, _ in first }
 
-        if let outOfDistribution {
+        let inAll = outOfDistributionSets.isEmpty ? [] : try gatherScores(scores)
+        for set in outOfDistributionSets {
             var outScores: [Double] = []
-            try pass(outOfDistribution) { logits, _, _, count in
+            try pass(set.data) { logits, _, _, count in
                 outScores += OODScores.maximumSoftmaxProbabilities(
                     logits: UnsafeBufferPointer(rebasing: logits[0..<(count * model.classCount)]), classes: model.classCount)
             }
-            let inAll = try gatherScores(scores), outAll = try gatherScores(outScores)
+            let outAll = try gatherScores(outScores)
             var ood = [Double](repeating: 0, count: 3)
             if communicator.rank == 0 {
                 let result = OODScores.evaluate(inDistribution: inAll, outOfDistribution: outAll)
                 ood = [result.auroc, result.auprIn, result.auprOut]
             }
             try communicator.broadcast(&ood, root: 0)
-            metrics.merge(OODScores(auroc: ood[0], auprIn: ood[1], auprOut: ood[2]).values) { first, _ in first }
+            metrics.merge(OODScores(auroc: ood[0], auprIn: ood[1], auprOut: ood[2]).values(forSet: set.name)) { first, _ in first }
         }
         return metrics
     }

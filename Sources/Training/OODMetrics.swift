@@ -28,6 +28,14 @@ public struct OODScores: Equatable, Sendable {
         [MetricName.oodAUROC: auroc, MetricName.oodAUPRIn: auprIn, MetricName.oodAUPROut: auprOut]
     }
 
+    /// The metrics named for the set `name`: `ood_NAME_auroc`, … (plain `ood_auroc`, … for "").
+    public func values(forSet name: String) -> [String: Double] {
+        guard !name.isEmpty else { return values }
+        return Dictionary(uniqueKeysWithValues: values.map { key, value in
+            (key.replacingOccurrences(of: "ood_", with: "ood_\(name)_"), value)
+        })
+    }
+
     /// Scores in-distribution against out-of-distribution examples by their MSP scores.
     public static func evaluate(inDistribution: [Double], outOfDistribution: [Double]) -> OODScores {
         precondition(!inDistribution.isEmpty && !outOfDistribution.isEmpty, "OODScores.evaluate: empty score set")

@@ -2,12 +2,14 @@ import Datasets
 import Foundation
 
 extension Trainer {
-    /// Evaluates on the test split (shared out over the ranks) after averaging BatchNorm's running
-    /// statistics; rank 0 prints and logs the metrics.
+    /// Evaluates on the test split (or, with `eval.split: validation`, the held-out validation
+    /// examples), shared out over the ranks, after averaging BatchNorm's running statistics; rank 0
+    /// prints and logs the metrics.
     func evaluate() throws {
         try averageRunningStatistics()
+        let evaluated = config.eval.split == .validation ? data.validationAsTest! : data
         let metrics = try Evaluator(model: model, communicator: communicator)
-            .evaluate(data, outOfDistribution: outOfDistributionData)
+            .evaluate(evaluated, outOfDistributionSets: outOfDistributionSets)
         lastMetrics.merge(metrics) { _, new in new }
         guard communicator.rank == 0 else { return }
         let shown = [MetricName.top1, MetricName.top5, MetricName.nll, MetricName.ece, MetricName.alignment,
@@ -18,12 +20,23 @@ extension Trainer {
         try writeReport()
     }
 
-    /// The out-of-distribution set of `eval.ood` (its test split, normalised like the training data).
-    static func outOfDistributionPipeline(_ config: TrainingConfig, statistics: ChannelStatistics,
-                                          shape: ImageShape) throws -> DataPipeline? {
-        guard let ood = config.eval.ood else { return nil }
-        return try Evaluator.outOfDistributionPipeline(name: ood.dataset.rawValue, root: ood.root, statistics: statistics,
-                                                       shape: shape, key: "eval.ood")
+    /// The out-of-distribution sets: `eval.ood`'s test split (metrics `ood_*`), then Gaussian and
+    /// uniform noise images with the training data's statistics when `eval.noise_ood_images` > 0
+    /// (`ood_gaussian_*`, `ood_uniform_*`), all normalised like the training data.
+    static func outOfDistributionSets(_ config: TrainingConfig, data: DataPipeline,
+                                      shape: ImageShape) throws -> [Evaluator.OutOfDistributionSet] {
+        var sets: [Evaluator.OutOfDistributionSet] = []
+        if let ood = config.eval.ood {
+            sets.append(.init(name: "", data: try Evaluator.outOfDistributionPipeline(
+                name: ood.dataset.rawValue, root: ood.root, statistics: data.statistics, shape: shape, key: "eval.ood")))
+        }
+        if config.eval.noiseOODImages > 0 {
+            for kind in NoiseImages.Kind.allCases {
+                let images = NoiseImages.make(kind, count: config.eval.noiseOODImages, shape: shape, statistics: data.statistics)
+                sets.append(.init(name: kind.rawValue, data: .evaluationOnly(images, statistics: data.statistics, source: data.source)))
+            }
+        }
+        return sets
     }
 }
 

@@ -40,7 +40,7 @@ public final class Trainer {
     public let runDirectory: URL
     public let model: ResNet
     let data: DataPipeline
-    let outOfDistributionData: DataPipeline?
+    let outOfDistributionSets: [Evaluator.OutOfDistributionSet]
     let optimizer: SGD
     let schedule: LearningRateSchedule
     let step: TrainingStep
@@ -78,15 +78,19 @@ public final class Trainer {
         }
         // Every rank reads the data; if any fails, all stop together (the failing ones say why).
         var pipeline: DataPipeline? = nil
-        var oodPipeline: DataPipeline? = nil
+        var oodSets: [Evaluator.OutOfDistributionSet] = []
         try Trainer.allDecide(communicator, "reading the data") {
-            pipeline = try DataPipeline(source: source, subset: config.data.trainSubset.map { .firstBalanced(count: $0) } ?? .all)
+            pipeline = try DataPipeline(source: source, subset: config.data.trainSubset.map { .firstBalanced(count: $0) } ?? .all,
+                                        validationCount: config.data.validationSubset)
+            if let held = config.data.validationSubset, let trainCount = pipeline!.train?.count, trainCount == 0 {
+                throw TrainingError.cannotStart("data.validation_subset: \(held) leaves no training examples; hold out fewer")
+            }
             if let shape = pipeline!.train?.shape {
-                oodPipeline = try Trainer.outOfDistributionPipeline(config, statistics: pipeline!.statistics, shape: shape)
+                oodSets = try Trainer.outOfDistributionSets(config, data: pipeline!, shape: shape)
             }
         }
         data = pipeline!
-        outOfDistributionData = oodPipeline
+        outOfDistributionSets = oodSets
         guard let train = data.train else {
             throw TrainingError.cannotStart("data.root: \(config.data.root) has no training split; point data.root at the dataset's folder")
         }
@@ -110,7 +114,7 @@ public final class Trainer {
         step = TrainingStep(model: model,
                             schedule: MixingSchedule(method: MixingMethod(rawValue: config.mixing.method.rawValue)!,
                                                      probability: config.mixing.probability),
-                            mixedCount: config.mixing.n, concentration: alpha)
+                            mixedCount: config.mixing.n, concentration: alpha, options: config.mixing.multiMixOptions)
         synchroniser = try GradientSynchroniser(
             communicator: communicator, gradients: model.arena.gradients, count: model.arena.trainableCount,
             bucketBytes: max(4, Int(config.distributed.bucketMB * 1_048_576)),

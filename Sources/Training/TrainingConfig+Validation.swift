@@ -12,6 +12,9 @@ extension TrainingConfig {
 
         try require(!data.root.isEmpty, "data.root", "\"\"", "give the dataset folder")
         if let subset = data.trainSubset { try require(subset >= 1, "data.train_subset", subset, "use an integer ≥ 1, or remove the key for all examples") }
+        if let held = data.validationSubset { try require(held >= 1, "data.validation_subset", held, "use an integer ≥ 1, or remove the key for no validation split") }
+        try require(eval.split == .test || data.validationSubset != nil, "eval.split", eval.split,
+                    "set data.validation_subset to hold examples out for validation, or use eval.split: test")
         try require((0...16).contains(data.augment.cropPadding), "data.augment.crop_padding", data.augment.cropPadding, "use an integer in [0, 16]")
 
         try require(model.width.isFinite && model.width > 0 && model.width <= 64, "model.width", model.width, "use a number in (0, 64]")
@@ -25,6 +28,12 @@ extension TrainingConfig {
                         "use a range [lo, hi] with 0 < lo ≤ hi")
         }
         try require(mixing.probability.isFinite && (0...1).contains(mixing.probability), "mixing.probability", mixing.probability, "use a number in [0, 1]")
+        if let m = mixing.m {
+            try require(m >= 1 && m <= training.batchSize, "mixing.m", m,
+                        "use an integer in [1, training.batch_size] = [1, \(training.batchSize)], or remove the key for all b")
+        }
+        try require(mixing.cleanLossWeight.isFinite && mixing.cleanLossWeight >= 0 && mixing.cleanLossWeight <= 1000,
+                    "mixing.clean_loss_weight", mixing.cleanLossWeight, "use a number in [0, 1000] (0: no clean loss)")
 
         try require(optimizer.lr.isFinite && optimizer.lr > 0, "optimizer.lr", optimizer.lr, "use a number > 0")
         try require(optimizer.momentum.isFinite && optimizer.momentum >= 0 && optimizer.momentum < 1, "optimizer.momentum", optimizer.momentum, "use a number in [0, 1)")
@@ -53,6 +62,7 @@ extension TrainingConfig {
         try require(distributed.stallTimeoutS.isFinite && distributed.stallTimeoutS > 0, "distributed.stall_timeout_s", distributed.stallTimeoutS, "use a number of seconds > 0")
 
         try require(eval.everyEpochs >= 1, "eval.every_epochs", eval.everyEpochs, "use an integer ≥ 1")
+        try require((0...100_000).contains(eval.noiseOODImages), "eval.noise_ood_images", eval.noiseOODImages, "use an integer in [0, 100000] (0: none)")
         if let ood = eval.ood {
             try require(ood.dataset != data.dataset, "eval.ood.dataset", ood.dataset, "choose a dataset other than data.dataset (\(data.dataset))")
             try require(ood.dataset.imageShape == data.dataset.imageShape, "eval.ood.dataset", ood.dataset,

@@ -1,4 +1,5 @@
 import Foundation
+import Mixing
 
 /// A training run, as a YAML file: every key of the config with its default.
 ///
@@ -82,15 +83,20 @@ public struct DataConfig: Codable, Equatable, Sendable {
     public var dataset = Dataset.fashionMNIST
     /// `data.root`: the folder holding the dataset's files.
     public var root = "/usr/share/datasets/fashion-mnist"
-    /// `data.train_subset`: train on the first this-many examples only (absent: all). At least 1.
+    /// `data.train_subset`: train on the first this-many examples only (absent: all), balanced per
+    /// class, after the validation examples are set aside. At least 1.
     public var trainSubset: Int?
+    /// `data.validation_subset`: hold this many training examples out of training (the last ones in
+    /// file order, balanced per class) as a validation split, to choose settings on (`eval.split:
+    /// validation`) without looking at the test split (absent: none). At least 1.
+    public var validationSubset: Int?
     /// `data.augment`: see ``Augment``.
     public var augment = Augment()
 
     public init() {}
 
     enum CodingKeys: String, CodingKey, CaseIterable {
-        case dataset, root, trainSubset = "train_subset", augment
+        case dataset, root, trainSubset = "train_subset", validationSubset = "validation_subset", augment
     }
 }
 
@@ -173,10 +179,29 @@ public struct MixingConfig: Codable, Equatable, Sendable {
     public var alpha = Alpha.uniform(lower: 0.5, upper: 2.0)
     /// `mixing.probability`: the chance that a step mixes at all (otherwise it is plain ERM). In [0, 1].
     public var probability = 1.0
+    /// `mixing.m`: MultiMix and Dense MultiMix interpolate a random m-subset of the b examples per
+    /// mixed example (absent: all b, the paper's). In [1, training.batch_size].
+    public var m: Int?
+    /// `mixing.loss_scale`: `mean` (the paper's mean over the n mixed examples) or `erm-matched` (the
+    /// mixed loss scaled so each example's pull toward its class matches ERM's; README, "Why MultiMix
+    /// learns slowly").
+    public var lossScale = MixedLossScale.mean
+    /// `mixing.clean_loss_weight`: w of a cross-entropy on the un-mixed batch added to the mixed loss
+    /// (MultiMix and Dense MultiMix; 0: none, the paper's). At least 0.
+    public var cleanLossWeight = 0.0
+    /// `mixing.attention`: Dense MultiMix's attention, `relu-l1` (the paper's) or `softmax`.
+    public var attention = DenseMultiMix.AttentionNormalisation.reluL1
 
     public init() {}
 
-    enum CodingKeys: String, CodingKey, CaseIterable { case method, n, alpha, probability }
+    enum CodingKeys: String, CodingKey, CaseIterable {
+        case method, n, alpha, probability, m, lossScale = "loss_scale", cleanLossWeight = "clean_loss_weight", attention
+    }
+
+    /// The MultiMix knobs as the mixers take them.
+    public var multiMixOptions: MultiMixOptions {
+        MultiMixOptions(examplesPerMix: m, lossScale: lossScale, cleanLossWeight: cleanLossWeight, attention: attention)
+    }
 }
 
 /// `optimizer`: SGD with momentum and L2 weight decay.
@@ -283,14 +308,28 @@ public struct EvalConfig: Codable, Equatable, Sendable {
         enum CodingKeys: String, CodingKey, CaseIterable { case dataset, root }
     }
 
+    /// Which split the evaluation runs on.
+    public enum Split: String, ConfigChoice {
+        /// The dataset's test split: report it once, for the settings already chosen.
+        case test
+        /// The examples `data.validation_subset` held out of training: choose settings here.
+        case validation
+        public static let noun = "evaluation split"
+    }
+
     /// `eval.every_epochs`: evaluate every this many epochs (and after the last). At least 1.
     public var everyEpochs = 1
+    /// `eval.split`: `test` (default) or `validation` (needs `data.validation_subset`).
+    public var split = Split.test
+    /// `eval.noise_ood_images`: also score this many Gaussian and this many uniform noise images with
+    /// the training data's per-channel mean and std as out-of-distribution sets (0: none). In [0, 100000].
+    public var noiseOODImages = 0
     /// `eval.ood`: absent for no OOD evaluation.
     public var ood: OOD?
 
     public init() {}
 
-    enum CodingKeys: String, CodingKey, CaseIterable { case everyEpochs = "every_epochs", ood }
+    enum CodingKeys: String, CodingKey, CaseIterable { case everyEpochs = "every_epochs", split, noiseOODImages = "noise_ood_images", ood }
 }
 
 /// `checkpoint`: rank 0's checkpoints in `runs/NAME/checkpoints/`.

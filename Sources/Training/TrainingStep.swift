@@ -17,6 +17,7 @@ public final class TrainingStep {
     private let criterion: SoftTargetCrossEntropy
     private let multiMix: MultiMix
     private let denseMultiMix: DenseMultiMix
+    private let objective: MixedObjective
     private let pairMix: PairMix
     private let cutMix: CutMix
     private let input = Tensor(shape: [0])
@@ -35,12 +36,16 @@ public final class TrainingStep {
     /// - Parameters:
     ///   - mixedCount: n of MultiMix and Dense MultiMix (per rank).
     ///   - concentration: α (Dirichlet for MultiMix, Beta(α, α) for the pair methods).
-    public init(model: ResNet, schedule: MixingSchedule, mixedCount: Int, concentration: Concentration) {
+    ///   - options: m, the loss scale, the clean-loss weight and the attention of the two MultiMixes.
+    public init(model: ResNet, schedule: MixingSchedule, mixedCount: Int, concentration: Concentration,
+                options: MultiMixOptions = .paper) {
         self.model = model
         self.schedule = schedule
         criterion = SoftTargetCrossEntropy(model.context)
-        multiMix = MultiMix(mixedCount: mixedCount, concentration: concentration)
-        denseMultiMix = DenseMultiMix(mixedCount: mixedCount, concentration: concentration)
+        multiMix = MultiMix(mixedCount: mixedCount, concentration: concentration, examplesPerMix: options.examplesPerMix)
+        denseMultiMix = DenseMultiMix(mixedCount: mixedCount, concentration: concentration,
+                                      examplesPerMix: options.examplesPerMix, attentionNormalisation: options.attention)
+        objective = MixedObjective(lossScale: options.lossScale, cleanLossWeight: options.cleanLossWeight)
         pairMix = PairMix(concentration: concentration)
         cutMix = CutMix(concentration: concentration)
     }
@@ -86,19 +91,22 @@ public final class TrainingStep {
         let featureGradient: Tensor
         switch method {
         case .denseMultimix:
-            // Z̃ʲ = ZʲMʲ, Ỹʲ = YMʲ at every position j; one classifier for all n·r rows.
-            let (rows, rowTargets) = denseMultiMix.forward(features: features, targets: y,
-                                                           classifierWeight: model.classifierWeight, randomness: randomness)
-            loss = criterion.forward(logits: model.classify(rows), targets: rowTargets)
-            terms = rows.shape[0]
-            featureGradient = denseMultiMix.backward(model.classifyBackward(criterion.backward()))
+            // Z̃ʲ = ZʲMʲ, Ỹʲ = YMʲ at every position j; one classifier for all n·r rows (and the clean
+            // pooled batch when the objective has a clean loss).
+            let (mixed, mixedY) = denseMultiMix.forward(features: features, targets: y,
+                                                        classifierWeight: model.classifierWeight, randomness: randomness)
+            let gradient: (mixed: Tensor, clean: UnsafePointer<Float>?)
+            (loss, terms, gradient) = classifyMixed(mixed, mixedY, clean: objective.includesCleanRows ? model.pool(features) : mixed,
+                                                    y, examplesPerMix: denseMultiMix.examplesPerMix, alpha: denseMultiMix.lastAlpha)
+            featureGradient = denseMultiMix.backward(gradient.mixed, addingPooled: gradient.clean)
         case .multimix:
-            // Z̃ = ZΛ, Ỹ = YΛ on the pooled embeddings.
+            // Z̃ = ZΛ, Ỹ = YΛ on the pooled embeddings; L = s·mean CE(Z̃, Ỹ) + w·mean CE(Z, Y).
             let z = model.pool(features)
             let (mixed, mixedY) = multiMix.forward(embeddings: z, targets: y, randomness: randomness)
-            loss = criterion.forward(logits: model.classify(mixed), targets: mixedY)
-            terms = mixed.shape[0]
-            featureGradient = model.poolBackward(multiMix.backward(model.classifyBackward(criterion.backward())))
+            let gradient: (mixed: Tensor, clean: UnsafePointer<Float>?)
+            (loss, terms, gradient) = classifyMixed(mixed, mixedY, clean: z, y, examplesPerMix: multiMix.examplesPerMix,
+                                                    alpha: multiMix.lastAlpha)
+            featureGradient = model.poolBackward(multiMix.backward(gradient.mixed, adding: gradient.clean))
         default:
             let z = model.pool(features)
             loss = criterion.forward(logits: model.classify(z), targets: y)
@@ -109,5 +117,18 @@ public final class TrainingStep {
             pairMix.backward(gradient)
         }
         return Outcome(loss: loss, method: method, lossTerms: terms)
+    }
+
+    /// The classifier and the objective L = s·mean CE(mixed) + w·mean CE(clean) on the mixed rows (and
+    /// the clean pooled batch Z with targets Y when w > 0), backward to the classifier's inputs: the
+    /// loss, its number of terms, and dL/d(mixed rows) with dL/dZ (nil without a clean loss).
+    private func classifyMixed(_ mixed: Tensor, _ mixedTargets: Tensor, clean z: Tensor, _ y: Tensor,
+                               examplesPerMix: Int?, alpha: Double)
+        -> (loss: Double, terms: Int, gradient: (mixed: Tensor, clean: UnsafePointer<Float>?)) {
+        let b = y.shape[0]
+        let s = objective.mixedScale(examples: b, examplesPerMix: examplesPerMix ?? b, alpha: alpha)
+        let (rows, rowTargets) = objective.stack(mixed: mixed, mixedTargets: mixedTargets, clean: z, cleanTargets: y, mixedScale: s)
+        let loss = criterion.forward(logits: model.classify(rows), targets: rowTargets)
+        return (loss, rows.shape[0], objective.split(model.classifyBackward(criterion.backward())))
     }
 }

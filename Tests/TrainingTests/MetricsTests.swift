@@ -92,6 +92,17 @@ final class MetricsTests: XCTestCase {
         XCTAssertEqual(Set(tally.values.keys), ["alignment", "uniformity"])
     }
 
+    func testRawAlignmentAndUniformityByHand() {
+        // Raw: (1,0), (0,1) in class 0; (−1,0), (3,0) in class 1.
+        // Same-class distances²: 2 and 16 → alignment 9 (above the normalised protocol's bound of 4).
+        // All six pairs: 2, 4, 4, 2, 10, 16 → uniformity log((2e⁻⁴ + 2e⁻⁸ + e⁻²⁰ + e⁻³²)/6).
+        var tally = EmbeddingTally()
+        tally.add(embeddings: [1, 0, 0, 1, -1, 0, 3, 0], dimension: 2, labels: [0, 0, 1, 1], normalise: false)
+        XCTAssertEqual(tally.alignment, 9, accuracy: 1e-6)
+        XCTAssertEqual(tally.uniformity, log((2 * exp(-4.0) + 2 * exp(-8.0) + exp(-20.0) + exp(-32.0)) / 6), accuracy: 1e-6)
+        XCTAssertEqual(Set(tally.rawValues.keys), ["alignment_raw", "uniformity_raw"])
+    }
+
     func testEmbeddingSubsamplingAndMerge() {
         let count = 300, dimension = 5
         let embeddings = (0..<count * dimension).map { Float(sin(Double($0) * 0.61)) }
@@ -127,6 +138,8 @@ final class MetricsTests: XCTestCase {
         XCTAssertEqual(scores.auprOut, 29.0 / 36, accuracy: 1e-15)
         let perfect = OODScores.evaluate(inDistribution: [0.9, 0.99], outOfDistribution: [0.2, 0.5, 0.1])
         XCTAssertEqual(perfect, OODScores(auroc: 1, auprIn: 1, auprOut: 1))
+        XCTAssertEqual(perfect.values(forSet: "gaussian"), ["ood_gaussian_auroc": 1, "ood_gaussian_aupr_in": 1, "ood_gaussian_aupr_out": 1])
+        XCTAssertEqual(perfect.values(forSet: ""), perfect.values)
     }
 
     func testOODAgainstReference() {

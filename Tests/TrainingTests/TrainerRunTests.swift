@@ -97,6 +97,38 @@ final class TrainerRunTests: XCTestCase {
         }
     }
 
+    /// The recipe's keys under real mpirun: MultiMix on m-subsets with the ERM-matched scale and a
+    /// clean loss, Dense MultiMix with softmax attention and a clean loss, both learning; a validation
+    /// split held out (evaluated instead of the test split: 100 examples, not 10000) and the noise OOD
+    /// sets scored, with the raw-embedding metrics beside the normalised ones.
+    func testRecipeKeysTrainAndEvaluateOnTheValidationSplit() throws {
+        for (method, mixing) in [("multimix", "m: 4, loss_scale: erm-matched, clean_loss_weight: 1"),
+                                 ("dense-multimix", "m: 8, attention: softmax, clean_loss_weight: 0.5")] {
+            let path = try config("recipe-\(method)", method: method, epochs: 2, replacing: [
+                "mixing": "{method: \(method), n: 64, alpha: 1.0, \(mixing)}",
+                "data": "{dataset: fashion-mnist, root: /usr/share/datasets/fashion-mnist, train_subset: 512, validation_subset: 100, augment: {crop_padding: 0, horizontal_flip: false}}",
+                "eval": "{every_epochs: 1, split: validation, noise_ood_images: 50}",
+            ])
+            let run = folder.appendingPathComponent("recipe-\(method)")
+            let result = try train(ranks: 2, config: path, runDirectory: run)
+            XCTAssertEqual(result.status, 0, result.output)
+            let losses = try loggedLosses(run)
+            XCTAssertLessThan(losses.last!, losses.first!, "\(method): \(losses)")
+            let text = try String(contentsOf: run.appendingPathComponent("metrics.jsonl"), encoding: .utf8)
+            let eval = try XCTUnwrap(text.split(separator: "\n").compactMap { line in
+                try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any]
+            }.last { $0["kind"] as? String == "eval" })
+            for key in ["top1", "alignment", "uniformity", "alignment_raw", "uniformity_raw",
+                        "ood_gaussian_auroc", "ood_gaussian_aupr_in", "ood_uniform_auroc", "ood_uniform_aupr_out"] {
+                XCTAssertNotNil(eval[key] as? Double, "\(method): \(key) missing from \(eval)")
+            }
+            XCTAssertNil(eval["ood_auroc"], "no eval.ood dataset was configured")
+            // 100 validation examples: top-1 is a multiple of 1/100.
+            let top1 = try XCTUnwrap(eval["top1"] as? Double)
+            XCTAssertEqual(top1 * 100, (top1 * 100).rounded(), accuracy: 1e-6)
+        }
+    }
+
     /// Stopped mid-epoch and resumed, a run ends with exactly the parameters of the run that never
     /// stopped (same ranks): same batches, mixing draws, momentum and learning rates.
     func testResumedRunEqualsTheUninterruptedRunBitForBit() throws {
