@@ -41,7 +41,7 @@ public final class CutMix {
     public func forward(_ x: Tensor, targets y: Tensor, randomness: MixingRandomness) -> (input: Tensor, targets: Tensor) {
         precondition(x.shape.count == 4, "CutMix: images \(x.shape) must be NHWC")
         var random = randomness.stream()
-        let alpha = concentration.draw(&random)
+        let alpha = concentration.draw(&random, progress: randomness.progress)
         let lambda = random.nextBeta(alpha, alpha)
         let (height, width) = (x.shape[1], x.shape[2])
         let cutHeight = Int(Double(height) * (1 - lambda).squareRoot())

@@ -78,7 +78,7 @@ public final class DenseMultiMix {
         computeAttention(features: f, targets: y, classifierWeight: w)
 
         var random = randomness.stream()
-        lastAlpha = concentration.draw(&random)
+        lastAlpha = concentration.draw(&random, progress: randomness.progress)
         let alpha = lastAlpha
         mixingMatrices.resize(to: [r, n, b])
         let threads = Parallel.chunkCount(r, minimumChunk: 1)

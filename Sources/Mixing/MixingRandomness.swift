@@ -9,12 +9,16 @@ public struct MixingRandomness: Sendable, Equatable {
     public var epoch: Int
     public var step: Int
     public var rank: Int
+    /// How far training has come, in [0, 1] (the step's fraction of all steps): what a scheduled α
+    /// (``Concentration/annealed(from:to:)``) is read at. Not part of the key.
+    public var progress: Double
 
-    public init(seed: UInt64, epoch: Int, step: Int, rank: Int) {
+    public init(seed: UInt64, epoch: Int, step: Int, rank: Int, progress: Double = 0) {
         self.seed = seed
         self.epoch = epoch
         self.step = step
         self.rank = rank
+        self.progress = progress
     }
 
     /// The stream for part `part` of the step (part 0 is the step's main stream; negative parts are

@@ -48,7 +48,7 @@ public final class MultiMix {
         let m = min(examplesPerMix ?? b, b)
         if scratch.capacity < b { scratch = InterpolationMatrix.Scratch(examples: b) }
         var random = randomness.stream()
-        lastAlpha = concentration.draw(&random)
+        lastAlpha = concentration.draw(&random, progress: randomness.progress)
         lambda.resize(to: [b, mixedCount])
         InterpolationMatrix.sample(into: lambda.data, examples: b, mixes: mixedCount, examplesPerMix: m,
                                    alpha: lastAlpha, random: &random, scratch: scratch)

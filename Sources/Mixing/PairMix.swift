@@ -27,7 +27,7 @@ public final class PairMix {
     /// Draws λ and π, and returns (x̃, ỹ).
     public func forward(_ x: Tensor, targets y: Tensor, randomness: MixingRandomness) -> (input: Tensor, targets: Tensor) {
         var random = randomness.stream()
-        let alpha = concentration.draw(&random)
+        let alpha = concentration.draw(&random, progress: randomness.progress)
         let lambda = Float(random.nextBeta(alpha, alpha))
         let permutation = random.permutation(count: x.shape[0])
         return mix(x, targets: y, lambda: lambda, permutation: permutation)

@@ -110,6 +110,7 @@ public final class Trainer {
         switch config.mixing.alpha {
         case .fixed(let value): alpha = .fixed(value)
         case .uniform(let lower, let upper): alpha = .uniform(lower...upper)
+        case .annealed(let from, let to): alpha = .annealed(from: from, to: to)
         }
         step = TrainingStep(model: model,
                             schedule: MixingSchedule(method: MixingMethod(rawValue: config.mixing.method.rawValue)!,
@@ -174,14 +175,17 @@ public final class Trainer {
             let stepStart = MPI.wallTime
             epoch = batch.epoch
             stepInEpoch = batch.step
-            let learningRate = schedule.rate(atEpoch: Double(batch.epoch) + Double(batch.step) / Double(stepsPerEpoch))
+            let epochsDone = Double(batch.epoch) + Double(batch.step) / Double(stepsPerEpoch)
+            let learningRate = schedule.rate(atEpoch: epochsDone)
+            let trainingProgress = epochsDone / Double(config.training.epochs)
 
             // Forward and backward, all-reducing gradient buckets as backward completes them.
             synchroniser.beginStep(globalStep)
             let outcome = step.run(images: batch.images, labels: batch.labels, count: batch.count,
                                    imageShape: (shape.height, shape.width, shape.channels),
                                    randomness: MixingRandomness(seed: UInt64(config.seed), epoch: batch.epoch,
-                                                                step: batch.step, rank: communicator.rank))
+                                                                step: batch.step, rank: communicator.rank,
+                                                                progress: trainingProgress))
             runningStatisticsAreAveraged = false
             if let error = synchronisationError { throw error }
             let exposed = try synchroniser.finish()

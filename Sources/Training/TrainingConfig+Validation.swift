@@ -26,6 +26,9 @@ extension TrainingConfig {
         case .uniform(let lower, let upper):
             try require(lower.isFinite && upper.isFinite && lower > 0 && lower <= upper, "mixing.alpha", mixing.alpha,
                         "use a range [lo, hi] with 0 < lo ≤ hi")
+        case .annealed(let from, let to):
+            try require(from.isFinite && to.isFinite && from > 0 && to > 0, "mixing.alpha", mixing.alpha,
+                        "use {from: a, to: b} with a, b > 0")
         }
         try require(mixing.probability.isFinite && (0...1).contains(mixing.probability), "mixing.probability", mixing.probability, "use a number in [0, 1]")
         if let m = mixing.m {

@@ -129,13 +129,18 @@ public struct MixingConfig: Codable, Equatable, Sendable {
         public static let noun = "mixing method"
     }
 
-    /// `mixing.alpha`: the Beta/Dirichlet concentration, a number (`1.0`) or a range (`[0.5, 2.0]`) from
-    /// which it is drawn uniformly per step, as MultiMix does.
+    /// `mixing.alpha`: the Beta/Dirichlet concentration, a number (`1.0`), a range (`[0.5, 2.0]`) from
+    /// which it is drawn uniformly per step, as MultiMix does, or a schedule (`{from: 0.2, to: 2.0}`),
+    /// moved geometrically from the first value to the second over training.
     public enum Alpha: Codable, Equatable, Sendable, CustomStringConvertible {
         /// One value.
         case fixed(Double)
         /// Drawn uniformly from [lower, upper] each step.
         case uniform(lower: Double, upper: Double)
+        /// α = from·(to/from)^p at the fraction p of training done.
+        case annealed(from: Double, to: Double)
+
+        private struct Schedule: Codable { var from: Double; var to: Double }
 
         public init(from decoder: Decoder) throws {
             let container = try decoder.singleValueContainer()
@@ -143,10 +148,14 @@ public struct MixingConfig: Codable, Equatable, Sendable {
                 self = .fixed(value)
                 return
             }
+            if let schedule = try? container.decode(Schedule.self) {
+                self = .annealed(from: schedule.from, to: schedule.to)
+                return
+            }
             let path = ConfigPath.string(decoder.codingPath)
             guard let bounds = try? container.decode([Double].self) else {
-                throw ConfigError(.wrongType, path: path, problem: "expected a number or a list [lo, hi]",
-                                  fix: "write e.g. alpha: 1.0 or alpha: [0.5, 2.0]")
+                throw ConfigError(.wrongType, path: path, problem: "expected a number, a list [lo, hi] or {from: a, to: b}",
+                                  fix: "write e.g. alpha: 1.0, alpha: [0.5, 2.0] or alpha: {from: 0.2, to: 2.0}")
             }
             guard bounds.count == 2 else {
                 throw ConfigError(.badValue, path: path, problem: "a range needs 2 numbers, got \(bounds.count)",
@@ -160,6 +169,7 @@ public struct MixingConfig: Codable, Equatable, Sendable {
             switch self {
             case .fixed(let value): try container.encode(value)
             case .uniform(let lower, let upper): try container.encode([lower, upper])
+            case .annealed(let from, let to): try container.encode(Schedule(from: from, to: to))
             }
         }
 
@@ -167,6 +177,7 @@ public struct MixingConfig: Codable, Equatable, Sendable {
             switch self {
             case .fixed(let value): return "\(value)"
             case .uniform(let lower, let upper): return "[\(lower), \(upper)]"
+            case .annealed(let from, let to): return "{from: \(from), to: \(to)}"
             }
         }
     }

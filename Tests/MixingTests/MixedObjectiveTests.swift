@@ -172,6 +172,24 @@ final class MixedObjectiveTests: XCTestCase {
         }
     }
 
+    /// A scheduled α is from·(to/from)^p at progress p: from at the start, to at the end, their
+    /// geometric mean half way, and the mixers read it from the step's randomness.
+    func testAnnealedConcentrationFollowsTrainingProgress() {
+        let alpha = Concentration.annealed(from: 0.1, to: 2.5)
+        var random = randomness.stream()
+        XCTAssertEqual(alpha.draw(&random, progress: 0), 0.1, accuracy: 1e-12)
+        XCTAssertEqual(alpha.draw(&random, progress: 1), 2.5, accuracy: 1e-12)
+        XCTAssertEqual(alpha.draw(&random, progress: 0.5), 0.5, accuracy: 1e-12)
+        XCTAssertEqual(alpha.draw(&random, progress: 7), 2.5, accuracy: 1e-12)
+        XCTAssertTrue(alpha.isValid)
+        XCTAssertFalse(Concentration.annealed(from: 0, to: 1).isValid)
+        let mixer = MultiMix(mixedCount: 4, concentration: alpha)
+        var late = randomness
+        late.progress = 0.5
+        _ = mixer.forward(embeddings: Tensor(shape: [3, 2]), targets: oneHot([0, 1, 0], 2), randomness: late)
+        XCTAssertEqual(mixer.lastAlpha, 0.5, accuracy: 1e-12)
+    }
+
     /// With m-subsets every column of Λ has at most m non-zero weights; with m = 1 every mixed example
     /// is one real example (and its target that example's one-hot label).
     func testSubsetsOfOneGiveRealExamples() {

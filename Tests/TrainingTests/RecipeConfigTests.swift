@@ -38,6 +38,16 @@ final class RecipeConfigTests: XCTestCase {
         XCTAssertEqual(try TrainingConfig.parse(yaml: try config.yamlText()), config)
     }
 
+    func testAlphaScheduleParsesAndRoundTrips() throws {
+        let config = try TrainingConfig.parse(yaml: "mixing: {alpha: {from: 0.2, to: 2.0}}")
+        XCTAssertEqual(config.mixing.alpha, .annealed(from: 0.2, to: 2.0))
+        XCTAssertEqual(try TrainingConfig.parse(yaml: try config.yamlText()), config)
+        XCTAssertEqual(error("mixing: {alpha: {from: 0, to: 2}}"),
+                       "config: mixing.alpha: {from: 0.0, to: 2.0} is not allowed; use {from: a, to: b} with a, b > 0")
+        XCTAssertEqual(error("mixing: {alpha: fast}"),
+                       "config: mixing.alpha: expected a number, a list [lo, hi] or {from: a, to: b}; write e.g. alpha: 1.0, alpha: [0.5, 2.0] or alpha: {from: 0.2, to: 2.0}")
+    }
+
     func testRecipeKeysAreChecked() {
         XCTAssertEqual(error("mixing: {m: 200}\ntraining: {batch_size: 64}"),
                        "config: mixing.m: 200 is not allowed; use an integer in [1, training.batch_size] = [1, 64], or remove the key for all b")
