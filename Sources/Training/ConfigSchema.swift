@@ -30,6 +30,7 @@ struct ConfigSchema {
         "distributed": ConfigSchema(DistributedConfig.CodingKeys.self),
         "eval": ConfigSchema(EvalConfig.CodingKeys.self, sections: [
             "ood": ConfigSchema(EvalConfig.OOD.CodingKeys.self),
+            "baseline": ConfigSchema(EvalConfig.Baseline.CodingKeys.self),
         ]),
         "checkpoint": ConfigSchema(CheckpointConfig.CodingKeys.self),
     ])

@@ -6,23 +6,25 @@ import Foundation
 /// - three line plots against epochs: training loss, test accuracy (top-1, and top-5 when logged) and
 ///   the learning rate;
 /// - the final metrics table: the last evaluation's values, and the last training loss;
+/// - a baseline figure (`eval.baseline`), when given: a dashed level on the accuracy plot and a row;
 /// - the resolved config, when given.
 ///
 /// Rank 0 rewrites it after each evaluation and at the end, so a browser refresh shows progress.
 public enum RunReport {
     /// Reads `runFolder/metrics.jsonl` (and `config.yaml` if present) and writes `runFolder/report.html`.
     @discardableResult
-    public static func write(runFolder: URL, title: String? = nil) throws -> URL {
+    public static func write(runFolder: URL, title: String? = nil, baseline: EvalConfig.Baseline? = nil) throws -> URL {
         let records = try MetricsLog.read(runFolder.appendingPathComponent("metrics.jsonl"))
         let config = try? String(contentsOf: runFolder.appendingPathComponent("config.yaml"), encoding: .utf8)
-        let page = html(records: records, title: title ?? runFolder.lastPathComponent, configYAML: config)
+        let page = html(records: records, title: title ?? runFolder.lastPathComponent, configYAML: config, baseline: baseline)
         let url = runFolder.appendingPathComponent("report.html")
         try Data(page.utf8).write(to: url, options: .atomic)
         return url
     }
 
     /// The page for `records`.
-    public static func html(records: [MetricsRecord], title: String, configYAML: String? = nil) -> String {
+    public static func html(records: [MetricsRecord], title: String, configYAML: String? = nil,
+                            baseline: EvalConfig.Baseline? = nil) -> String {
         let train = records.filter { $0.kind == .train }
         let eval = records.filter { $0.kind == .eval }
         func series(_ records: [MetricsRecord], _ name: String, as label: String? = nil) -> SVGLinePlot.Series? {
@@ -33,7 +35,8 @@ public enum RunReport {
             SVGLinePlot(title: "Training loss", xLabel: "epoch", yLabel: "loss",
                         series: [series(train, MetricName.loss, as: "training loss")].compactMap { $0 }),
             SVGLinePlot(title: "Test accuracy", xLabel: "epoch", yLabel: "accuracy",
-                        series: [series(eval, MetricName.top1, as: "top-1"), series(eval, MetricName.top5, as: "top-5")].compactMap { $0 }),
+                        series: [series(eval, MetricName.top1, as: "top-1"), series(eval, MetricName.top5, as: "top-5"),
+                                 baselineLevel(baseline, over: eval)].compactMap { $0 }),
             SVGLinePlot(title: "Learning rate", xLabel: "epoch", yLabel: "learning rate",
                         series: [series(train, MetricName.learningRate, as: "learning rate")].compactMap { $0 }),
         ]
@@ -46,6 +49,7 @@ public enum RunReport {
         if let final = eval.last {
             rows += final.values.sorted { $0.key < $1.key }.map { ($0.key, format($0.value)) }
         }
+        if let baseline { rows.append(("top1 of \(baseline.label)", format(baseline.top1))) }
 
         var page = """
             <!DOCTYPE html>
@@ -79,6 +83,12 @@ public enum RunReport {
             page += "<h2>Config</h2>\n<pre>\(HTML.escape(configYAML))</pre>\n"
         }
         return page + "</body>\n</html>\n"
+    }
+
+    /// The baseline's top-1 as a level across the evaluated epochs (nil without a baseline or evaluations).
+    private static func baselineLevel(_ baseline: EvalConfig.Baseline?, over eval: [MetricsRecord]) -> SVGLinePlot.Series? {
+        guard let baseline, let first = eval.first?.epoch, let last = eval.last?.epoch else { return nil }
+        return SVGLinePlot.Series(name: "top-1 of \(baseline.label)", points: [(x: first, y: baseline.top1), (x: last, y: baseline.top1)])
     }
 
     /// A value for the table: 4 significant digits, or "n/a" when not finite.

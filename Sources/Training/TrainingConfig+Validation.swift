@@ -73,6 +73,10 @@ extension TrainingConfig {
             try require(!ood.root.isEmpty, "eval.ood.root", "\"\"", "give the OOD dataset folder")
         }
 
+        if let baseline = eval.baseline {
+            try require(!baseline.label.isEmpty, "eval.baseline.label", "\"\"", "say what the figure is")
+            try require(baseline.top1.isFinite && (0...1).contains(baseline.top1), "eval.baseline.top1", baseline.top1, "use an accuracy in [0, 1]")
+        }
         try require(checkpoint.everyEpochs >= 1, "checkpoint.every_epochs", checkpoint.everyEpochs, "use an integer ≥ 1")
         try require(checkpoint.keep >= 1, "checkpoint.keep", checkpoint.keep, "use an integer ≥ 1")
     }

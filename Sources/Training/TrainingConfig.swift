@@ -328,6 +328,22 @@ public struct EvalConfig: Codable, Equatable, Sendable {
         public static let noun = "evaluation split"
     }
 
+    /// `eval.baseline`: a reference figure the report shows beside the run's own (a line on the
+    /// accuracy plot and a row of the final table): what the same budget gives another method.
+    public struct Baseline: Codable, Equatable, Sendable {
+        /// `eval.baseline.label`: what the figure is, e.g. "ERM, same budget (configs/studies/…, 3 seeds)".
+        public var label: String
+        /// `eval.baseline.top1`: its top-1 accuracy, in [0, 1].
+        public var top1: Double
+
+        public init(label: String, top1: Double) {
+            self.label = label
+            self.top1 = top1
+        }
+
+        enum CodingKeys: String, CodingKey, CaseIterable { case label, top1 }
+    }
+
     /// `eval.every_epochs`: evaluate every this many epochs (and after the last). At least 1.
     public var everyEpochs = 1
     /// `eval.split`: `test` (default) or `validation` (needs `data.validation_subset`).
@@ -337,10 +353,12 @@ public struct EvalConfig: Codable, Equatable, Sendable {
     public var noiseOODImages = 0
     /// `eval.ood`: absent for no OOD evaluation.
     public var ood: OOD?
+    /// `eval.baseline`: absent for none.
+    public var baseline: Baseline?
 
     public init() {}
 
-    enum CodingKeys: String, CodingKey, CaseIterable { case everyEpochs = "every_epochs", split, noiseOODImages = "noise_ood_images", ood }
+    enum CodingKeys: String, CodingKey, CaseIterable { case everyEpochs = "every_epochs", split, noiseOODImages = "noise_ood_images", ood, baseline }
 }
 
 /// `checkpoint`: rank 0's checkpoints in `runs/NAME/checkpoints/`.

@@ -93,6 +93,24 @@ final class RunOutputTests: XCTestCase {
         XCTAssertFalse(html.contains("nan"), "no NaN coordinates")
     }
 
+    /// `eval.baseline` puts the reference figure beside the run's own: a level on the accuracy plot
+    /// and a row of the final table.
+    func testReportShowsTheBaseline() throws {
+        let log = try MetricsLog(url: folder.appendingPathComponent("metrics.jsonl"))
+        try writeRun(to: log)
+        let url = try RunReport.write(runFolder: folder, title: "baseline-test",
+                                      baseline: EvalConfig.Baseline(label: "ERM, same budget", top1: 0.834))
+        let html = try String(contentsOf: url, encoding: .utf8)
+        XCTAssertEqual(html.components(separatedBy: "class=\"series\"").count - 1, 5, "loss, top-1, top-5, baseline, lr")
+        XCTAssertTrue(html.contains("data-name=\"top-1 of ERM, same budget\""), html)
+        XCTAssertTrue(html.contains("<tr><td>top1 of ERM, same budget</td><td class=\"value\">0.834</td></tr>"), html)
+        XCTAssertEqual(try TrainingConfig.parse(yaml: "eval: {baseline: {label: ERM, top1: 0.834}}").eval.baseline,
+                       EvalConfig.Baseline(label: "ERM", top1: 0.834))
+        XCTAssertThrowsError(try TrainingConfig.parse(yaml: "eval: {baseline: {label: ERM, top1: 83.4}}")) { error in
+            XCTAssertEqual("\(error)", "config: eval.baseline.top1: 83.4 is not allowed; use an accuracy in [0, 1]")
+        }
+    }
+
     func testReportWithoutEvaluationsSaysSo() {
         let html = RunReport.html(records: [MetricsRecord(kind: .train, step: 1, epoch: 0.1, values: ["loss": 2.3])], title: "early")
         XCTAssertTrue(html.contains("no data yet"))
