@@ -42,8 +42,11 @@ public struct ConfigError: Error, CustomStringConvertible, LocalizedError, Equat
     }
 
     /// The one-line message: `config: PATH: PROBLEM; FIX`.
-    public var description: String {
-        let line = "config: \(path.isEmpty ? "(top level)" : path): \(problem); \(fix)"
+    public var description: String { "config: " + detail }
+
+    /// The message without its `config:` prefix: `PATH: PROBLEM; FIX` (study files use their own).
+    public var detail: String {
+        let line = "\(path.isEmpty ? "(top level)" : path): \(problem); \(fix)"
         return line.split(whereSeparator: \.isNewline).joined(separator: " ")
     }
 

@@ -58,15 +58,7 @@ public enum RunReport {
             <meta charset="utf-8">
             <title>\(HTML.escape(title)): multimix report</title>
             <style>
-            body { font-family: system-ui, sans-serif; margin: 2em auto; max-width: 60em; color: #222; }
-            h1 { font-size: 1.4em; } h2 { font-size: 1.1em; margin-top: 1.6em; }
-            svg.plot { display: block; margin: 1em 0; font-size: 11px; background: #fff; }
-            svg .title { font-size: 13px; font-weight: 600; } svg .axis { font-size: 12px; }
-            svg .grid { stroke: #e4e4e4; } svg .frame { fill: none; stroke: #888; } svg .empty { fill: #888; }
-            table.metrics { border-collapse: collapse; } table.metrics td, table.metrics th { padding: 0.25em 1em; border-bottom: 1px solid #ddd; text-align: left; }
-            table.metrics td.value { text-align: right; font-variant-numeric: tabular-nums; }
-            pre { background: #f6f6f6; padding: 1em; overflow-x: auto; }
-            </style>
+            \(style)</style>
             </head>
             <body>
             <h1>\(HTML.escape(title))</h1>
@@ -90,6 +82,19 @@ public enum RunReport {
         guard let baseline, let first = eval.first?.epoch, let last = eval.last?.epoch else { return nil }
         return SVGLinePlot.Series(name: "top-1 of \(baseline.label)", points: [(x: first, y: baseline.top1), (x: last, y: baseline.top1)])
     }
+
+    /// The pages' CSS (the study report uses it too).
+    static let style = """
+        body { font-family: system-ui, sans-serif; margin: 2em auto; max-width: 60em; color: #222; }
+        h1 { font-size: 1.4em; } h2 { font-size: 1.1em; margin-top: 1.6em; }
+        svg.plot { display: block; margin: 1em 0; font-size: 11px; background: #fff; }
+        svg .title { font-size: 13px; font-weight: 600; } svg .axis { font-size: 12px; }
+        svg .grid { stroke: #e4e4e4; } svg .frame { fill: none; stroke: #888; } svg .empty { fill: #888; }
+        table.metrics { border-collapse: collapse; } table.metrics td, table.metrics th { padding: 0.25em 1em; border-bottom: 1px solid #ddd; text-align: left; }
+        table.metrics td.value { text-align: right; font-variant-numeric: tabular-nums; }
+        pre { background: #f6f6f6; padding: 1em; overflow-x: auto; }
+
+        """
 
     /// A value for the table: 4 significant digits, or "n/a" when not finite.
     private static func format(_ value: Double) -> String {

@@ -12,10 +12,11 @@ import Foundation
 ///     |      0    5     10  epoch                |
 ///     +------------------------------------------+
 struct SVGLinePlot {
-    /// One named line.
+    /// One named line, with an optional shaded band around it (a spread over seeds: min to max).
     struct Series {
         var name: String
         var points: [(x: Double, y: Double)]
+        var band: [(x: Double, low: Double, high: Double)] = []
     }
 
     var title: String
@@ -33,13 +34,10 @@ struct SVGLinePlot {
         let left = 64.0, right = 16.0, top = 32.0, bottom = 44.0
         let plotWidth = width - left - right, plotHeight = height - top - bottom
         let finite = series.map { $0.points.filter { $0.x.isFinite && $0.y.isFinite } }
-        let all = finite.flatMap { $0 }
-        var out = "<svg xmlns=\"http://www.w3.org/2000/svg\" class=\"plot\" width=\"\(Int(width))\" height=\"\(Int(height))\" viewBox=\"0 0 \(Int(width)) \(Int(height))\" role=\"img\" aria-label=\"\(HTML.escape(title))\">\n"
-        out += "<text x=\"\(left)\" y=\"20\" class=\"title\">\(HTML.escape(title))</text>\n"
-        guard !all.isEmpty else {
-            out += "<text x=\"\(width / 2)\" y=\"\(height / 2)\" text-anchor=\"middle\" class=\"empty\">no data yet</text>\n</svg>"
-            return out
-        }
+        let bands = series.map { $0.band.filter { $0.x.isFinite && $0.low.isFinite && $0.high.isFinite } }
+        let all = finite.flatMap { $0 } + bands.flatMap { $0.flatMap { [(x: $0.x, y: $0.low), (x: $0.x, y: $0.high)] } }
+        var out = SVGLinePlot.opening(title: title, width: width, height: height, left: left)
+        guard !all.isEmpty else { return out + SVGLinePlot.empty("no data yet", width: width, height: height) }
         let xTicks = SVGLinePlot.ticks(all.map(\.x).min()!, all.map(\.x).max()!)
         let yTicks = SVGLinePlot.ticks(all.map(\.y).min()!, all.map(\.y).max()!)
         let (x0, x1) = (xTicks.first!, xTicks.last!)
@@ -53,13 +51,17 @@ struct SVGLinePlot {
             out += "<line x1=\"\(f(px(x)))\" y1=\"\(f(top))\" x2=\"\(f(px(x)))\" y2=\"\(f(top + plotHeight))\" class=\"grid\"/>"
             out += "<text x=\"\(f(px(x)))\" y=\"\(f(top + plotHeight + 16))\" text-anchor=\"middle\">\(SVGLinePlot.label(x))</text>\n"
         }
-        for y in yTicks {
-            out += "<line x1=\"\(f(left))\" y1=\"\(f(py(y)))\" x2=\"\(f(left + plotWidth))\" y2=\"\(f(py(y)))\" class=\"grid\"/>"
-            out += "<text x=\"\(f(left - 6))\" y=\"\(f(py(y) + 4))\" text-anchor=\"end\">\(SVGLinePlot.label(y))</text>\n"
-        }
-        out += "<rect x=\"\(f(left))\" y=\"\(f(top))\" width=\"\(f(plotWidth))\" height=\"\(f(plotHeight))\" class=\"frame\"/>\n"
+        out += SVGLinePlot.yGridAndFrame(yTicks, py: py, left: left, top: top, plotWidth: plotWidth, plotHeight: plotHeight)
         out += "<text x=\"\(f(left + plotWidth / 2))\" y=\"\(f(height - 6))\" text-anchor=\"middle\" class=\"axis\">\(HTML.escape(xLabel))</text>\n"
         out += "<text transform=\"translate(14 \(f(top + plotHeight / 2))) rotate(-90)\" text-anchor=\"middle\" class=\"axis\">\(HTML.escape(yLabel))</text>\n"
+
+        // Bands under the lines: the upper edge left to right, then the lower edge back.
+        for (index, band) in bands.enumerated() where band.count > 1 {
+            let color = SVGLinePlot.colors[index % SVGLinePlot.colors.count]
+            let edge = band.map { (x: $0.x, y: $0.high) } + band.reversed().map { (x: $0.x, y: $0.low) }
+            let path = edge.map { "\(f(px($0.x))),\(f(py($0.y)))" }.joined(separator: " ")
+            out += "<polygon points=\"\(path)\" fill=\"\(color)\" fill-opacity=\"0.18\" stroke=\"none\" class=\"band\"/>\n"
+        }
 
         // Lines, dots where there are few points, legend.
         for (index, points) in finite.enumerated() where !points.isEmpty {
@@ -76,6 +78,29 @@ struct SVGLinePlot {
             out += "<text x=\"\(f(legendX + 26))\" y=\"20\">\(HTML.escape(series[index].name))</text>\n"
         }
         return out + "</svg>"
+    }
+
+    /// The `<svg>` start tag and the title (shared with ``SVGBarChart``).
+    static func opening(title: String, width: Double, height: Double, left: Double) -> String {
+        "<svg xmlns=\"http://www.w3.org/2000/svg\" class=\"plot\" width=\"\(Int(width))\" height=\"\(Int(height))\" viewBox=\"0 0 \(Int(width)) \(Int(height))\" role=\"img\" aria-label=\"\(HTML.escape(title))\">\n"
+            + "<text x=\"\(left)\" y=\"20\" class=\"title\">\(HTML.escape(title))</text>\n"
+    }
+
+    /// A centred note in place of the data, and the end tag.
+    static func empty(_ note: String, width: Double, height: Double) -> String {
+        "<text x=\"\(width / 2)\" y=\"\(height / 2)\" text-anchor=\"middle\" class=\"empty\">\(note)</text>\n</svg>"
+    }
+
+    /// Horizontal grid lines with their labels at `ticks` (mapped by `py`), and the plot area's frame.
+    static func yGridAndFrame(_ ticks: [Double], py: (Double) -> Double, left: Double, top: Double,
+                              plotWidth: Double, plotHeight: Double) -> String {
+        func f(_ v: Double) -> String { String(format: "%.1f", v) }
+        var out = ""
+        for y in ticks {
+            out += "<line x1=\"\(f(left))\" y1=\"\(f(py(y)))\" x2=\"\(f(left + plotWidth))\" y2=\"\(f(py(y)))\" class=\"grid\"/>"
+            out += "<text x=\"\(f(left - 6))\" y=\"\(f(py(y) + 4))\" text-anchor=\"end\">\(SVGLinePlot.label(y))</text>\n"
+        }
+        return out + "<rect x=\"\(f(left))\" y=\"\(f(top))\" width=\"\(f(plotWidth))\" height=\"\(f(plotHeight))\" class=\"frame\"/>\n"
     }
 
     /// Round-number ticks (steps of 1, 2 or 5 × 10ᵏ) covering [low, high], about five of them.

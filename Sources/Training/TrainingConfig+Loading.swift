@@ -74,8 +74,9 @@ extension TrainingConfig {
         }
     }
 
-    /// A decoding failure as a one-line ``ConfigError`` naming the path and the value found there.
-    private static func configError(_ error: DecodingError, in node: Node) -> ConfigError {
+    /// A decoding failure as a one-line ``ConfigError`` naming the path and the value found there
+    /// (also used for study files).
+    static func configError(_ error: DecodingError, in node: Node) -> ConfigError {
         switch error {
         case .typeMismatch(let type, let context), .valueNotFound(let type, let context):
             let found = ConfigNode.describe(ConfigNode.lookup(context.codingPath, in: node))

@@ -5,9 +5,7 @@ extension TrainingConfig {
     /// value and what is allowed. Pure: it does not look at the disk (the trainer checks that the
     /// data folders exist and hold the named dataset).
     public func validate() throws {
-        let nameCharacters = CharacterSet(charactersIn: "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-")
-        try require(!name.isEmpty && name.unicodeScalars.allSatisfy(nameCharacters.contains) && name != "." && name != "..",
-                    "name", "\"\(name)\"", "use letters, digits, '.', '_' and '-' (it names the run folder)")
+        try require(TrainingConfig.isFolderName(name), "name", "\"\(name)\"", "use letters, digits, '.', '_' and '-' (it names the run folder)")
         try require(seed >= 0, "seed", seed, "use an integer ≥ 0")
 
         try require(!data.root.isEmpty, "data.root", "\"\"", "give the dataset folder")
@@ -79,6 +77,13 @@ extension TrainingConfig {
         }
         try require(checkpoint.everyEpochs >= 1, "checkpoint.every_epochs", checkpoint.everyEpochs, "use an integer ≥ 1")
         try require(checkpoint.keep >= 1, "checkpoint.keep", checkpoint.keep, "use an integer ≥ 1")
+    }
+
+    /// Whether `name` can name a folder of its own: letters, digits, `.`, `_` and `-`, not empty,
+    /// not `.` or `..` (run names, study names, study variant names).
+    public static func isFolderName(_ name: String) -> Bool {
+        let characters = CharacterSet(charactersIn: "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-")
+        return !name.isEmpty && name.unicodeScalars.allSatisfy(characters.contains) && name != "." && name != ".."
     }
 
     private func require(_ condition: Bool, _ path: String, _ value: Any, _ allowed: String) throws {

@@ -6,6 +6,6 @@ struct Multimix: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "multimix",
         abstract: "Data-parallel MultiMix training over MPI.",
-        subcommands: [Train.self, Evaluate.self, Bench.self, DataCommand.self]
+        subcommands: [Train.self, Study.self, Evaluate.self, Bench.self, DataCommand.self]
     )
 }

@@ -53,17 +53,11 @@ struct Train: ParsableCommand {
             policy = try Train.resumePolicy(resume)
             try Train.checkData(resolved)
         } catch {
-            fail(error, code: 1)
+            Train.fail(error, code: 1)
         }
 
         // 2. MPI, then the trainer.
-        let world: Communicator
-        do {
-            try MPI.initialize(threadLevel: .funneled)
-            world = try Communicator.world
-        } catch {
-            fail(error, code: 1)
-        }
+        let world = Train.joinWorld()
         let runDirectory = URL(fileURLWithPath: runDir ?? "runs/\(resolved.name)")
         do {
             let trainer = try Trainer(config: resolved, communicator: world, runDirectory: runDirectory, resume: policy,
@@ -80,20 +74,27 @@ struct Train: ParsableCommand {
             case .preempted:
                 Foundation.exit(75)
             }
-        } catch let error as TrainingError {
-            // Every rank reached this error together: report it once, and leave together.
-            switch error {
-            case .peerFailed: break  // the failing rank prints its own message
-            case .agreed: printError(error, rank: world.rank, size: world.size)
-            default: if world.rank == 0 { printError(error, rank: 0, size: 1) }
-            }
-            try? MPI.finalize()
-            Foundation.exit(error.exitCode)
         } catch {
-            // A failure on this rank alone: end the whole job rather than leave the others waiting.
-            printError(error, rank: world.rank, size: world.size)
+            Train.leave(after: error, world: world)
+        }
+    }
+
+    /// Ends the process after a trainer's `error`, with the exit codes of `multimix train` (README):
+    /// an error every rank reached together is reported once and every rank leaves with its code; a
+    /// failure on this rank alone ends the whole job rather than leave the others waiting. `context`
+    /// (a study's run name) prefixes the message.
+    static func leave(after error: Error, world: Communicator, context: String = "") -> Never {
+        guard let error = error as? TrainingError else {
+            printError(error, rank: world.rank, size: world.size, context: context)
             MPI.abort(code: 1)
         }
+        switch error {
+        case .peerFailed: break  // the failing rank prints its own message
+        case .agreed: printError(error, rank: world.rank, size: world.size, context: context)
+        default: if world.rank == 0 { printError(error, rank: 0, size: 1, context: context) }
+        }
+        try? MPI.finalize()
+        Foundation.exit(error.exitCode)
     }
 
     static func resumePolicy(_ text: String) throws -> ResumePolicy {
@@ -119,12 +120,24 @@ struct Train: ParsableCommand {
         }
     }
 
-    private func printError(_ error: Error, rank: Int, size: Int) {
-        let prefix = size > 1 ? "rank \(rank): " : ""
+    /// `multimix: error: [rank R: ][CONTEXT: ]MESSAGE` on stderr.
+    static func printError(_ error: Error, rank: Int, size: Int, context: String = "") {
+        let prefix = (size > 1 ? "rank \(rank): " : "") + (context.isEmpty ? "" : "\(context): ")
         FileHandle.standardError.write(Data("multimix: error: \(prefix)\(error)\n".utf8))
     }
 
-    private func fail(_ error: Error, code: Int32) -> Never {
+    /// Initialises MPI and returns the world communicator (exit 1 if MPI cannot start).
+    static func joinWorld() -> Communicator {
+        do {
+            try MPI.initialize(threadLevel: .funneled)
+            return try Communicator.world
+        } catch {
+            fail(error, code: 1)
+        }
+    }
+
+    /// Reports `error` once (before any MPI work) and exits with `code`.
+    static func fail(_ error: Error, code: Int32) -> Never {
         printError(error, rank: 0, size: 1)
         Foundation.exit(code)
     }

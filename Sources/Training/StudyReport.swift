@@ -1,0 +1,100 @@
+import Foundation
+
+/// A study's `report.html`: one self-contained page (inline CSS and SVG, no scripts, no links out),
+/// every number on it read from the run folders through ``StudyResults``:
+///
+/// 1. test top-1 against epochs, a line per variant: the mean over seeds at each evaluated epoch,
+///    shaded from the lowest to the highest seed;
+/// 2. a bar chart per final metric (top1, ece, nll, each `*auroc`, `alignment*`, `uniformity*` that
+///    the runs have): the mean over seeds per variant, whiskers ± the sample standard deviation;
+/// 3. the per-variant table of `results.md`, best in bold, with its notes;
+/// 4. the study file, when given.
+///
+/// The page carries no timestamp: the same run folders give the same bytes.
+public enum StudyReport {
+    /// Writes `folder/report.html` (the study folder).
+    @discardableResult
+    public static func write(_ results: StudyResults, to folder: URL, studyYAML: String? = nil) throws -> URL {
+        let url = folder.appendingPathComponent("report.html")
+        try Data(html(results, studyYAML: studyYAML).utf8).write(to: url, options: .atomic)
+        return url
+    }
+
+    /// The page.
+    public static func html(_ results: StudyResults, studyYAML: String? = nil) -> String {
+        let title = "Study \(results.name)"
+        var page = """
+            <!DOCTYPE html>
+            <html lang="en">
+            <head>
+            <meta charset="utf-8">
+            <title>\(HTML.escape(title)): multimix study report</title>
+            <style>
+            \(RunReport.style)div.bars svg.plot { display: inline-block; margin: 0.5em 1em 0.5em 0; }
+            </style>
+            </head>
+            <body>
+            <h1>\(HTML.escape(title))</h1>
+
+            """
+        page += "<h2>Test top-1 against epochs</h2>\n" + accuracyPlot(results).svg() + "\n"
+        page += "<h2>Final metrics</h2>\n<p>Mean over seeds; whiskers: ± sample standard deviation (none with one seed).</p>\n<div class=\"bars\">\n"
+        for chart in barCharts(results) { page += chart.svg() + "\n" }
+        page += "</div>\n<h2>Results</h2>\n" + table(results.table())
+        for note in results.notes() { page += "<p>\(HTML.escape(note))</p>\n" }
+        if let studyYAML { page += "<h2>Study file</h2>\n<pre>\(HTML.escape(studyYAML))</pre>\n" }
+        return page + "</body>\n</html>\n"
+    }
+
+    /// Top-1 against epochs: per variant, at each epoch some run evaluated, the mean over the runs
+    /// evaluated there, and their minimum and maximum as the band.
+    static func accuracyPlot(_ results: StudyResults) -> SVGLinePlot {
+        let series = results.variants.map { variant -> SVGLinePlot.Series in
+            var byEpoch: [Double: [Double]] = [:]
+            for run in results.runs(of: variant) {
+                for record in run.evaluations {
+                    if let top1 = record.values[MetricName.top1] { byEpoch[record.epoch, default: []].append(top1) }
+                }
+            }
+            let epochs = byEpoch.keys.sorted()
+            return SVGLinePlot.Series(
+                name: variant,
+                points: epochs.map { (x: $0, y: StudyResults.summarise(byEpoch[$0]!)!.mean) },
+                band: epochs.map { (x: $0, low: byEpoch[$0]!.min()!, high: byEpoch[$0]!.max()!) })
+        }
+        return SVGLinePlot(title: "Test top-1 (mean over seeds, band: min–max)", xLabel: "epoch", yLabel: "top-1", series: series)
+    }
+
+    /// The metrics charted: top1, ece, nll, then the `*auroc`, `alignment*` and `uniformity*` names
+    /// present, each group sorted.
+    static func chartedMetrics(_ metrics: [String]) -> [String] {
+        var charted = ["top1", "ece", "nll"].filter { metrics.contains($0) }
+        charted += metrics.filter { $0.hasSuffix("auroc") }
+        charted += metrics.filter { $0.hasPrefix("alignment") }
+        charted += metrics.filter { $0.hasPrefix("uniformity") }
+        return charted
+    }
+
+    /// A bar chart per charted metric: a bar per variant (in the line plot's colours).
+    static func barCharts(_ results: StudyResults) -> [SVGBarChart] {
+        chartedMetrics(results.metrics).map { metric in
+            let bars = results.variants.enumerated().map { index, variant in
+                let summary = results.summary(variant: variant, metric: metric)
+                return SVGBarChart.Bar(label: variant, value: summary?.mean ?? .nan, error: summary?.std, colorIndex: index)
+            }
+            return SVGBarChart(title: metric, bars: bars)
+        }
+    }
+
+    /// The per-variant table as HTML, best cells in bold.
+    static func table(_ table: StudyResults.Table) -> String {
+        var out = "<table class=\"metrics\">\n<tr>" + table.header.map { "<th>\(HTML.escape($0))</th>" }.joined() + "</tr>\n"
+        for row in table.rows {
+            out += "<tr>" + row.enumerated().map { index, cell in
+                let text = cell.isBest ? "<b>\(HTML.escape(cell.text))</b>" : HTML.escape(cell.text)
+                return index == 0 ? "<td>\(text)</td>" : "<td class=\"value\">\(text)</td>"
+            }.joined() + "</tr>\n"
+        }
+        return out + "</table>\n"
+    }
+}

@@ -1,0 +1,162 @@
+import ArgumentParser
+import Foundation
+import SwiftMPI
+import Training
+
+/// `multimix study`: every variant of a base config with every seed, one training run after another
+/// in the same MPI job, then the study's tables and report (``StudyResults``, ``StudyReport``).
+struct Study: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Run a study (variants × seeds of a base config) and tabulate and plot its results.",
+        discussion: """
+            The study file names a base train config (relative to the study file's folder), the seeds, \
+            overrides for all variants, and the variants with their own overrides. Every rank checks \
+            it, and every run's config, before any MPI work. The runs go variant by variant, seed by \
+            seed, into RUN_DIR_ROOT/NAME/VARIANT-sNN/, as multimix train would run them (resuming \
+            from their checkpoints); a run whose folder holds finished.json is skipped. Rank 0 then \
+            writes results.csv, results.md and report.html into RUN_DIR_ROOT/NAME/.
+            Exit codes as multimix train's: 0 done; 1 error; 3 non-finite loss; 4 ranks disagree; \
+            75 stopped by SIGTERM/SIGUSR1 after a checkpoint (run the same command again to continue).
+            Example: mpirun -np 2 multimix study --config configs/studies/fashion-mnist-mixing.yaml
+            """
+    )
+
+    @Option(help: "The study's YAML file.")
+    var config: String
+
+    @Flag(help: "Run nothing (no MPI): rebuild results.csv, results.md and report.html from the run folders there are.")
+    var reportOnly = false
+
+    @Option(help: "The folder holding study folders: runs go to RUN_DIR_ROOT/NAME/VARIANT-sNN.")
+    var runDirRoot = "runs"
+
+    func run() throws {
+        // 1. The study file and every run's config (and data, unless only reporting), before MPI.
+        let studyFile = URL(fileURLWithPath: config)
+        let study: StudyConfig
+        do {
+            study = try StudyConfig.load(contentsOf: studyFile)
+            if !reportOnly { try Study.checkData(study, file: studyFile.path) }
+        } catch {
+            Train.fail(error, code: 1)
+        }
+        let folder = study.folder(root: URL(fileURLWithPath: runDirRoot))
+        if reportOnly { Study.report(study, folder: folder, studyFile: studyFile) }
+
+        // 2. MPI, then the runs.
+        let world = Train.joinWorld()
+        let progress = ProgressReporter()
+        let isRoot = world.rank == 0
+        let runFolders = study.runs.map { folder.appendingPathComponent($0.name) }
+        let finished: [Bool]
+        do {
+            finished = try Trainer.finishedRuns(zip(study.runs, runFolders).map { ($0.config, $1) }, communicator: world)
+        } catch {
+            Train.leave(after: error, world: world, context: "study \(study.name)")
+        }
+        var clock = StudyClock(toTrain: finished.filter { !$0 }.count)
+        for (index, run) in study.runs.enumerated() {
+            let label = "study \(study.name): run \(index + 1)/\(study.runs.count) \(run.name)"
+            if finished[index] {
+                clock.skipped += 1
+                if isRoot { progress.message("\(label): skipped, finished") }
+                continue
+            }
+            if isRoot { progress.message("\(label) (\(clock.skipped) skipped, finished), ETA \(clock.eta)") }
+            let start = MPI.wallTime
+            do {
+                let trainer = try Trainer(config: run.config, communicator: world, runDirectory: runFolders[index],
+                                          resume: .auto, progress: progress)
+                let outcome = try trainer.run()
+                if isRoot { try? trainer.writeReport() }
+                if case .preempted = outcome {
+                    if isRoot { progress.message("study \(study.name): stopped by a signal in \(run.name) after its checkpoint; run the same command again to continue") }
+                    try? MPI.finalize()
+                    Foundation.exit(75)
+                }
+                try trainer.markFinished(wallSeconds: MPI.wallTime - start)
+            } catch {
+                Train.leave(after: error, world: world, context: "study \(study.name): \(run.name)")
+            }
+            clock.trained(seconds: MPI.wallTime - start)
+        }
+
+        // 3. The tables and the report (rank 0).
+        var status: Int32 = 0
+        if isRoot {
+            do {
+                try Study.writeResults(study, folder: folder, studyFile: studyFile, progress: progress)
+            } catch {
+                Train.printError(error, rank: 0, size: 1)
+                status = 1
+            }
+        }
+        try? MPI.finalize()
+        Foundation.exit(status)
+    }
+
+    /// Every run's data exists (each dataset folder checked once), as `multimix train` checks it.
+    static func checkData(_ study: StudyConfig, file: String) throws {
+        var checked = Set<String>()
+        for run in study.runs where checked.insert(run.config.data.root).inserted {
+            do {
+                try Train.checkData(run.config)
+            } catch {
+                throw StudyError(file: file, location: "run \(run.name)", message: "\(error)")
+            }
+        }
+    }
+
+    /// `--report-only`: one process (rank 0 of an MPI launch, the others leave at once), no MPI calls.
+    static func report(_ study: StudyConfig, folder: URL, studyFile: URL) -> Never {
+        let environment = ProcessInfo.processInfo.environment
+        if let rank = environment["OMPI_COMM_WORLD_RANK"] ?? environment["PMI_RANK"], rank != "0" { Foundation.exit(0) }
+        do {
+            try writeResults(study, folder: folder, studyFile: studyFile, progress: ProgressReporter(isTerminal: false))
+        } catch {
+            Train.fail(error, code: 1)
+        }
+        Foundation.exit(0)
+    }
+
+    /// Reads the run folders and writes results.csv, results.md and report.html; says what it wrote
+    /// and which runs are missing. Refuses to write a study with no evaluated run at all.
+    static func writeResults(_ study: StudyConfig, folder: URL, studyFile: URL, progress: ProgressReporter) throws {
+        let results = try StudyResults.read(study, folder: folder)
+        guard !results.runs.isEmpty else {
+            throw StudyError(file: studyFile.path, location: "results",
+                             message: "no run under \(folder.path) has an evaluation yet; run the study first (without --report-only)")
+        }
+        try results.writeTables(to: folder)
+        try StudyReport.write(results, to: folder, studyYAML: try? String(contentsOf: studyFile, encoding: .utf8))
+        let total = study.runs.count
+        var line = "study \(study.name): \(results.runs.count) of \(total) runs in \(folder.path)/results.csv, results.md, report.html"
+        if !results.missing.isEmpty { line += "; missing: \(results.missing.joined(separator: ", "))" }
+        if !results.unfinished.isEmpty { line += "; unfinished: \(results.unfinished.joined(separator: ", "))" }
+        progress.message(line)
+    }
+}
+
+/// The study's progress counts and its ETA: the mean wall time of the runs trained in this
+/// invocation times the runs left to train.
+struct StudyClock {
+    /// Runs to train in this invocation (not finished before it).
+    let toTrain: Int
+    /// Runs skipped so far because they had finished.
+    var skipped = 0
+    private var trainedCount = 0, seconds = 0.0
+
+    init(toTrain: Int) { self.toTrain = toTrain }
+
+    /// Counts a run trained in `seconds`.
+    mutating func trained(seconds: Double) {
+        trainedCount += 1
+        self.seconds += seconds
+    }
+
+    /// "41m00s" (the run about to start included), or "?" before the first run has finished.
+    var eta: String {
+        guard trainedCount > 0 else { return "?" }
+        return ProgressReporter.duration(seconds / Double(trainedCount) * Double(toTrain - trainedCount))
+    }
+}
