@@ -1,0 +1,117 @@
+import Foundation
+import Training
+import XCTest
+
+/// Study files are checked as strictly as train configs: one line naming the key path (or the
+/// variant whose config fails), what is wrong and what is allowed.
+final class StudyConfigTests: XCTestCase {
+    var folder: URL!
+
+    override func setUpWithError() throws {
+        folder = FileManager.default.temporaryDirectory.appendingPathComponent("study-config-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: folder.appendingPathComponent("studies"), withIntermediateDirectories: true)
+        try "name: base\ntraining: {epochs: 5}\nmixing: {method: multimix}\n"
+            .write(to: folder.appendingPathComponent("studies/base.yaml"), atomically: true, encoding: .utf8)
+    }
+
+    override func tearDownWithError() throws {
+        if let folder { try? FileManager.default.removeItem(at: folder) }
+    }
+
+    /// A study file with `variants` (YAML flow list) and extra top-level lines.
+    func yaml(seeds: String = "[0, 1]", variants: String = "[{name: erm, set: [mixing.method=erm]}, {name: mm}]",
+              extra: String = "") -> String {
+        "name: s\nbase: base.yaml\nseeds: \(seeds)\nvariants: \(variants)\n" + extra
+    }
+
+    func parse(_ text: String) throws -> StudyConfig {
+        try StudyConfig.parse(yaml: text, source: "s.yaml", folder: folder.appendingPathComponent("studies"))
+    }
+
+    /// The one-line error `text` gives.
+    func error(_ text: String) -> String {
+        do {
+            _ = try parse(text)
+            return "no error"
+        } catch {
+            let line = "\(error)"
+            XCTAssertFalse(line.contains("\n"), "not one line: \(line)")
+            return line
+        }
+    }
+
+    func testRunsAreVariantMajorWithOverridesInOrder() throws {
+        let study = try parse(yaml(extra: "set: [training.epochs=3, mixing.method=mixup]\n"))
+        XCTAssertEqual(study.runs.map(\.name), ["erm-s00", "erm-s01", "mm-s00", "mm-s01"])
+        XCTAssertEqual(study.runs.map(\.config.seed), [0, 1, 0, 1])
+        XCTAssertEqual(study.runs.map(\.config.name), ["erm-s00", "erm-s01", "mm-s00", "mm-s01"])
+        XCTAssertEqual(study.runs.map(\.config.training.epochs), [3, 3, 3, 3], "the study's set applies to every variant")
+        XCTAssertEqual(study.runs.map(\.config.mixing.method), [.erm, .erm, .mixup, .mixup], "the variant's set comes after the study's")
+        XCTAssertEqual(StudyRun.name(variant: "v", seed: 123), "v-s123")
+    }
+
+    /// `base` is relative to the study file's folder, not the current directory; absolute stays.
+    func testBaseIsRelativeToTheStudyFilesFolder() throws {
+        let file = folder.appendingPathComponent("studies/s.yaml")
+        try yaml().write(to: file, atomically: true, encoding: .utf8)
+        let study = try StudyConfig.load(contentsOf: file)
+        XCTAssertEqual(study.baseURL.path, folder.appendingPathComponent("studies/base.yaml").standardizedFileURL.path)
+        XCTAssertEqual(study.runs.first?.config.training.epochs, 5)
+        let absolute = try parse(yaml().replacingOccurrences(of: "base: base.yaml", with: "base: \(study.baseURL.path)"))
+        XCTAssertEqual(absolute.baseURL.path, study.baseURL.path)
+    }
+
+    func testUnknownKeysNameThePathTheValidKeysAndTheClosest() {
+        XCTAssertEqual(error(yaml(extra: "sed: [1]\n")),
+                       "study s.yaml: sed: unknown key (did you mean set?); valid keys at the top level are name, base, seeds, set, variants")
+        XCTAssertEqual(error(yaml(variants: "[{name: a}, {name: b, sett: []}]")),
+                       "study s.yaml: variants[1].sett: unknown key (did you mean set?); valid keys in variants[1] are name, set")
+    }
+
+    func testWrongTypesNameThePath() {
+        XCTAssertEqual(error(yaml(seeds: "zero")), "study s.yaml: seeds: expected a list, got \"zero\"; write a list there")
+        XCTAssertEqual(error(yaml(seeds: "[0, x]")), "study s.yaml: seeds[1]: expected an integer, got \"x\"; write an integer there")
+        XCTAssertEqual(error(yaml(variants: "[{set: []}]")), "study s.yaml: variants[0].name: missing; variants[0] needs name")
+        XCTAssertEqual(error("name: s\nbase: base.yaml\nvariants: [{name: a}]\n"), "study s.yaml: seeds: missing; the config needs seeds")
+    }
+
+    func testVariantNamesMustBeUniqueAndFolderSafe() {
+        XCTAssertEqual(error(yaml(variants: "[{name: a}, {name: b}, {name: a}]")),
+                       "study s.yaml: variants[2].name: \"a\" is given twice (also variants[0]); give each variant its own name")
+        XCTAssertEqual(error(yaml(variants: "[{name: a/b}]")),
+                       "study s.yaml: variants[0].name: \"a/b\" is not allowed; use letters, digits, '.', '_' and '-' (it names a folder)")
+        XCTAssertTrue(error(yaml().replacingOccurrences(of: "name: s\n", with: "name: ..\n")).hasPrefix("study s.yaml: name: \"..\" is not allowed"))
+    }
+
+    func testSeedsAndVariantsMustBeGivenAndSeedsDistinctAndNonNegative() {
+        XCTAssertEqual(error(yaml(seeds: "[]")), "study s.yaml: seeds: no seeds; give at least one, e.g. seeds: [0, 1, 2]")
+        XCTAssertEqual(error(yaml(variants: "[]")), "study s.yaml: variants: no variants; give at least one, e.g. variants: [{name: multimix}]")
+        XCTAssertEqual(error(yaml(seeds: "[3, 1, 3]")), "study s.yaml: seeds[2]: 3 is given twice (also seeds[0]); give each seed once")
+        XCTAssertEqual(error(yaml(seeds: "[-1]")), "study s.yaml: seeds[0]: -1 is not allowed; use an integer ≥ 0")
+    }
+
+    /// A bad override fails at once, naming the variant (or the study's set) and the key.
+    func testBadOverridesNameTheVariantAndTheKey() {
+        let variants = "[{name: a}, {name: b}, {name: c, set: [training.epochz=3]}]"
+        XCTAssertEqual(error(yaml(variants: variants)),
+                       "study s.yaml: variant 'c' (variants[2]): config: training.epochz: unknown key (did you mean epochs?); valid keys in training are epochs, batch_size, threads, skip_nonfinite, log_every_steps")
+        XCTAssertEqual(error(yaml(variants: "[{name: a, set: [optimizer.lr=-1]}]")),
+                       "study s.yaml: variant 'a' (variants[0]): config: optimizer.lr: -1.0 is not allowed; use a number > 0")
+        XCTAssertEqual(error(yaml(extra: "set: [mixing.method=mixupp]\n")).prefix(34), "study s.yaml: set: config: mixing.")
+        XCTAssertEqual(error(yaml(variants: "[{name: a, set: [seed=4]}]")),
+                       "study s.yaml: variants[0].set[0]: seed is set by the study for each run; list the seeds under seeds")
+    }
+
+    func testMissingBaseFileIsRefused() {
+        let text = yaml().replacingOccurrences(of: "base: base.yaml", with: "base: ../nowhere.yaml")
+        XCTAssertEqual(error(text),
+                       "study s.yaml: base: \"../nowhere.yaml\" (\(folder.appendingPathComponent("nowhere.yaml").standardizedFileURL.path)) cannot be read; give a train config file, absolute or relative to the study file's folder")
+    }
+
+    func testBadBaseFileNamesTheBase() {
+        let base = folder.appendingPathComponent("studies/base.yaml")
+        try? "trainig: {epochs: 3}\n".write(to: base, atomically: true, encoding: .utf8)
+        XCTAssertTrue(error(yaml()).hasPrefix("study s.yaml: base (\(base.standardizedFileURL.path)): config: trainig: unknown key (did you mean training?)"),
+                      error(yaml()))
+    }
+}

@@ -1,0 +1,135 @@
+import Foundation
+import Training
+import XCTest
+
+/// The study's aggregation against hand computations, on hand-written metrics.jsonl files.
+final class StudyResultsTests: XCTestCase {
+    var folder: URL!
+
+    override func setUpWithError() throws {
+        folder = FileManager.default.temporaryDirectory.appendingPathComponent("study-results-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+    }
+
+    override func tearDownWithError() throws {
+        if let folder { try? FileManager.default.removeItem(at: folder) }
+    }
+
+    /// A run with one final evaluation of `values` at epoch 10.
+    func run(_ variant: String, _ seed: Int, _ values: [String: Double]) -> StudyResults.Run {
+        StudyResults.Run(variant: variant, seed: seed, evaluations: [MetricsRecord(kind: .eval, step: 100, epoch: 10, values: values)])
+    }
+
+    func testMeanAndSampleStandardDeviationMatchAHandComputation() throws {
+        // mean = (0.5 + 0.7 + 0.9) / 3 = 0.7; std = √((0.04 + 0 + 0.04) / 2) = 0.2
+        let summary = try XCTUnwrap(StudyResults.summarise([0.5, 0.7, 0.9]))
+        XCTAssertEqual(summary.mean, 0.7, accuracy: 1e-12)
+        XCTAssertEqual(try XCTUnwrap(summary.std), 0.2, accuracy: 1e-12)
+        XCTAssertEqual(summary.count, 3)
+        XCTAssertNil(StudyResults.summarise([0.4])?.std, "one seed has no sample std")
+        XCTAssertNil(StudyResults.summarise([]))
+
+        let results = StudyResults(name: "s", variants: ["a", "b"], seeds: [0, 1, 2],
+                                   runs: [run("a", 0, ["top1": 0.5]), run("a", 1, ["top1": 0.7]), run("a", 2, ["top1": 0.9]),
+                                          run("b", 0, ["top1": 0.6])])
+        XCTAssertEqual(results.table().rows.map { $0.map(\.text) }, [["a", "3", "0.7000 ± 0.2000"], ["b", "1", "0.6000 ± –"]])
+    }
+
+    /// Higher is better for top1, top5, *auroc, *aupr_in, *aupr_out; lower for nll, ece, alignment*,
+    /// uniformity*; other columns are not marked.
+    func testDirectionTable() {
+        for name in ["top1", "top5", "ood_auroc", "auroc", "ood_aupr_in", "svhn_aupr_out"] {
+            XCTAssertEqual(StudyResults.direction(of: name), .higherIsBetter, name)
+        }
+        for name in ["nll", "ece", "alignment", "alignment_raw", "uniformity", "uniformity_raw"] {
+            XCTAssertEqual(StudyResults.direction(of: name), .lowerIsBetter, name)
+        }
+        for name in ["loss", "images_per_s", "top1_clean", "mean_confidence"] {
+            XCTAssertNil(StudyResults.direction(of: name), name)
+        }
+    }
+
+    func testBestVariantIsMarkedPerDirection() {
+        let results = StudyResults(name: "s", variants: ["erm", "mm", "dense"], seeds: [0], runs: [
+            run("erm", 0, ["top1": 0.80, "ece": 0.05, "alignment_raw": 1.2, "ood_auroc": 0.70, "custom": 9]),
+            run("mm", 0, ["top1": 0.85, "ece": 0.07, "alignment_raw": 0.9, "ood_auroc": 0.75, "custom": 1]),
+            run("dense", 0, ["top1": 0.85, "ece": 0.09, "alignment_raw": 1.0, "ood_auroc": 0.60, "custom": 5]),
+        ])
+        XCTAssertEqual(results.best(metric: "top1"), ["mm", "dense"], "a tie marks both")
+        XCTAssertEqual(results.best(metric: "ece"), ["erm"])
+        XCTAssertEqual(results.best(metric: "alignment_raw"), ["mm"])
+        XCTAssertEqual(results.best(metric: "ood_auroc"), ["mm"])
+        XCTAssertEqual(results.best(metric: "custom"), [], "no known direction: not marked")
+        let markdown = results.markdown()
+        XCTAssertTrue(markdown.contains("| variant | runs | alignment_raw | custom | ece | ood_auroc | top1 |"), markdown)
+        XCTAssertTrue(markdown.contains("| erm | 1 | 1.2000 ± – | 9.0000 ± – | **0.0500 ± –** | 0.7000 ± – | 0.8000 ± – |"), markdown)
+        XCTAssertTrue(markdown.contains("| mm | 1 | **0.9000 ± –** | 1.0000 ± – | 0.0700 ± – | **0.7500 ± –** | **0.8500 ± –** |"), markdown)
+        XCTAssertTrue(markdown.contains("Seeds 0; 3 of 3 runs (3 variants × 1 seed)."), markdown)
+        XCTAssertEqual(StudyResults(name: "s", variants: ["a"], seeds: [0], runs: [run("a", 0, ["top1": 1])]).best(metric: "top1"), [],
+                       "a single variant is not marked best")
+    }
+
+    /// Columns are the union of every run's final metrics, sorted; a run without one has an empty cell.
+    func testColumnsAreTheUnionAndMissingValuesAreEmpty() {
+        let results = StudyResults(name: "s", variants: ["a", "b"], seeds: [0], runs: [
+            run("a", 0, ["top1": 0.5, "ood_auroc": 0.75]), run("b", 0, ["top1": 0.25, "nll": .nan]),
+        ])
+        XCTAssertEqual(results.metrics, ["nll", "ood_auroc", "top1"])
+        XCTAssertEqual(results.csv(), "variant,seed,epoch,nll,ood_auroc,top1,wall_seconds\na,0,10,,0.75,0.5,\nb,0,10,nan,,0.25,\n")
+        XCTAssertEqual(results.table().rows[0].map(\.text), ["a", "1", "", "0.7500 ± –", "0.5000 ± –"])
+        XCTAssertEqual(results.table().rows[1].map(\.text), ["b", "1", "n/a ± –", "", "0.2500 ± –"])
+    }
+
+    /// From run folders: the last eval record is final (train lines ignored), a torn last line is
+    /// tolerated, a run without metrics is missing, one without finished.json unfinished.
+    func testReadTakesTheLastEvaluationAndToleratesATornLastLine() throws {
+        try "name: base\n".write(to: folder.appendingPathComponent("base.yaml"), atomically: true, encoding: .utf8)
+        let study = try StudyConfig.parse(yaml: "name: s\nbase: base.yaml\nseeds: [0, 1]\nvariants: [{name: a}]\n",
+                                          source: "s.yaml", folder: folder)
+        let studyFolder = study.folder(root: folder.appendingPathComponent("runs"))
+        let first = studyFolder.appendingPathComponent("a-s00")
+        try FileManager.default.createDirectory(at: first, withIntermediateDirectories: true)
+        try """
+            {"kind":"train","step":2,"epoch":0.5,"loss":2.3,"lr":0.1}
+            {"kind":"eval","step":4,"epoch":1,"top1":0.5,"ece":0.2}
+            {"kind":"train","step":6,"epoch":1.5,"loss":1.9,"lr":0.05}
+            {"kind":"eval","step":8,"epoch":2,"top1":0.75,"ece":0.1}
+            {"kind":"eval","step":10,"ep
+            """.write(to: first.appendingPathComponent("metrics.jsonl"), atomically: true, encoding: .utf8)
+        try FinishedMarker(configHash: "x", epoch: 2, step: 8, wallSeconds: 12.5, worldSize: 2).write(runFolder: first)
+
+        let results = try StudyResults.read(study, folder: studyFolder)
+        XCTAssertEqual(results.runs.count, 1)
+        XCTAssertEqual(results.runs[0].evaluations.map(\.epoch), [1, 2])
+        XCTAssertEqual(results.runs[0].final, ["top1": 0.75, "ece": 0.1])
+        XCTAssertEqual(results.missing, ["a-s01"])
+        XCTAssertEqual(results.unfinished, [])
+        XCTAssertEqual(results.csv(), "variant,seed,epoch,ece,top1,wall_seconds\na,0,2,0.1,0.75,12.5\n")
+        XCTAssertTrue(results.markdown().contains("Missing (no evaluation in metrics.jsonl): a-s01."), results.markdown())
+    }
+
+    /// report.html: self-contained, the top-1 curve with its seed band, a bar chart per charted
+    /// metric, and the table.
+    func testReportIsSelfContainedWithCurveBarsAndTable() {
+        func evaluations(_ top1: [Double]) -> [MetricsRecord] {
+            top1.enumerated().map { MetricsRecord(kind: .eval, step: $0.offset, epoch: Double($0.offset + 1),
+                                                  values: ["top1": $0.element, "ece": 0.1, "alignment_raw": 0.5, "ood_auroc": 0.7, "custom": 1]) }
+        }
+        let results = StudyResults(name: "s<1>", variants: ["erm", "mm"], seeds: [0, 1], runs: [
+            .init(variant: "erm", seed: 0, evaluations: evaluations([0.2, 0.4])),
+            .init(variant: "erm", seed: 1, evaluations: evaluations([0.3, 0.6])),
+            .init(variant: "mm", seed: 0, evaluations: evaluations([0.25, 0.7])),
+        ])
+        let page = StudyReport.html(results, studyYAML: "name: s\n")
+        XCTAssertFalse(page.contains("<script"))
+        XCTAssertFalse(page.contains("href=") || page.contains("src="), "no external resources")
+        XCTAssertTrue(page.contains("<h1>Study s&lt;1&gt;</h1>"))
+        XCTAssertEqual(page.components(separatedBy: "<svg").count - 1, 5, "the curve, and bars for top1, ece, ood_auroc, alignment_raw")
+        XCTAssertEqual(page.components(separatedBy: "class=\"band\"").count - 1, 1, "a band where a variant has two seeds")
+        XCTAssertTrue(page.contains("aria-label=\"alignment_raw\""))
+        XCTAssertFalse(page.contains("aria-label=\"custom\""))
+        XCTAssertEqual(page.components(separatedBy: "class=\"whisker\"").count - 1, 4, "erm's four bars have whiskers; mm has one seed")
+        XCTAssertTrue(page.contains("<td>erm</td><td class=\"value\">2</td>"), page)
+        XCTAssertTrue(page.contains("<pre>name: s\n</pre>"))
+    }
+}

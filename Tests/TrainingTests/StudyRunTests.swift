@@ -1,0 +1,174 @@
+import Foundation
+import TestSupport
+import Training
+import XCTest
+
+/// `multimix study` as users run it: real `mpirun` on real Fashion-MNIST, runs of a few seconds
+/// (256 training images, ResNet-20 at width 1/4, 32 images per rank and step, 1 epoch).
+final class StudyRunTests: XCTestCase {
+    let multimix = MPIRun.executable("multimix")
+    var folder: URL!
+
+    override func setUpWithError() throws {
+        guard FileManager.default.fileExists(atPath: "/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz") else {
+            throw XCTSkip("Fashion-MNIST is missing: run launch/setup.sh (installs dataset-fashion-mnist)")
+        }
+        folder = FileManager.default.temporaryDirectory.appendingPathComponent("study-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: folder.appendingPathComponent("studies"), withIntermediateDirectories: true)
+    }
+
+    override func tearDownWithError() throws {
+        if let folder { try? FileManager.default.removeItem(at: folder) }
+    }
+
+    /// studies/base.yaml (`trainSubset` images) and studies/tiny.yaml: erm and multimix × `seeds`.
+    func writeStudy(seeds: String = "[0, 1]", trainSubset: Int = 256, epochs: Int = 1) throws -> String {
+        try """
+            name: tiny
+            data: {dataset: fashion-mnist, root: /usr/share/datasets/fashion-mnist, train_subset: \(trainSubset), augment: {crop_padding: 0, horizontal_flip: false}}
+            model: {name: resnet20, width: 0.25}
+            mixing: {method: multimix, n: 64}
+            optimizer: {lr: 0.05}
+            training: {epochs: \(epochs), batch_size: 32, threads: 1, log_every_steps: 2}
+            distributed: {stall_timeout_s: 60}
+
+            """.write(to: folder.appendingPathComponent("studies/base.yaml"), atomically: true, encoding: .utf8)
+        let study = folder.appendingPathComponent("studies/tiny.yaml")
+        try """
+            name: tiny
+            base: base.yaml
+            seeds: \(seeds)
+            set: ["eval.every_epochs=1"]
+            variants:
+              - {name: erm, set: ["mixing.method=erm"]}
+              - {name: multimix}
+
+            """.write(to: study, atomically: true, encoding: .utf8)
+        return study.path
+    }
+
+    var runs: URL { folder.appendingPathComponent("runs") }
+    var studyFolder: URL { runs.appendingPathComponent("tiny") }
+
+    /// `mpirun -np 2 multimix study …`, from the test folder (so `--run-dir-root runs` is relative).
+    func study(_ path: String, _ arguments: [String] = [], ranks: Int = 2) throws -> MPIRun.Result {
+        let command = [multimix, "study", "--config", path, "--run-dir-root", "runs"] + arguments
+        let line = ranks > 0 ? ["mpirun", "-np", "\(ranks)"] + MPIRun.localFlags + command : command
+        return try MPIRun.launch(line, timeout: 300, environment: ["MULTIMIX_PROGRESS": "lines"], currentDirectory: folder)
+    }
+
+    func text(_ name: String) throws -> String {
+        try String(contentsOf: studyFolder.appendingPathComponent(name), encoding: .utf8)
+    }
+
+    func modificationDate(_ url: URL) throws -> Date {
+        try XCTUnwrap(FileManager.default.attributesOfItem(atPath: url.path)[.modificationDate] as? Date)
+    }
+
+    /// 2 variants × 2 seeds on 2 ranks, one run interrupted beforehand (resumed); then again (all
+    /// skipped, same results); then `--report-only` with and without a run.
+    func testTinyStudyResumesRunsSkipsFinishedOnesAndRebuildsItsReport() throws {
+        let path = try writeStudy()
+        // erm-s00 stopped after 2 of its 4 steps, as an interrupted study leaves it.
+        let partial = try MPIRun.run(ranks: 2, program: multimix, arguments: [
+            "train", "--config", folder.appendingPathComponent("studies/base.yaml").path, "--set", "mixing.method=erm",
+            "--set", "eval.every_epochs=1", "--set", "seed=0", "--set", "name=erm-s00",
+            "--run-dir", studyFolder.appendingPathComponent("erm-s00").path, "--max-steps", "2"], timeout: 120)
+        XCTAssertEqual(partial.status, 0, partial.output)
+
+        let first = try study(path)
+        XCTAssertEqual(first.status, 0, first.output)
+        XCTAssertTrue(first.output.contains("study tiny: run 1/4 erm-s00 (0 skipped, finished), ETA ?"), first.output)
+        XCTAssertTrue(first.output.contains("resuming from \(studyFolder.path)/erm-s00/checkpoints/step-000002"), first.output)
+        XCTAssertTrue(first.output.contains("study tiny: run 4/4 multimix-s01 (0 skipped, finished), ETA "), first.output)
+        for run in ["erm-s00", "erm-s01", "multimix-s00", "multimix-s01"] {
+            let marker = try XCTUnwrap(FinishedMarker.read(runFolder: studyFolder.appendingPathComponent(run)), run)
+            XCTAssertEqual(marker.step, 4, run)
+        }
+        let csv = try text("results.csv"), markdown = try text("results.md"), report = try text("report.html")
+        let rows = csv.split(separator: "\n")
+        XCTAssertEqual(rows.count, 5, csv)
+        XCTAssertTrue(rows[0].hasPrefix("variant,seed,epoch,alignment,ece,nll,top1,top5,uniformity,wall_seconds"), csv)
+        XCTAssertEqual(rows.dropFirst().map { $0.split(separator: ",").prefix(3).joined(separator: ",") },
+                       ["erm,0,1", "erm,1,1", "multimix,0,1", "multimix,1,1"])
+        XCTAssertEqual(markdown.split(separator: "\n").filter { $0.hasPrefix("| erm | 2 |") || $0.hasPrefix("| multimix | 2 |") }.count, 2, markdown)
+        XCTAssertTrue(report.contains("<svg"))
+        // Every number comes from the run folders: the CSV's top1 is the last eval record's.
+        let evaluations = try MetricsLog.read(studyFolder.appendingPathComponent("multimix-s01/metrics.jsonl")).filter { $0.kind == .eval }
+        XCTAssertTrue(rows[4].contains(",\(try XCTUnwrap(evaluations.last?.values["top1"])),"), "\(rows[4]) vs \(evaluations)")
+
+        // Again: nothing retrained, the same bytes.
+        let logs = ["erm-s00", "multimix-s01"].map { studyFolder.appendingPathComponent("\($0)/metrics.jsonl") }
+        let dates = try logs.map(modificationDate)
+        let second = try study(path)
+        XCTAssertEqual(second.status, 0, second.output)
+        XCTAssertEqual(second.output.components(separatedBy: ": skipped, finished").count - 1, 4, second.output)
+        XCTAssertFalse(second.output.contains("epoch 1/1"), "a finished run trained again:\n\(second.output)")
+        XCTAssertEqual(try logs.map(modificationDate), dates)
+        XCTAssertEqual(try text("results.csv"), csv)
+        XCTAssertEqual(try text("results.md"), markdown)
+        XCTAssertEqual(try text("report.html"), report)
+
+        // --report-only: one process, no mpirun, the same results; then with a run gone.
+        let rebuilt = try study(path, ["--report-only"], ranks: 0)
+        XCTAssertEqual(rebuilt.status, 0, rebuilt.output)
+        XCTAssertEqual(try text("results.csv"), csv)
+        XCTAssertEqual(try text("report.html"), report)
+        try FileManager.default.removeItem(at: studyFolder.appendingPathComponent("multimix-s01"))
+        let partialReport = try study(path, ["--report-only"], ranks: 0)
+        XCTAssertEqual(partialReport.status, 0, partialReport.output)
+        XCTAssertTrue(partialReport.output.contains("study tiny: 3 of 4 runs in"), partialReport.output)
+        XCTAssertTrue(partialReport.output.contains("missing: multimix-s01"), partialReport.output)
+        XCTAssertEqual(try text("results.csv").split(separator: "\n").count, 4)
+        XCTAssertTrue(try text("results.md").contains("Missing (no evaluation in metrics.jsonl): multimix-s01."))
+    }
+
+    /// A bad variant fails every rank before any MPI work: exit 1, one line naming the variant and the
+    /// key, nothing written.
+    func testBadVariantStopsTheStudyBeforeAnyRun() throws {
+        let path = try writeStudy()
+        let text = try String(contentsOfFile: path, encoding: .utf8)
+            .replacingOccurrences(of: "{name: multimix}", with: "{name: multimix, set: [\"mixing.alpah=1\"]}")
+        try text.write(toFile: path, atomically: true, encoding: .utf8)
+        let result = try study(path)
+        XCTAssertEqual(result.status, 1, result.output)
+        let errors = result.output.split(separator: "\n").filter { $0.contains("multimix: error:") }
+        XCTAssertEqual(errors.count, 2, "one line per rank:\n\(result.output)")
+        XCTAssertTrue(errors.allSatisfy { $0.contains("variant 'multimix' (variants[1]): config: mixing.alpah: unknown key (did you mean alpha?)") }, "\(errors)")
+        XCTAssertFalse(FileManager.default.fileExists(atPath: runs.path), "a refused study wrote \(runs.path)")
+    }
+
+    /// SIGTERM to mpirun mid-run: the run checkpoints, the study stops (ranks exit 75) without a
+    /// finished.json; the same command then resumes the run and finishes the study.
+    func testSignalStopsTheStudyAndTheSameCommandContinues() throws {
+        let path = try writeStudy(seeds: "[0]", trainSubset: 4096, epochs: 2)
+        let job = Process()
+        job.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        job.arguments = ["mpirun", "-np", "2"] + MPIRun.localFlags + [multimix, "study", "--config", path, "--run-dir-root", runs.path]
+        job.environment = ProcessInfo.processInfo.environment.merging(
+            ["OMPI_ALLOW_RUN_AS_ROOT": "1", "OMPI_ALLOW_RUN_AS_ROOT_CONFIRM": "1", "MULTIMIX_PROGRESS": "lines"]) { $1 }
+        let log = Pipe()
+        job.standardOutput = log
+        job.standardError = log
+        try job.run()
+        defer { if job.isRunning { job.terminate() } }
+        let metrics = studyFolder.appendingPathComponent("erm-s00/metrics.jsonl")
+        let deadline = Date().addingTimeInterval(120)
+        while ((try? String(contentsOf: metrics, encoding: .utf8)) ?? "").isEmpty && Date() < deadline {
+            Thread.sleep(forTimeInterval: 0.1)
+        }
+        kill(job.processIdentifier, SIGTERM)
+        let output = String(decoding: log.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        job.waitUntilExit()
+        XCTAssertNotEqual(job.terminationStatus, 0, output)
+        XCTAssertTrue(output.contains("study tiny: stopped by a signal in erm-s00 after its checkpoint; run the same command again to continue"), output)
+        XCTAssertNil(FinishedMarker.read(runFolder: studyFolder.appendingPathComponent("erm-s00")))
+        XCTAssertFalse(FileManager.default.fileExists(atPath: studyFolder.appendingPathComponent("multimix-s00").path))
+
+        let resumed = try study(path)
+        XCTAssertEqual(resumed.status, 0, resumed.output)
+        XCTAssertTrue(resumed.output.contains("resuming from \(studyFolder.path)/erm-s00/checkpoints/"), resumed.output)
+        XCTAssertEqual(try text("results.csv").split(separator: "\n").count, 3)
+        XCTAssertNotNil(FinishedMarker.read(runFolder: studyFolder.appendingPathComponent("multimix-s00")))
+    }
+}
