@@ -206,7 +206,7 @@ private struct StudyFile: Decodable {
     /// Every run's config, each failure naming what it concerns: the base file, the study's `set`, a
     /// variant, or a variant with a seed.
     func resolved(source: String, folder: URL) throws -> StudyConfig {
-        let baseURL = base.hasPrefix("/") ? URL(fileURLWithPath: base) : URL(fileURLWithPath: base, relativeTo: folder).standardizedFileURL
+        let baseURL = base.hasPrefix("/") ? URL(fileURLWithPath: base) : folder.appendingPathComponent(base).standardizedFileURL
         func fail(_ location: String, _ message: String) -> StudyError { StudyError(file: source, location: location, message: message) }
         guard let text = try? String(contentsOf: baseURL, encoding: .utf8) else {
             throw fail("base", "\"\(base)\" (\(baseURL.path)) cannot be read; give a train config file, absolute or relative to the study file's folder")

@@ -47,11 +47,12 @@ public enum StudyReport {
     }
 
     /// Top-1 against epochs: per variant, at each epoch some run evaluated, the mean over the runs
-    /// evaluated there, and their minimum and maximum as the band.
+    /// evaluated there, and their minimum and maximum as the band (none for a variant of one run).
     static func accuracyPlot(_ results: StudyResults) -> SVGLinePlot {
         let series = results.variants.map { variant -> SVGLinePlot.Series in
             var byEpoch: [Double: [Double]] = [:]
-            for run in results.runs(of: variant) {
+            let runs = results.runs(of: variant)
+            for run in runs {
                 for record in run.evaluations {
                     if let top1 = record.values[MetricName.top1] { byEpoch[record.epoch, default: []].append(top1) }
                 }
@@ -60,7 +61,7 @@ public enum StudyReport {
             return SVGLinePlot.Series(
                 name: variant,
                 points: epochs.map { (x: $0, y: StudyResults.summarise(byEpoch[$0]!)!.mean) },
-                band: epochs.map { (x: $0, low: byEpoch[$0]!.min()!, high: byEpoch[$0]!.max()!) })
+                band: runs.count < 2 ? [] : epochs.map { (x: $0, low: byEpoch[$0]!.min()!, high: byEpoch[$0]!.max()!) })
         }
         return SVGLinePlot(title: "Test top-1 (mean over seeds, band: min–max)", xLabel: "epoch", yLabel: "top-1", series: series)
     }
