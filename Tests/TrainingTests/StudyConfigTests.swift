@@ -1,4 +1,5 @@
 import Foundation
+import TestSupport
 import Training
 import XCTest
 
@@ -100,6 +101,18 @@ final class StudyConfigTests: XCTestCase {
         XCTAssertEqual(error(yaml(extra: "set: [mixing.method=mixupp]\n")).prefix(34), "study s.yaml: set: config: mixing.")
         XCTAssertEqual(error(yaml(variants: "[{name: a, set: [seed=4]}]")),
                        "study s.yaml: variants[0].set[0]: seed is set by the study for each run; list the seeds under seeds")
+    }
+
+    /// Every study in configs/studies/ loads, with every run's config valid.
+    func testShippedStudiesAreValid() throws {
+        let studies = Repository.root.appendingPathComponent("configs/studies")
+        let files = try FileManager.default.contentsOfDirectory(atPath: studies.path).filter { $0.hasSuffix(".yaml") }
+        XCTAssertFalse(files.isEmpty)
+        for file in files {
+            let study = try StudyConfig.load(contentsOf: studies.appendingPathComponent(file))
+            XCTAssertEqual(study.name + ".yaml", file)
+            XCTAssertEqual(study.runs.count, study.variants.count * study.seeds.count, file)
+        }
     }
 
     func testMissingBaseFileIsRefused() {
