@@ -13,11 +13,12 @@ struct Study: ParsableCommand {
             overrides for all variants, and the variants with their own overrides. Every rank checks \
             it, and every run's config, before any MPI work. The runs go variant by variant, seed by \
             seed, into RUN_DIR_ROOT/NAME/VARIANT-sNN/, as multimix train would run them (resuming \
-            from their checkpoints); a run whose folder holds finished.json is skipped. Rank 0 then \
-            writes results.csv, results.md and report.html into RUN_DIR_ROOT/NAME/.
+            from their checkpoints); a run whose folder holds finished.json is skipped (refused if \
+            the study has since changed that run's config; training.threads does not count). Rank 0 \
+            then writes results.csv, results.md and report.html into RUN_DIR_ROOT/NAME/.
             Exit codes as multimix train's: 0 done; 1 error; 3 non-finite loss; 4 ranks disagree; \
             75 stopped by SIGTERM/SIGUSR1 after a checkpoint (run the same command again to continue).
-            Example: mpirun -np 2 multimix study --config configs/studies/fashion-mnist-mixing.yaml
+            Example: mpirun -np 2 multimix study --config configs/studies/fashion-mnist-resnet20-mixing.yaml
             """
     )
 

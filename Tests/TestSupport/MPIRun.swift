@@ -44,6 +44,21 @@ public enum MPIRun {
                    timeout: timeout, environment: environment)
     }
 
+    /// Starts `mpirun -np ranks <program> <arguments...>` in the background, its stdout and stderr to
+    /// `output` (a `Pipe` or `FileHandle`), for tests that signal or kill it; the caller waits.
+    public static func start(ranks: Int, program: String, arguments: [String], output: Any,
+                             environment: [String: String] = [:]) throws -> Process {
+        let job = Process()
+        job.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        job.arguments = ["mpirun", "-np", String(ranks)] + localFlags + [program] + arguments
+        job.environment = ProcessInfo.processInfo.environment.merging(
+            ["OMPI_ALLOW_RUN_AS_ROOT": "1", "OMPI_ALLOW_RUN_AS_ROOT_CONFIRM": "1"].merging(environment) { $1 }) { $1 }
+        job.standardOutput = output
+        job.standardError = output
+        try job.run()
+        return job
+    }
+
     /// Runs any command line (the first element is looked up on PATH), with the same watchdog.
     public static func launch(_ commandLine: [String], timeout: Double = 120,
                               environment: [String: String] = [:],

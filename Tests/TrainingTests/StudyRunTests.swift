@@ -109,6 +109,20 @@ final class StudyRunTests: XCTestCase {
         XCTAssertEqual(try text("results.md"), markdown)
         XCTAssertEqual(try text("report.html"), report)
 
+        // Other threads are the same runs; another config for a finished run is refused by name.
+        let original = try String(contentsOfFile: path, encoding: .utf8)
+        try original.replacingOccurrences(of: "set: [\"eval.every_epochs=1\"]", with: "set: [\"eval.every_epochs=1\", \"training.threads=2\"]")
+            .write(toFile: path, atomically: true, encoding: .utf8)
+        let threads = try study(path)
+        XCTAssertEqual(threads.status, 0, threads.output)
+        XCTAssertEqual(threads.output.components(separatedBy: ": skipped, finished").count - 1, 4, threads.output)
+        try original.replacingOccurrences(of: "set: [\"eval.every_epochs=1\"]", with: "set: [\"eval.every_epochs=1\", \"optimizer.lr=0.01\"]")
+            .write(toFile: path, atomically: true, encoding: .utf8)
+        let changed = try study(path)
+        XCTAssertEqual(changed.status, 1, changed.output)
+        XCTAssertTrue(changed.output.contains("study tiny: \(studyFolder.path)/erm-s00 finished with another config than the study now gives it"), changed.output)
+        try original.write(toFile: path, atomically: true, encoding: .utf8)
+
         // --report-only: one process, no mpirun, the same results; then with a run gone.
         let rebuilt = try study(path, ["--report-only"], ranks: 0)
         XCTAssertEqual(rebuilt.status, 0, rebuilt.output)
@@ -142,15 +156,9 @@ final class StudyRunTests: XCTestCase {
     /// finished.json; the same command then resumes the run and finishes the study.
     func testSignalStopsTheStudyAndTheSameCommandContinues() throws {
         let path = try writeStudy(seeds: "[0]", trainSubset: 4096, epochs: 2)
-        let job = Process()
-        job.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        job.arguments = ["mpirun", "-np", "2"] + MPIRun.localFlags + [multimix, "study", "--config", path, "--run-dir-root", runs.path]
-        job.environment = ProcessInfo.processInfo.environment.merging(
-            ["OMPI_ALLOW_RUN_AS_ROOT": "1", "OMPI_ALLOW_RUN_AS_ROOT_CONFIRM": "1", "MULTIMIX_PROGRESS": "lines"]) { $1 }
         let log = Pipe()
-        job.standardOutput = log
-        job.standardError = log
-        try job.run()
+        let job = try MPIRun.start(ranks: 2, program: multimix, arguments: ["study", "--config", path, "--run-dir-root", runs.path],
+                                   output: log, environment: ["MULTIMIX_PROGRESS": "lines"])
         defer { if job.isRunning { job.terminate() } }
         let metrics = studyFolder.appendingPathComponent("erm-s00/metrics.jsonl")
         let deadline = Date().addingTimeInterval(120)

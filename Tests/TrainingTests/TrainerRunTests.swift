@@ -53,15 +53,8 @@ final class TrainerRunTests: XCTestCase {
 
     /// Starts a 2-rank `mpirun … multimix train` in the background (for tests that signal or kill it).
     func startTraining(config: String, runDirectory: URL, output: Any) throws -> Process {
-        let job = Process()
-        job.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        job.arguments = ["mpirun", "-np", "2"] + MPIRun.localFlags + [multimix, "train", "--config", config, "--run-dir", runDirectory.path]
-        job.environment = ProcessInfo.processInfo.environment.merging(
-            ["OMPI_ALLOW_RUN_AS_ROOT": "1", "OMPI_ALLOW_RUN_AS_ROOT_CONFIRM": "1", "MULTIMIX_PROGRESS": "lines"]) { $1 }
-        job.standardOutput = output
-        job.standardError = output
-        try job.run()
-        return job
+        try MPIRun.start(ranks: 2, program: multimix, arguments: ["train", "--config", config, "--run-dir", runDirectory.path],
+                         output: output, environment: ["MULTIMIX_PROGRESS": "lines"])
     }
 
     /// The training losses logged in metrics.jsonl, in order.
