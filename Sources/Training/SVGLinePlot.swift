@@ -26,12 +26,14 @@ struct SVGLinePlot {
     var width = 640.0
     var height = 320.0
 
-    /// Line colours, in series order (colour-blind-safe Okabe–Ito).
-    static let colors = ["#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9"]
+    /// Line colours, in series order (colour-blind-safe Okabe–Ito, then black and grey).
+    static let colors = ["#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#000000", "#999999"]
 
     /// The `<svg>` element.
     func svg() -> String {
-        let left = 64.0, right = 16.0, top = 32.0, bottom = 44.0
+        // More than four series: the legend goes in a column right of the plot instead of the top margin.
+        let legendAtRight = series.count > 4
+        let left = 64.0, right = legendAtRight ? 190.0 : 16.0, top = 32.0, bottom = 44.0
         let plotWidth = width - left - right, plotHeight = height - top - bottom
         let finite = series.map { $0.points.filter { $0.x.isFinite && $0.y.isFinite } }
         let bands = series.map { $0.band.filter { $0.x.isFinite && $0.low.isFinite && $0.high.isFinite } }
@@ -72,10 +74,12 @@ struct SVGLinePlot {
                 for p in points { out += "<circle cx=\"\(f(px(p.x)))\" cy=\"\(f(py(p.y)))\" r=\"2.5\" fill=\"\(color)\"/>" }
                 out += "\n"
             }
-            // Legend in the top margin, right-aligned, one 110-px slot per series: clear of the data.
-            let legendX = left + plotWidth - 110 * Double(finite.count - index)
-            out += "<line x1=\"\(f(legendX))\" y1=\"16\" x2=\"\(f(legendX + 20))\" y2=\"16\" stroke=\"\(color)\" stroke-width=\"2\"/>"
-            out += "<text x=\"\(f(legendX + 26))\" y=\"20\">\(HTML.escape(series[index].name))</text>\n"
+            // Legend clear of the data: in the top margin, right-aligned, one 110-px slot per series;
+            // or a column right of the plot.
+            let legendX = legendAtRight ? left + plotWidth + 12 : left + plotWidth - 110 * Double(finite.count - index)
+            let legendY = legendAtRight ? top + 8 + 18 * Double(index) : 16
+            out += "<line x1=\"\(f(legendX))\" y1=\"\(f(legendY))\" x2=\"\(f(legendX + 20))\" y2=\"\(f(legendY))\" stroke=\"\(color)\" stroke-width=\"2\"/>"
+            out += "<text x=\"\(f(legendX + 26))\" y=\"\(f(legendY + 4))\">\(HTML.escape(series[index].name))</text>\n"
         }
         return out + "</svg>"
     }

@@ -12,12 +12,24 @@ import Foundation
 ///
 /// The page carries no timestamp: the same run folders give the same bytes.
 public enum StudyReport {
-    /// Writes `folder/report.html` (the study folder).
+    /// Writes `folder/report.html` (the study folder), and the top-1 plot alone as `folder/top1.svg`
+    /// (styled inside, for a README or a paper).
     @discardableResult
     public static func write(_ results: StudyResults, to folder: URL, studyYAML: String? = nil) throws -> URL {
         let url = folder.appendingPathComponent("report.html")
         try Data(html(results, studyYAML: studyYAML).utf8).write(to: url, options: .atomic)
+        try Data(standaloneSVG(accuracyPlot(results)).utf8).write(to: folder.appendingPathComponent("top1.svg"), options: .atomic)
         return url
+    }
+
+    /// A plot as a file of its own: the page's styles moved inside the `<svg>`, on a white background.
+    static func standaloneSVG(_ plot: SVGLinePlot) -> String {
+        var svg = plot.svg()
+        let style = "<style>text { font-family: sans-serif; font-size: 11px; fill: #222; } .title { font-size: 13px; font-weight: 600; } "
+            + ".axis { font-size: 12px; } .grid { stroke: #e4e4e4; } .frame { fill: none; stroke: #888; } .empty { fill: #888; }</style>\n"
+            + "<rect width=\"100%\" height=\"100%\" fill=\"#fff\"/>\n"
+        if let end = svg.range(of: ">\n") { svg.insert(contentsOf: "\n" + style, at: end.upperBound) }
+        return svg + "\n"
     }
 
     /// The page.

@@ -131,7 +131,7 @@ struct Study: ParsableCommand {
         try results.writeTables(to: folder)
         try StudyReport.write(results, to: folder, studyYAML: try? String(contentsOf: studyFile, encoding: .utf8))
         let total = study.runs.count
-        var line = "study \(study.name): \(results.runs.count) of \(total) runs in \(folder.path)/results.csv, results.md, report.html"
+        var line = "study \(study.name): \(results.runs.count) of \(total) runs in \(folder.path)/results.csv, results.md, report.html, top1.svg"
         if !results.missing.isEmpty { line += "; missing: \(results.missing.joined(separator: ", "))" }
         if !results.unfinished.isEmpty { line += "; unfinished: \(results.unfinished.joined(separator: ", "))" }
         progress.message(line)

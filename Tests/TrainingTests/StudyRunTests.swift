@@ -93,6 +93,10 @@ final class StudyRunTests: XCTestCase {
                        ["erm,0,1", "erm,1,1", "multimix,0,1", "multimix,1,1"])
         XCTAssertEqual(markdown.split(separator: "\n").filter { $0.hasPrefix("| erm | 2 |") || $0.hasPrefix("| multimix | 2 |") }.count, 2, markdown)
         XCTAssertTrue(report.contains("<svg"))
+        let figure = try text("top1.svg")
+        XCTAssertTrue(figure.hasPrefix("<svg xmlns=\"http://www.w3.org/2000/svg\""), figure)
+        XCTAssertTrue(figure.contains("<style>"), figure)
+        XCTAssertEqual(figure.components(separatedBy: "class=\"series\"").count - 1, 2, "a line per variant")
         // Every number comes from the run folders: the CSV's top1 is the last eval record's.
         let evaluations = try MetricsLog.read(studyFolder.appendingPathComponent("multimix-s01/metrics.jsonl")).filter { $0.kind == .eval }
         XCTAssertTrue(rows[4].contains(",\(try XCTUnwrap(evaluations.last?.values["top1"])),"), "\(rows[4]) vs \(evaluations)")
