@@ -9,12 +9,14 @@
 # oversubscription when ranks > cores, no core binding (each rank runs its own BLAS/oneDNN threads).
 # The run folder is runs/NAME (see the config's `name`); the report is runs/NAME/report.html.
 # Exit code: multimix train's (0 done, 75 stopped by a signal after a checkpoint; see README).
+# launch/study.sh runs `multimix study` through this script (MULTIMIX_SUBCOMMAND=study).
 set -euo pipefail
+subcommand="${MULTIMIX_SUBCOMMAND:-train}"
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$repo"
 
 if [ $# -lt 1 ] || [ ! -f "$1" ]; then
-    echo "usage: bash launch/train.sh CONFIG [RANKS] [multimix train flags...]   (CONFIG must be a file; got '${1:-}')" >&2
+    echo "usage: bash launch/$subcommand.sh CONFIG [RANKS] [multimix $subcommand flags...]   (CONFIG must be a file; got '${1:-}')" >&2
     exit 2
 fi
 config="$1"; shift
@@ -36,6 +38,8 @@ export OMP_NUM_THREADS="$threads" OPENBLAS_NUM_THREADS="$threads"
 # for whenever ranks share cores (measured: a ResNet-20 step 2-3x slower with the default policy).
 export OMP_WAIT_POLICY="${OMP_WAIT_POLICY:-passive}"
 
-echo "[train] $ranks ranks x $threads threads on $cores cores: $config" >&2
+echo "[$subcommand] $ranks ranks x $threads threads on $cores cores: $config" >&2
+# A study's runs take their threads from their configs; a single run gets this machine's share.
+extra=(); [ "$subcommand" != train ] || extra=(--set "training.threads=$threads")
 exec mpirun -np "$ranks" "${flags[@]}" -x MULTIMIX_PROGRESS -x OMP_NUM_THREADS -x OMP_WAIT_POLICY -x OPENBLAS_NUM_THREADS \
-    "$repo/.build/release/multimix" train --config "$config" --set "training.threads=$threads" "$@"
+    "$repo/.build/release/multimix" "$subcommand" --config "$config" "${extra[@]}" "$@"

@@ -18,7 +18,7 @@ struct Study: ParsableCommand {
             then writes results.csv, results.md and report.html into RUN_DIR_ROOT/NAME/.
             Exit codes as multimix train's: 0 done; 1 error; 3 non-finite loss; 4 ranks disagree; \
             75 stopped by SIGTERM/SIGUSR1 after a checkpoint (run the same command again to continue).
-            Example: mpirun -np 2 multimix study --config configs/studies/fashion-mnist-resnet20-mixing.yaml
+            Example: mpirun -np 2 multimix study --config configs/studies/fashion-mnist-resnet20.yaml
             """
     )
 

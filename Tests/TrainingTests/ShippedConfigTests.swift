@@ -3,7 +3,8 @@ import TestSupport
 import Training
 import XCTest
 
-/// Every config in configs/ loads and validates, and names what its file name says.
+/// Every config in configs/ loads and validates, and names what its file name says; every MultiMix
+/// and Dense MultiMix config has the recipe, and a `-paper` twin the paper's literal settings.
 final class ShippedConfigTests: XCTestCase {
     func testEveryShippedConfigIsValid() throws {
         let folder = Repository.root.appendingPathComponent("configs")
@@ -14,9 +15,19 @@ final class ShippedConfigTests: XCTestCase {
             let stem = String(file.dropLast(5))
             XCTAssertEqual(config.name, stem, file)
             XCTAssertTrue(stem.hasPrefix(config.data.dataset.rawValue + "-" + config.model.name.rawValue + "-"), file)
-            XCTAssertTrue(stem.hasSuffix("-" + config.mixing.method.rawValue), file)
+            let isPaper = stem.hasSuffix("-paper")
+            XCTAssertTrue((isPaper ? String(stem.dropLast(6)) : stem).hasSuffix("-" + config.mixing.method.rawValue), file)
+            guard [.multimix, .denseMultimix].contains(config.mixing.method) else { continue }
+            if isPaper {
+                XCTAssertEqual(config.mixing.multiMixOptions, .paper, file)
+                XCTAssertEqual(config.mixing.alpha, .uniform(lower: 0.5, upper: 2), file)
+                XCTAssertEqual(config.mixing.probability, 1, file)
+            } else {
+                XCTAssertEqual(config.mixing.m, 2, file)
+                XCTAssertTrue(files.contains(stem + "-paper.yaml"), "\(file) has no -paper twin")
+            }
         }
         let fashion = files.filter { $0.hasPrefix("fashion-mnist-resnet20-") }.map { String($0.dropFirst("fashion-mnist-resnet20-".count).dropLast(5)) }
-        XCTAssertEqual(Set(fashion), ["erm", "mixup", "manifold-mixup", "multimix", "dense-multimix"])
+        XCTAssertEqual(Set(fashion), ["erm", "mixup", "manifold-mixup", "multimix", "dense-multimix", "multimix-paper", "dense-multimix-paper"])
     }
 }
