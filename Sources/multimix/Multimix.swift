@@ -1,6 +1,12 @@
 import ArgumentParser
+import Foundation
 
 /// `multimix`: the command-line tool. One file per subcommand.
+///
+/// Every subcommand fails the same way: one line `multimix: error: …` on stderr naming the problem
+/// and the fix, exit 2 for a bad command line (an unknown flag, a missing or invalid value, a failed
+/// `validate()`) and 1 for bad input found while running (a config, a data file, a checkpoint).
+/// `--help` prints the usage as ArgumentParser writes it.
 @main
 struct Multimix: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -8,4 +14,40 @@ struct Multimix: ParsableCommand {
         abstract: "Data-parallel MultiMix training over MPI.",
         subcommands: [Train.self, Study.self, Evaluate.self, Bench.self, DataCommand.self]
     )
+
+    /// Exit status for a bad command line.
+    static let usageExitCode: Int32 = 2
+
+    static func main() {
+        let command: ParsableCommand
+        do {
+            command = try parseAsRoot()
+        } catch {
+            exit(afterParsing: error)
+        }
+        do {
+            var command = command
+            try command.run()
+        } catch {
+            exit(afterParsing: error)
+        }
+        Foundation.exit(0)
+    }
+
+    /// Prints `error` as one line (or the help text it stands for) and exits: 0 for help, 2 for a bad
+    /// command line (ArgumentParser's parse and validation errors), 1 for any other failure, or the
+    /// code an `ExitCode` carries.
+    private static func exit(afterParsing error: Error) -> Never {
+        let code = exitCode(for: error)
+        if code == .success {
+            print(fullMessage(for: error))
+            Foundation.exit(0)
+        }
+        if let exit = error as? ExitCode { Foundation.exit(exit.rawValue) }
+        let message = Multimix.message(for: error).split(separator: "\n").first.map(String.init) ?? "\(error)"
+        let isUsage = code == .validationFailure
+        let hint = isUsage && !message.contains("--help") ? " (see --help)" : ""
+        FileHandle.standardError.write(Data("multimix: error: \(message)\(hint)\n".utf8))
+        Foundation.exit(isUsage ? usageExitCode : 1)
+    }
 }

@@ -30,14 +30,15 @@ final class DataCommandTests: XCTestCase {
         let folder = try DatasetFixtures.cifar10Folder()
         let path = DatasetFixtures.write(DatasetFixtures.cifarRecords(labels: [[3], [42]]), to: folder, name: "test_batch.bin")
         let result = try multimix(["data", "inspect", folder])
-        XCTAssertNotEqual(result.status, 0)
+        XCTAssertEqual(result.status, 1)
         XCTAssertEqual(result.output.trimmingCharacters(in: .whitespacesAndNewlines),
-                       "Error: \(path): label 42 of record 1 (byte offset 3073) is outside 0...9; the file is damaged or is not CIFAR-10; re-run launch/setup.sh or unpack the official archive again and point data.root at it")
+                       "multimix: error: \(path): label 42 of record 1 (byte offset 3073) is outside 0...9; the file is damaged or is not CIFAR-10; re-run launch/setup.sh or unpack the official archive again and point data.root at it")
     }
 
     func testValidationOfGridOptions() throws {
         let result = try multimix(["data", "inspect", "cifar10", "--grid", "grid.jpg"])
-        XCTAssertNotEqual(result.status, 0)
-        XCTAssert(result.output.hasPrefix("Error: --grid names a PNG file; end it in .png (got grid.jpg)."), result.output)
+        XCTAssertEqual(result.status, 2, "a bad command line")
+        XCTAssertEqual(result.output.trimmingCharacters(in: .whitespacesAndNewlines),
+                       "multimix: error: --grid names a PNG file; end it in .png (got grid.jpg). (see --help)")
     }
 }

@@ -1,0 +1,45 @@
+import Foundation
+import TestSupport
+import XCTest
+
+/// Every subcommand fails the same way: one line `multimix: error: …`, exit 2 for a bad command line
+/// and 1 for bad input found while running; `--help` still prints the usage and exits 0.
+final class CommandLineErrorTests: XCTestCase {
+    func multimix(_ arguments: [String]) throws -> MPIRun.Result {
+        let tool = MPIRun.executable("multimix")
+        guard FileManager.default.isExecutableFile(atPath: tool) else {
+            throw XCTSkip("\(tool) not built (swift build builds it; or set MULTIMIX_BIN_DIR)")
+        }
+        return try MPIRun.launch([tool] + arguments, timeout: 60)
+    }
+
+    private func assertOneLine(_ arguments: [String], status: Int32, startsWith prefix: String,
+                               file: StaticString = #filePath, line: UInt = #line) throws {
+        let result = try multimix(arguments)
+        let text = result.output.trimmingCharacters(in: .whitespacesAndNewlines)
+        XCTAssertEqual(result.status, status, "\(arguments): \(text)", file: file, line: line)
+        XCTAssertFalse(text.contains("\n"), "\(arguments): not one line: \(text)", file: file, line: line)
+        XCTAssertTrue(text.hasPrefix("multimix: error: " + prefix), "\(arguments): \(text)", file: file, line: line)
+    }
+
+    func testBadCommandLinesExitTwoWithOneLine() throws {
+        try assertOneLine(["train"], status: 2, startsWith: "Missing expected argument '--config <config>'")
+        try assertOneLine(["train", "--config", "x.yaml", "--bogus"], status: 2, startsWith: "Unknown option '--bogus'")
+        try assertOneLine(["train", "--config", "x.yaml", "--max-steps", "0"], status: 2, startsWith: "--max-steps must be at least 1")
+        try assertOneLine(["eval"], status: 2, startsWith: "Missing expected argument")
+        try assertOneLine(["study"], status: 2, startsWith: "Missing expected argument")
+        try assertOneLine(["nonsense"], status: 2, startsWith: "Unexpected argument 'nonsense'")
+    }
+
+    func testBadInputsFoundWhileRunningExitOneWithOneLine() throws {
+        try assertOneLine(["eval", "--checkpoint", "/nonexistent/checkpoint"], status: 1, startsWith: "/nonexistent/checkpoint: no such checkpoint folder")
+        try assertOneLine(["data", "inspect", "/nonexistent/data"], status: 1, startsWith: "/nonexistent/data: data folder does not exist")
+        try assertOneLine(["train", "--config", "/nonexistent/config.yaml"], status: 1, startsWith: "config: /nonexistent/config.yaml")
+    }
+
+    func testHelpStillPrintsUsage() throws {
+        let result = try multimix(["train", "--help"])
+        XCTAssertEqual(result.status, 0)
+        XCTAssertTrue(result.output.contains("USAGE: multimix train --config <config>"), result.output)
+    }
+}
