@@ -13,7 +13,8 @@ import Foundation
 ///
 /// Definitions, for one example with logits z (C classes), label y, softmax p = softmax(z):
 /// - top-k correct: fewer than k classes rank above y, ranking by logit with ties broken by lower
-///   class index (so top-1 agrees with argmax taking the first maximum);
+///   class index (so top-1 agrees with argmax taking the first maximum); a row with a non-finite
+///   logit (a diverged model) is never correct, and makes NLL and ECE NaN;
 /// - NLL: −log p_y = logsumexp(z) − z_y (in Double), averaged;
 /// - ECE (Guo et al. 2017) with 15 equal-width bins of confidence c = maxⱼ pⱼ, bin b = (b/15, (b+1)/15]:
 ///   ECE = Σ_b |correct_b − Σ_{i∈b} c_i| / N, where correct_b counts top-1 hits in bin b.
@@ -50,10 +51,14 @@ public struct ClassificationTally: Equatable, Sendable {
             // rank of y: classes above it, ties going to the lower index (argmax takes the first maximum).
             var rank = 0
             var maximum = z[0]
+            var finite = true
             for j in 0..<classes {
                 if z[j] > z[y] || (z[j] == z[y] && j < y) { rank += 1 }
                 maximum = max(maximum, z[j])
+                finite = finite && z[j].isFinite
             }
+            // NaN compares false with everything: without this, a NaN row would rank y first.
+            if !finite { rank = Int.max }
             // logsumexp(z) = m + log Σⱼ exp(zⱼ − m), m = max z
             var sum = 0.0
             for j in 0..<classes { sum += exp(Double(z[j]) - Double(maximum)) }

@@ -49,8 +49,29 @@ extension TrainingConfig {
         } catch let error as DecodingError {
             throw configError(error, in: merged)
         }
+        try refuseNulls(in: user, resolved: try Yams.compose(yaml: YAMLEncoder().encode(config))!, path: "")
         try config.validate()
         return config
+    }
+
+    /// A `null` written for a key that is not optional (`name: null`) would decode as the text "null" or
+    /// a default: refuse it by path. On an optional key (`eval.ood: null`, `mixing.m: null`) it means absent.
+    private static func refuseNulls(in user: Node, resolved: Node, path: String) throws {
+        guard let mapping = user.mapping else { return }
+        for (keyNode, value) in mapping {
+            guard let key = keyNode.string else { continue }
+            let keyPath = ConfigSchema.join(path, key)
+            let resolvedValue = resolved.mapping?[Node(key)]
+            if value.null != nil || value.string == "null" || value.string == "~" {
+                // An optional key set to null decodes as absent and is not written back.
+                if resolvedValue != nil {
+                    throw ConfigError(.wrongType, path: keyPath, problem: "null is not a value for this key",
+                                      fix: "give a value, or remove the key for its default")
+                }
+            } else if let resolvedValue {
+                try refuseNulls(in: value, resolved: resolvedValue, path: keyPath)
+            }
+        }
     }
 
     /// Splits `key.path=value` and parses the value as YAML.
@@ -61,6 +82,10 @@ extension TrainingConfig {
         }
         let components = text[..<equals].split(separator: ".", omittingEmptySubsequences: false).map(String.init)
         let valueText = String(text[text.index(after: equals)...])
+        guard !valueText.trimmingCharacters(in: .whitespaces).isEmpty else {
+            throw ConfigError(.badOverride, path: String(text[..<equals]), problem: "no value after '='",
+                              fix: "write --set \(text[..<equals])=VALUE (null removes an optional key)")
+        }
         guard !components.contains(where: \.isEmpty) else {
             throw ConfigError(.badOverride, path: String(text[..<equals]), problem: "empty key in the path",
                               fix: "write e.g. --set optimizer.lr=0.05")

@@ -17,7 +17,7 @@ extension TrainingConfig {
 
         try require(model.width.isFinite && model.width > 0 && model.width <= 64, "model.width", model.width, "use a number in (0, 64]")
 
-        try require(mixing.n >= 1, "mixing.n", mixing.n, "use an integer ≥ 1")
+        try require(mixing.n >= 1 && mixing.n <= 100_000, "mixing.n", mixing.n, "use an integer in [1, 100000]")
         switch mixing.alpha {
         case .fixed(let alpha):
             try require(alpha.isFinite && alpha > 0, "mixing.alpha", alpha, "use a number > 0, or a range [lo, hi] with 0 < lo ≤ hi")
@@ -54,7 +54,7 @@ extension TrainingConfig {
         }
         try require(schedule.gamma.isFinite && schedule.gamma > 0 && schedule.gamma <= 1, "schedule.gamma", schedule.gamma, "use a number in (0, 1]")
 
-        try require(training.batchSize >= 1, "training.batch_size", training.batchSize, "use an integer ≥ 1 (per rank)")
+        try require(training.batchSize >= 1 && training.batchSize <= 65_536, "training.batch_size", training.batchSize, "use an integer in [1, 65536] (per rank)")
         try require(training.threads >= 1, "training.threads", training.threads, "use an integer ≥ 1 (per rank)")
         try require(training.logEverySteps >= 1, "training.log_every_steps", training.logEverySteps, "use an integer ≥ 1")
 

@@ -102,7 +102,11 @@ final class ConfigTests: XCTestCase {
                        "config: mixing.alpha: 0.0 is not allowed; use a number > 0, or a range [lo, hi] with 0 < lo ≤ hi")
         XCTAssertEqual(error("mixing: {alpha: [2, 1]}"), "config: mixing.alpha: [2.0, 1.0] is not allowed; use a range [lo, hi] with 0 < lo ≤ hi")
         XCTAssertEqual(error("mixing: {alpha: [1, 2, 3]}"), "config: mixing.alpha: a range needs 2 numbers, got 3; write alpha: [lo, hi]")
-        XCTAssertEqual(error("training: {batch_size: 0}"), "config: training.batch_size: 0 is not allowed; use an integer ≥ 1 (per rank)")
+        XCTAssertEqual(error("training: {batch_size: 0}"), "config: training.batch_size: 0 is not allowed; use an integer in [1, 65536] (per rank)")
+        // Sizes that would allocate beyond any machine are refused before anything is allocated.
+        XCTAssertEqual(error("training: {batch_size: 1000000000}"),
+                       "config: training.batch_size: 1000000000 is not allowed; use an integer in [1, 65536] (per rank)")
+        XCTAssertEqual(error("mixing: {n: 100000000}"), "config: mixing.n: 100000000 is not allowed; use an integer in [1, 100000]")
         XCTAssertEqual(error("training: {epochs: 10}\nschedule: {milestones: [5, 5]}"),
                        "config: schedule.milestones[1]: 5 is not allowed; milestones must increase (the one before is 5)")
         XCTAssertEqual(error("training: {epochs: 10}\nschedule: {milestones: [5, 11]}"),

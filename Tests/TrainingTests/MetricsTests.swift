@@ -70,6 +70,16 @@ final class MetricsTests: XCTestCase {
         XCTAssertEqual(Set(all.values.keys), ["top1", "top5", "nll", "ece"])
     }
 
+    /// A diverged model's NaN (or infinite) logits are never counted correct: top-1 is not 1.0.
+    func testNonFiniteLogitsAreNeverCorrect() {
+        var tally = ClassificationTally()
+        tally.add(logits: [Float](repeating: .nan, count: 6) + [1, .infinity, 0], classes: 3, labels: [0, 2, 1])
+        XCTAssertEqual(tally.top1, 0)
+        XCTAssertEqual(tally.top5, 0)
+        XCTAssertTrue(tally.nll.isNaN)
+        XCTAssertTrue(tally.ece.isNaN)
+    }
+
     func testPerfectlyCalibratedHasZeroECE() {
         // Two examples at confidence exactly ½ (logits equal for 2 classes), one right, one wrong.
         var tally = ClassificationTally()

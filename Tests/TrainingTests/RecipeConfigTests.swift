@@ -48,6 +48,20 @@ final class RecipeConfigTests: XCTestCase {
                        "config: mixing.alpha: expected a number, a list [lo, hi] or {from: a, to: b}; write e.g. alpha: 1.0, alpha: [0.5, 2.0] or alpha: {from: 0.2, to: 2.0}")
     }
 
+    /// `name: null` and `--set name=` are refused (they used to run into runs/null); null on an
+    /// optional key means absent.
+    func testNullsOnlyRemoveOptionalKeys() throws {
+        XCTAssertEqual(error("name: null"), "config: name: null is not a value for this key; give a value, or remove the key for its default")
+        XCTAssertEqual(error("optimizer: {lr: ~}"), "config: optimizer.lr: expected a number, got nothing (null); write a number there")
+        XCTAssertThrowsError(try TrainingConfig.parse(yaml: "", overrides: ["name="])) { error in
+            XCTAssertEqual("\(error)", "config: name: no value after '='; write --set name=VALUE (null removes an optional key)")
+        }
+        let config = try TrainingConfig.parse(yaml: "data: {dataset: cifar10, train_subset: 100}\neval: {ood: {dataset: cifar100, root: /x}}",
+                                              overrides: ["eval.ood=null", "data.train_subset=null"])
+        XCTAssertNil(config.eval.ood)
+        XCTAssertNil(config.data.trainSubset)
+    }
+
     func testRecipeKeysAreChecked() {
         XCTAssertEqual(error("mixing: {m: 200}\ntraining: {batch_size: 64}"),
                        "config: mixing.m: 200 is not allowed; use an integer in [1, training.batch_size] = [1, 64], or remove the key for all b")
