@@ -60,7 +60,11 @@ struct IDXFile {
             }
             dimensions.append(size)
         }
-        let expectedBytes = dimensions.reduce(1, *)
+        // A hostile header (0x7fffffff rows and columns) must not trap: the product saturates.
+        let expectedBytes = dimensions.reduce(1) { product, size in
+            let (result, overflow) = product.multipliedReportingOverflow(by: size)
+            return overflow ? Int.max : result
+        }
         let actualBytes = bytes.count - headerSize
         guard actualBytes == expectedBytes else {
             let shape = dimensions.map(String.init).joined(separator: "x")

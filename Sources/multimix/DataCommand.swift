@@ -55,8 +55,8 @@ extension Multimix {
         var dataDirectory: String?
 
         func validate() throws {
-            guard perClass >= 1, classes >= 1, scale >= 1 else {
-                throw ValidationError("--per-class, --classes and --scale must be at least 1 (got \(perClass), \(classes), \(scale)).")
+            guard perClass >= 1, classes >= 1, scale >= 1, perClass <= 100, classes <= 100, scale <= 16 else {
+                throw ValidationError("--per-class and --classes must be in [1, 100] and --scale in [1, 16] (got \(perClass), \(classes), \(scale)).")
             }
             if let grid, !grid.lowercased().hasSuffix(".png") {
                 throw ValidationError("--grid names a PNG file; end it in .png (got \(grid)).")

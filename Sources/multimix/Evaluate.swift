@@ -40,7 +40,10 @@ struct Evaluate: ParsableCommand {
     func validate() throws {
         guard batchSize >= 1 else { throw ValidationError("--batch-size must be at least 1 (got \(batchSize)).") }
         guard threads >= 1 else { throw ValidationError("--threads must be at least 1 (got \(threads)).") }
-        if let ood, DatasetSource.named(String(ood.split(separator: "=")[0])) == nil {
+        guard batchSize <= 65_536, threads <= 1024 else {
+            throw ValidationError("--batch-size must be at most 65536 and --threads at most 1024 (got \(batchSize), \(threads)).")
+        }
+        if let ood, ood.split(separator: "=", omittingEmptySubsequences: false).first.map({ DatasetSource.named(String($0)) == nil }) ?? true {
             throw ValidationError("--ood: unknown dataset '\(ood)'; use fashion-mnist, mnist, cifar10 or cifar100 (optionally NAME=ROOT)")
         }
     }

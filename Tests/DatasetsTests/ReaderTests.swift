@@ -178,6 +178,12 @@ final class ReaderTests: XCTestCase {
         assertDatasetError(.truncated, "\(path): header promises 6x4x3 = 72 bytes after the 16-byte header, file has 70: item 5 (at byte 76) is incomplete; \(refetch)") {
             _ = try DatasetSource.resolve(folder).load(.train)
         }
+        // A hostile header whose sizes overflow when multiplied is an error, not a trap.
+        DatasetFixtures.write(DatasetFixtures.idx(dimensions: [0x7fff_ffff, 0x7fff_ffff, 0x7fff_ffff], payload: [1, 2, 3]),
+                              to: folder, name: "train-images-idx3-ubyte")
+        assertDatasetError(.truncated, "\(path): header promises 2147483647x2147483647x2147483647 = \(Int.max) bytes after the 16-byte header, file has 3: item 0 (at byte 16) is incomplete; \(refetch)") {
+            _ = try DatasetSource.resolve(folder).load(.train)
+        }
         DatasetFixtures.write([0, 0, 8, 3, 0, 0], to: folder, name: "train-images-idx3-ubyte")
         assertDatasetError(.truncated, "\(path): 6 bytes is shorter than the 16-byte header of a rank-3 IDX file; \(refetch)") {
             _ = try DatasetSource.resolve(folder).load(.train)

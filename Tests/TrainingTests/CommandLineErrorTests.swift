@@ -29,6 +29,9 @@ final class CommandLineErrorTests: XCTestCase {
         try assertOneLine(["eval"], status: 2, startsWith: "Missing expected argument")
         try assertOneLine(["study"], status: 2, startsWith: "Missing expected argument")
         try assertOneLine(["nonsense"], status: 2, startsWith: "Unexpected argument 'nonsense'")
+        try assertOneLine(["eval", "--checkpoint", "x", "--ood", ""], status: 2, startsWith: "--ood: unknown dataset ''")
+        try assertOneLine(["data", "inspect", "cifar10", "--grid", "g.png", "--per-class", "100000"], status: 2,
+                          startsWith: "--per-class and --classes must be in [1, 100] and --scale in [1, 16] (got 100000, 10, 2).")
     }
 
     func testBadInputsFoundWhileRunningExitOneWithOneLine() throws {
