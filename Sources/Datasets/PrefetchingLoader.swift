@@ -69,6 +69,11 @@ public final class PrefetchingLoader {
     /// Zeroes ``waitSeconds`` (e.g. after warm-up).
     public func resetWaitStatistics() { waitSeconds = 0 }
 
+    /// Batches the background thread has assembled so far (delivered or waiting in a buffer): while
+    /// the caller works on batch k, this reaches k + 2 without another `next()`. That is the overlap;
+    /// its effect on time is measured by `multimix bench train --data`.
+    public var batchesAssembled: Int { pipeline.lock.withLock { pipeline.assembled } }
+
     /// Stops the producer thread and waits for it to finish. Called by deinit; safe to call twice.
     public func stop() { pipeline.stop() }
 }
@@ -96,6 +101,8 @@ extension PrefetchingLoader {
         let lock = NSLock()
         var stopping = false
         var running = false
+        /// Batches placed in a buffer so far (under `lock`).
+        var assembled = 0
 
         init(assembler: BatchAssembler, sampler: DistributedSampler, batchSize: Int, batchesPerEpoch: Int,
              start: (Int, Int), totalBatches: Int?) {
@@ -157,6 +164,7 @@ extension PrefetchingLoader {
                                     images: UnsafeBufferPointer(rebasing: images[slot][0 ..< count * assembler.dataset.shape.elementCount]),
                                     labels: UnsafeBufferPointer(rebasing: labels[slot][0 ..< count]),
                                     isLastOfEpoch: step == batchesPerEpoch - 1)
+                lock.withLock { assembled += 1 }
                 full[slot].signal()
                 sequence += 1
                 step += 1

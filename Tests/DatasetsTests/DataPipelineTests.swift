@@ -38,28 +38,29 @@ final class DataPipelineTests: XCTestCase {
         XCTAssertEqual(try DataPipeline(source: source, statistics: given).test?.count, 1)
     }
 
-    /// A consumer that works 20 ms per batch should almost never wait for tiny batches: the producer
-    /// fills the other buffer meanwhile. The bound (a quarter of the step) leaves room for a busy machine.
-    func testPrefetchHidesAssemblyBehindTheStep() {
+    /// While the caller holds batch k, the producer assembles batch k + 1 into the other buffer without
+    /// being asked (the overlap; its effect on time is measured by `multimix bench train --data`, not
+    /// asserted here). The deadline only turns a broken producer into a failure instead of a hang.
+    func testPrefetchAssemblesTheNextBatchWhileTheCallerWorks() {
         let dataset = ImageDataset(shape: ImageShape(height: 8, width: 8, channels: 3),
                                    pixels: [UInt8](repeating: 7, count: 64 * 192), labels: [Int32](repeating: 0, count: 64),
                                    classNames: ["x"])
         let assembler = BatchAssembler(dataset: dataset, statistics: ChannelStatistics(of: dataset), augmentation: .cifar, seed: 1)
         let sampler = DistributedSampler(datasetCount: 64, worldSize: 1, rank: 0, shuffle: true, seed: 1, tail: .drop)
         let loader = PrefetchingLoader(assembler: assembler, sampler: sampler, batchSize: 8, dropLastBatch: true)
-        _ = loader.next()
-        loader.resetWaitStatistics()
-        let steps = 10
-        for _ in 0..<steps {
-            usleep(20_000)
-            XCTAssertNotNil(loader.next())
+        for k in 0..<6 {
+            XCTAssertEqual(loader.next()?.step, k % 8)
+            let deadline = Date().addingTimeInterval(30)
+            while loader.batchesAssembled < k + 2 && Date() < deadline { usleep(1_000) }
+            XCTAssertEqual(loader.batchesAssembled, k + 2, "batch \(k + 1) assembled while batch \(k) is held")
         }
-        XCTAssertLessThan(loader.waitSeconds, 0.25 * 0.020 * Double(steps), "data wait \(loader.waitSeconds) s")
+        loader.stop()
     }
 
-    /// Assembly speed on real CIFAR-10 (batch 128, crop + flip): printed for the record; the bound only
-    /// catches a pathological slowdown (it is ~1 ms on one core).
-    func testCIFARBatchAssemblySpeed() throws {
+    /// Real CIFAR-10 batches of 128 with crop + flip: every image normalised with the statistics (a
+    /// padded crop may bring in zeros, which normalise to −mean/std), labels those of the chosen
+    /// examples, and the same key gives the same batch. (Speed: `multimix bench train --data cifar10`.)
+    func testCIFARBatchAssemblyOnRealData() throws {
         let source = try DatasetFixtures.realSource("cifar10", split: .train)
         let train = try source.load(.train)
         let assembler = BatchAssembler(dataset: train, statistics: ChannelStatistics(of: train), augmentation: .cifar, seed: 1)
@@ -67,9 +68,7 @@ final class DataPipelineTests: XCTestCase {
         let indices = sampler.indices(epoch: 0)
         var images = [Float](repeating: 0, count: 128 * 3072)
         var labels = [Int32](repeating: 0, count: 128)
-        var times = [Double]()
-        for step in 0..<20 {
-            let start = DispatchTime.now().uptimeNanoseconds
+        func assemble(step: Int) -> [Float] {
             indices[step * 128 ..< (step + 1) * 128].withUnsafeBufferPointer { batchIndices in
                 images.withUnsafeMutableBufferPointer { imageBuffer in
                     labels.withUnsafeMutableBufferPointer { labelBuffer in
@@ -78,10 +77,13 @@ final class DataPipelineTests: XCTestCase {
                     }
                 }
             }
-            times.append(Double(DispatchTime.now().uptimeNanoseconds - start) * 1e-6)
+            return images
         }
-        let median = times.sorted()[times.count / 2]
-        print("CIFAR-10 batch of 128 with crop+flip: median \(String(format: "%.2f", median)) ms to assemble")
-        XCTAssertLessThan(median, 50)
+        for step in 0..<3 {
+            let first = assemble(step: step)
+            XCTAssertEqual(labels, indices[step * 128 ..< (step + 1) * 128].map { train.labels[$0] })
+            XCTAssertTrue(first.allSatisfy { $0.isFinite && abs($0) < 3 }, "normalised pixels stay within a few std")
+            XCTAssertEqual(assemble(step: step), first, "the same (seed, epoch, step, rank) gives the same batch")
+        }
     }
 }

@@ -70,7 +70,18 @@ final class PrefetchingLoaderTests: XCTestCase {
         XCTAssertEqual(seen.sorted(), dataset.labels.sorted())
     }
 
+    /// Stopping (twice), dropping, and dropping without stop() all end the producer thread. Run on a
+    /// thread of its own with a deadline: a regression fails instead of hanging the suite.
     func testStoppingAnEndlessLoaderDoesNotHang() {
+        let done = DispatchSemaphore(value: 0)
+        Thread { [self] in
+            stopEndlessLoaders()
+            done.signal()
+        }.start()
+        XCTAssertEqual(done.wait(timeout: .now() + 60), .success, "stopping a loader hung for 60 s")
+    }
+
+    private func stopEndlessLoaders() {
         let sampler = DistributedSampler(datasetCount: 23, worldSize: 1, rank: 0, shuffle: true, seed: 1, tail: .drop)
         var loader: PrefetchingLoader? = PrefetchingLoader(assembler: assembler(), sampler: sampler, batchSize: 2,
                                                            dropLastBatch: true)

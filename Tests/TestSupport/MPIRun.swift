@@ -44,19 +44,63 @@ public enum MPIRun {
                    timeout: timeout, environment: environment)
     }
 
-    /// Starts `mpirun -np ranks <program> <arguments...>` in the background, its stdout and stderr to
-    /// `output` (a `Pipe` or `FileHandle`), for tests that signal or kill it; the caller waits.
-    public static func start(ranks: Int, program: String, arguments: [String], output: Any,
-                             environment: [String: String] = [:]) throws -> Process {
-        let job = Process()
-        job.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        job.arguments = ["mpirun", "-np", String(ranks)] + localFlags + [program] + arguments
-        job.environment = ProcessInfo.processInfo.environment.merging(
-            ["OMPI_ALLOW_RUN_AS_ROOT": "1", "OMPI_ALLOW_RUN_AS_ROOT_CONFIRM": "1"].merging(environment) { $1 }) { $1 }
-        job.standardOutput = output
-        job.standardError = output
-        try job.run()
-        return job
+    /// A job running in the background, its stdout and stderr going to a temporary file, for tests that
+    /// signal or kill it. `finish(timeout:)` has a deadline: a job that does not end is killed and
+    /// reported as timed out, so a regression fails the test instead of hanging it.
+    public final class BackgroundJob {
+        public let process: Process
+        private let logURL: URL
+        private let log: FileHandle
+
+        init(_ commandLine: [String], environment: [String: String]) throws {
+            process = Process()
+            process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+            process.arguments = commandLine
+            process.environment = ProcessInfo.processInfo.environment.merging(
+                ["OMPI_ALLOW_RUN_AS_ROOT": "1", "OMPI_ALLOW_RUN_AS_ROOT_CONFIRM": "1"].merging(environment) { $1 }) { $1 }
+            logURL = FileManager.default.temporaryDirectory.appendingPathComponent("job-\(UUID().uuidString).log")
+            FileManager.default.createFile(atPath: logURL.path, contents: nil)
+            log = try FileHandle(forWritingTo: logURL)
+            process.standardOutput = log
+            process.standardError = log
+            process.standardInput = FileHandle.nullDevice
+            try process.run()
+        }
+
+        deinit {
+            if process.isRunning { kill(process.processIdentifier, SIGKILL) }
+            try? log.close()
+            try? FileManager.default.removeItem(at: logURL)
+        }
+
+        public var processIdentifier: Int32 { process.processIdentifier }
+        public var isRunning: Bool { process.isRunning }
+        /// What the job has printed so far.
+        public var output: String { (try? String(contentsOf: logURL, encoding: .utf8)) ?? "" }
+
+        /// Waits at most `timeout` seconds for the job to end; past that, SIGTERM, then SIGKILL.
+        public func finish(timeout: Double) -> Result {
+            let start = Date()
+            var timedOut = false
+            while process.isRunning {
+                if Date().timeIntervalSince(start) > timeout {
+                    timedOut = true
+                    process.terminate()
+                    Thread.sleep(forTimeInterval: 2)
+                    if process.isRunning { kill(process.processIdentifier, SIGKILL) }
+                    break
+                }
+                Thread.sleep(forTimeInterval: 0.05)
+            }
+            process.waitUntilExit()
+            return Result(status: process.terminationStatus, output: output, seconds: Date().timeIntervalSince(start), timedOut: timedOut)
+        }
+    }
+
+    /// Starts `mpirun -np ranks <program> <arguments...>` in the background (see ``BackgroundJob``).
+    public static func start(ranks: Int, program: String, arguments: [String],
+                             environment: [String: String] = [:]) throws -> BackgroundJob {
+        try BackgroundJob(["mpirun", "-np", String(ranks)] + localFlags + [program] + arguments, environment: environment)
     }
 
     /// Runs any command line (the first element is looked up on PATH), with the same watchdog.

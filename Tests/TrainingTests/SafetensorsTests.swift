@@ -1,4 +1,5 @@
 import Foundation
+import TestSupport
 import Training
 import XCTest
 
@@ -109,16 +110,9 @@ final class SafetensorsTests: XCTestCase {
         let python = ProcessInfo.processInfo.environment["SAFETENSORS_PYTHON"]
             ?? (FileManager.default.fileExists(atPath: "/tmp/torch-ref/bin/python3") ? "/tmp/torch-ref/bin/python3" : "/usr/bin/python3")
         func run(_ script: String) throws -> (status: Int32, output: String) {
-            let process = Process()
-            process.executableURL = URL(fileURLWithPath: python)
-            process.arguments = ["-c", script]
-            let pipe = Pipe()
-            process.standardOutput = pipe
-            process.standardError = pipe
-            try process.run()
-            let output = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-            process.waitUntilExit()
-            return (process.terminationStatus, output)
+            let result = try MPIRun.launch([python, "-c", script], timeout: 120)
+            XCTAssertFalse(result.timedOut, "python did not finish within 120 s")
+            return (result.status, result.output)
         }
         guard FileManager.default.isExecutableFile(atPath: python), try run("import safetensors.numpy").status == 0 else {
             throw XCTSkip("python safetensors (numpy) is not installed at \(python)")

@@ -160,19 +160,18 @@ final class StudyRunTests: XCTestCase {
     /// finished.json; the same command then resumes the run and finishes the study.
     func testSignalStopsTheStudyAndTheSameCommandContinues() throws {
         let path = try writeStudy(seeds: "[0]", trainSubset: 4096, epochs: 2)
-        let log = Pipe()
         let job = try MPIRun.start(ranks: 2, program: multimix, arguments: ["study", "--config", path, "--run-dir-root", runs.path],
-                                   output: log, environment: ["MULTIMIX_PROGRESS": "lines"])
-        defer { if job.isRunning { job.terminate() } }
+                                   environment: ["MULTIMIX_PROGRESS": "lines"])
         let metrics = studyFolder.appendingPathComponent("erm-s00/metrics.jsonl")
         let deadline = Date().addingTimeInterval(120)
         while ((try? String(contentsOf: metrics, encoding: .utf8)) ?? "").isEmpty && Date() < deadline {
             Thread.sleep(forTimeInterval: 0.1)
         }
         kill(job.processIdentifier, SIGTERM)
-        let output = String(decoding: log.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        job.waitUntilExit()
-        XCTAssertNotEqual(job.terminationStatus, 0, output)
+        let result = job.finish(timeout: 120)
+        let output = result.output
+        XCTAssertFalse(result.timedOut, "the study did not stop within 120 s of SIGTERM: \(output)")
+        XCTAssertNotEqual(result.status, 0, output)
         XCTAssertTrue(output.contains("study tiny: stopped by a signal in erm-s00 after its checkpoint; run the same command again to continue"), output)
         XCTAssertNil(FinishedMarker.read(runFolder: studyFolder.appendingPathComponent("erm-s00")))
         XCTAssertFalse(FileManager.default.fileExists(atPath: studyFolder.appendingPathComponent("multimix-s00").path))

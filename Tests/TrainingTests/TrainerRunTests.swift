@@ -52,9 +52,9 @@ final class TrainerRunTests: XCTestCase {
     }
 
     /// Starts a 2-rank `mpirun … multimix train` in the background (for tests that signal or kill it).
-    func startTraining(config: String, runDirectory: URL, output: Any) throws -> Process {
+    func startTraining(config: String, runDirectory: URL) throws -> MPIRun.BackgroundJob {
         try MPIRun.start(ranks: 2, program: multimix, arguments: ["train", "--config", config, "--run-dir", runDirectory.path],
-                         output: output, environment: ["MULTIMIX_PROGRESS": "lines"])
+                         environment: ["MULTIMIX_PROGRESS": "lines"])
     }
 
     /// The training losses logged in metrics.jsonl, in order.
@@ -179,8 +179,7 @@ final class TrainerRunTests: XCTestCase {
     func testKilledRankEndsTheJobAndTheCheckpointStaysLoadable() throws {
         let run = folder.appendingPathComponent("killed")
         let path = try config(epochs: 50)
-        let job = try startTraining(config: path, runDirectory: run, output: FileHandle.nullDevice)
-        defer { if job.isRunning { job.terminate() } }
+        let job = try startTraining(config: path, runDirectory: run)
         // Wait for the first checkpoint (end of epoch 1), then kill one rank.
         let latest = run.appendingPathComponent("checkpoints/latest")
         let deadline = Date().addingTimeInterval(120)
@@ -193,10 +192,10 @@ final class TrainerRunTests: XCTestCase {
         guard let victim = ranks.last else { return }
         let killed = Date()
         kill(victim, SIGKILL)
-        while job.isRunning && Date().timeIntervalSince(killed) < 30 { Thread.sleep(forTimeInterval: 0.1) }
-        XCTAssertFalse(job.isRunning, "the job still runs 30 s after a rank was killed")
-        job.waitUntilExit()
-        XCTAssertNotEqual(job.terminationStatus, 0)
+        let result = job.finish(timeout: 30)
+        XCTAssertFalse(result.timedOut, "the job still ran 30 s after a rank was killed")
+        XCTAssertLessThan(Date().timeIntervalSince(killed), 35)
+        XCTAssertNotEqual(result.status, 0)
         let store = try CheckpointStore(folder: run.appendingPathComponent("checkpoints"), keep: 3)
         let (checkpoint, refused) = store.newestGood()
         XCTAssertNotNil(checkpoint, "no loadable checkpoint after the kill: \(refused)")
@@ -208,9 +207,7 @@ final class TrainerRunTests: XCTestCase {
         for signal in [SIGUSR1, SIGTERM] {
             let run = folder.appendingPathComponent("signal-\(signal)")
             let path = try config(epochs: 50)
-            let log = Pipe()
-            let job = try startTraining(config: path, runDirectory: run, output: log)
-            defer { if job.isRunning { job.terminate() } }
+            let job = try startTraining(config: path, runDirectory: run)
             // Wait until training runs (the first metrics line), then signal mpirun.
             let metrics = run.appendingPathComponent("metrics.jsonl")
             let deadline = Date().addingTimeInterval(120)
@@ -218,9 +215,10 @@ final class TrainerRunTests: XCTestCase {
                 Thread.sleep(forTimeInterval: 0.2)
             }
             kill(job.processIdentifier, signal)
-            let output = String(decoding: log.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-            job.waitUntilExit()
-            XCTAssertNotEqual(job.terminationStatus, 0, "a signalled run reports that it did not finish")
+            let result = job.finish(timeout: 120)
+            let output = result.output
+            XCTAssertFalse(result.timedOut, "the job did not stop within 120 s of the signal: \(output)")
+            XCTAssertNotEqual(result.status, 0, "a signalled run reports that it did not finish")
             let announced = output.components(separatedBy: "signal received: checkpoint written at step ").dropFirst().first
                 .flatMap { Int($0.prefix { $0.isNumber }) }
             XCTAssertNotNil(announced, output)
