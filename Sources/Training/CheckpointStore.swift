@@ -78,6 +78,10 @@ public final class CheckpointStore {
         let name = CheckpointStore.folderName(step: step)
         let temporary = folder.appendingPathComponent("\(CheckpointStore.temporaryPrefix)\(name)-\(ProcessInfo.processInfo.processIdentifier)")
         try fileManager.createDirectory(at: temporary, withIntermediateDirectories: false)
+        // A save that fails (a full disk, a read-only folder) leaves nothing behind: its partial files
+        // would keep the disk full.
+        var committed = false
+        defer { if !committed { try? fileManager.removeItem(at: temporary) } }
 
         let metadata = ["format": "pt", "step": String(step), "epoch": String(epoch)]
         let modelRecord = try Safetensors.write(model, metadata: metadata, to: temporary.appendingPathComponent(CheckpointStore.modelFile))
@@ -99,6 +103,7 @@ public final class CheckpointStore {
             try DurableFile.rename(final, to: aside)
         }
         try DurableFile.rename(temporary, to: final)
+        committed = true
         try DurableFile.syncFolder(folder)
 
         let pointer = folder.appendingPathComponent(CheckpointStore.latestFile + ".tmp")
@@ -133,17 +138,30 @@ public final class CheckpointStore {
     /// why each newer one was skipped (for the log). With no readable `latest`, every step folder is a
     /// candidate, newest first. `checkpoint` is nil when none loads (or there are none).
     public func newestGood() -> (checkpoint: Checkpoint?, refused: [CheckpointError]) {
+        newestGood { _ in }
+    }
+
+    /// The newest checkpoint that loads and that `accept` does not refuse (it throws why), falling
+    /// back past the ones that fail, each refused by name. Folders newer than `latest` are left out
+    /// (uncommitted saves), unless `latest` names a folder that is missing: then the pointer is ignored
+    /// and every folder is a candidate, so that intact checkpoints are never passed over.
+    public func newestGood(accepting accept: (Checkpoint) throws -> Void) -> (checkpoint: Checkpoint?, refused: [CheckpointError]) {
         var candidates = checkpointFolders().reversed().map { $0 }
+        var refused: [CheckpointError] = []
         if let latest = latest(), let latestStep = CheckpointStore.step(ofFolderNamed: latest.lastPathComponent) {
-            candidates.removeAll { (CheckpointStore.step(ofFolderNamed: $0.lastPathComponent) ?? 0) > latestStep }
-            if !candidates.contains(where: { $0.lastPathComponent == latest.lastPathComponent }) {
-                candidates.insert(latest, at: 0)   // reported as missing below
+            if candidates.contains(where: { $0.lastPathComponent == latest.lastPathComponent }) {
+                candidates.removeAll { (CheckpointStore.step(ofFolderNamed: $0.lastPathComponent) ?? 0) > latestStep }
+            } else {
+                refused.append(CheckpointError(path: folder.appendingPathComponent(CheckpointStore.latestFile).path,
+                                               problem: "names \(latest.lastPathComponent), which is missing",
+                                               fix: "the pointer is ignored; the newest intact checkpoint is used"))
             }
         }
-        var refused: [CheckpointError] = []
         for candidate in candidates {
             do {
-                return (try CheckpointStore.load(candidate), refused)
+                let checkpoint = try CheckpointStore.load(candidate)
+                try accept(checkpoint)
+                return (checkpoint, refused)
             } catch let error as CheckpointError {
                 refused.append(error)
             } catch {
@@ -176,6 +194,15 @@ public final class CheckpointStore {
         if let folderStep = step(ofFolderNamed: folder.lastPathComponent), folderStep != state.step {
             throw fail(stateFile, "says step \(state.step) but the folder is for step \(folderStep)")
         }
+        // Every number that will size or steer the resumed run is bounded before it is used.
+        guard (0...maximumStep).contains(state.step), (0...maximumStep).contains(state.epoch), (1...65_536).contains(state.worldSize) else {
+            throw fail(stateFile, "holds step \(state.step), epoch \(state.epoch), world size \(state.worldSize): not a position of a run")
+        }
+        do {
+            try state.config.validate()
+        } catch {
+            throw fail(stateFile, "holds a config that is not valid (\(error))")
+        }
         for file in [modelFile, optimizerFile] {
             guard let record = state.files[file] else { throw fail(stateFile, "has no checksum for \(file)") }
             let url = folder.appendingPathComponent(file)
@@ -193,8 +220,18 @@ public final class CheckpointStore {
         }
         let model = try Safetensors.read(folder.appendingPathComponent(modelFile)).tensors
         let optimizer = try Safetensors.read(folder.appendingPathComponent(optimizerFile)).tensors
+        if let count = optimizer.first(where: { $0.name == optimizerStepName })?.values {
+            guard count.count == 1, count[0].isFinite, count[0] >= 0, count[0] <= Float(maximumStep), count[0] == count[0].rounded() else {
+                throw fail(optimizerFile, "holds \(optimizerStepName) = \(count.map { "\($0)" }.joined(separator: ", ")), not a step count")
+            }
+        }
         return Checkpoint(folder: folder, state: state, model: model, optimizer: optimizer)
     }
+
+    /// The largest step (and epoch) a checkpoint may record: 2³⁰, far beyond any run, exact in Float.
+    static let maximumStep = 1 << 30
+    /// Name of the optimizer tensor holding SGD's step count (its first step initialises momentum).
+    static let optimizerStepName = "optimizer.step_count"
 
     /// Removes folders with a later step than `savedStep`, then all but the newest `keep`.
     private func prune(savedStep: Int) {

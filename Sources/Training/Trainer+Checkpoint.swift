@@ -25,7 +25,7 @@ extension Checkpoint {
 /// other ranks need no shared filesystem.
 extension Trainer {
     /// Name of the optimizer tensor holding SGD's step count (its first step initialises momentum).
-    static let optimizerStepName = "optimizer.step_count"
+    static let optimizerStepName = CheckpointStore.optimizerStepName
     /// Prefix of the momentum buffers in `optimizer.safetensors`: `momentum.<parameter name>`.
     static let momentumPrefix = "momentum."
 
@@ -39,22 +39,29 @@ extension Trainer {
             var checkpoint: Checkpoint? = nil
             switch resume {
             case .never:
-                let existing = store.checkpointFolders()
-                if let newest = existing.last {
-                    throw TrainingError.cannotStart("\(store.folder.path) already holds \(existing.count) checkpoint\(existing.count == 1 ? "" : "s") (newest \(newest.lastPathComponent)); pass --resume auto to continue that run, or --run-dir for a new one")
-                }
+                try Trainer.refuseExistingCheckpoints(store)
             case .auto:
-                let (found, refused) = store.newestGood()
+                // Fall back past checkpoints that load but cannot be restored into this model (a
+                // missing tensor, a wrong shape, missing momentum), each refused by name.
+                let (found, refused) = store.newestGood { candidate in try self.restore(candidate) }
                 for reason in refused { progress.message("refused checkpoint: \(reason)") }
+                if found == nil && !store.checkpointFolders().isEmpty {
+                    throw TrainingError.cannotStart("\(store.folder.path) holds checkpoints and none of them can be resumed (refused above); move them away or fix them, or pass --resume never with a new --run-dir")
+                }
+                if let found { try requireSameWorldSize(found) }
                 checkpoint = found
             case .path(let path):
-                checkpoint = try CheckpointStore.load(URL(fileURLWithPath: path))
+                let explicit = try CheckpointStore.load(URL(fileURLWithPath: path))
+                try requireSameWorldSize(explicit)
+                // Saving after an earlier step replaces the newer checkpoints of this run folder: refuse.
+                let newer = store.checkpointFolders().filter { (CheckpointStore.step(ofFolderNamed: $0.lastPathComponent) ?? 0) > explicit.state.step }
+                if let newest = newer.last {
+                    throw TrainingError.cannotStart("\(store.folder.path) holds \(newer.count) checkpoint\(newer.count == 1 ? "" : "s") newer than step \(explicit.state.step) (newest \(newest.lastPathComponent)), which resuming from \(path) would replace; move them away, or resume into a new --run-dir")
+                }
+                try restore(explicit)
+                checkpoint = explicit
             }
             guard let checkpoint else { return }
-            guard checkpoint.state.worldSize == communicator.size else {
-                throw TrainingError.cannotStart("\(checkpoint.folder.path) was written by a run of \(checkpoint.state.worldSize) ranks and this run has \(communicator.size); resume with mpirun -np \(checkpoint.state.worldSize), or pass --resume never with a new --run-dir")
-            }
-            try restore(checkpoint)
             resumedStep = Int64(checkpoint.state.step)
             progress.message("resuming from \(checkpoint.folder.path) (step \(checkpoint.state.step), epoch \(checkpoint.state.epoch))")
         }
@@ -70,6 +77,21 @@ extension Trainer {
             let perEpoch = stepsPerEpoch
             epoch = perEpoch > 0 ? globalStep / perEpoch : 0
             stepInEpoch = perEpoch > 0 ? globalStep % perEpoch : 0
+        }
+    }
+
+    /// `--resume never` on a folder that already holds checkpoints is refused (nothing is overwritten).
+    static func refuseExistingCheckpoints(_ store: CheckpointStore) throws {
+        let existing = store.checkpointFolders()
+        if let newest = existing.last {
+            throw TrainingError.cannotStart("\(store.folder.path) already holds \(existing.count) checkpoint\(existing.count == 1 ? "" : "s") (newest \(newest.lastPathComponent)); pass --resume auto to continue that run, or --run-dir for a new one")
+        }
+    }
+
+    /// A checkpoint resumes on as many ranks as wrote it.
+    func requireSameWorldSize(_ checkpoint: Checkpoint) throws {
+        guard checkpoint.state.worldSize == communicator.size else {
+            throw TrainingError.cannotStart("\(checkpoint.folder.path) was written by a run of \(checkpoint.state.worldSize) ranks and this run has \(communicator.size); resume with mpirun -np \(checkpoint.state.worldSize), or pass --resume never with a new --run-dir")
         }
     }
 

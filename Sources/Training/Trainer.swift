@@ -126,6 +126,8 @@ public final class Trainer {
             try FileManager.default.createDirectory(at: runDirectory, withIntermediateDirectories: true)
             store = try CheckpointStore(folder: runDirectory.appendingPathComponent("checkpoints"),
                                         keep: config.checkpoint.keep)
+            // A refused --resume never must leave the folder as it was: check before writing anything.
+            if case .never = resume { try Trainer.refuseExistingCheckpoints(store!) }
             try config.write(to: runDirectory.appendingPathComponent("config.yaml"))
         }
         checkpoints = isRoot ? store : nil

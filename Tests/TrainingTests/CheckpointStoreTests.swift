@@ -169,6 +169,80 @@ final class CheckpointStoreTests: XCTestCase {
         XCTAssertEqual(store.newestGood().checkpoint?.state.step, 60)
     }
 
+    /// Every number of a checkpoint that steers or sizes a resumed run is bounded when it is loaded:
+    /// a state.json with step −5 or 10¹⁵, a config that does not validate (model.width 10⁶), a NaN
+    /// or 10³⁰ optimizer step count are refused by file, not trapped on or allocated for.
+    func testStateAndStepCountAreBoundedOnLoad() throws {
+        let store = try CheckpointStore(folder: folder, keep: 3)
+        let saved = try save(store, step: 10)
+        func tampered(_ change: (inout [String: Any]) -> Void) throws -> URL {
+            let copy = folder.appendingPathComponent("copy-\(UUID().uuidString)")   // not a step- folder: no name check
+            try FileManager.default.copyItem(at: saved, to: copy)
+            let url = copy.appendingPathComponent("state.json")
+            var state = try JSONSerialization.jsonObject(with: Data(contentsOf: url)) as! [String: Any]
+            change(&state)
+            try JSONSerialization.data(withJSONObject: state).write(to: url)
+            return copy
+        }
+        XCTAssertNoThrow(try CheckpointStore.load(try tampered { _ in }))
+        for (change, expected) in [({ (s: inout [String: Any]) in s["step"] = -5 }, "holds step -5"),
+                                   ({ (s: inout [String: Any]) in s["epoch"] = 1_000_000_000_000_000 }, "holds step 10, epoch 1000000000000000"),
+                                   ({ (s: inout [String: Any]) in
+                                       var config = s["config"] as! [String: Any]
+                                       var model = config["model"] as! [String: Any]
+                                       model["width"] = 1_000_000
+                                       config["model"] = model
+                                       s["config"] = config }, "holds a config that is not valid (config: model.width: 1000000.0 is not allowed")] {
+            XCTAssertThrowsError(try CheckpointStore.load(try tampered(change))) { error in
+                XCTAssertTrue("\(error)".contains("state.json: " + expected), "\(error)")
+            }
+        }
+        for bad: Float in [.nan, 1e30, -1, 2.5] {
+            var count = bad
+            let other = try CheckpointStore(folder: folder.appendingPathComponent("count-\(UUID().uuidString)"), keep: 1)
+            let weight = [Float](repeating: 0, count: 4)
+            let url = try weight.withUnsafeBufferPointer { w in
+                try withUnsafePointer(to: &count) { c in
+                    try other.save(step: 3, epoch: 0, worldSize: 1, config: TrainingConfig(), metrics: [:],
+                                   model: [TensorSlice(name: "fc.bias", shape: [4], values: w)],
+                                   optimizer: [TensorSlice(name: "optimizer.step_count", shape: [1], values: UnsafeBufferPointer(start: c, count: 1))])
+                }
+            }
+            XCTAssertThrowsError(try CheckpointStore.load(url)) { error in
+                XCTAssertTrue("\(error)".contains("optimizer.safetensors: holds optimizer.step_count = \(bad)"), "\(error)")
+            }
+            XCTAssertNil(other.newestGood().checkpoint, "--resume auto refuses it too")
+        }
+    }
+
+    /// A `latest` that names a missing (older) step must not hide the intact newer checkpoints: the
+    /// pointer is ignored and reported, and the newest intact one is used.
+    func testLatestNamingAMissingStepIsIgnored() throws {
+        let store = try CheckpointStore(folder: folder, keep: 3)
+        try save(store, step: 10)
+        try save(store, step: 20)
+        try Data("step-000005\n".utf8).write(to: store.folder.appendingPathComponent("latest"))
+        let (checkpoint, refused) = store.newestGood()
+        XCTAssertEqual(checkpoint?.state.step, 20)
+        XCTAssertEqual(refused.count, 1)
+        XCTAssertTrue("\(refused[0])".contains("latest: names step-000005, which is missing"), "\(refused)")
+    }
+
+    /// A save that fails half way (here: a tensor given twice) leaves no temporary folder behind.
+    func testFailedSaveLeavesNothingBehind() throws {
+        let store = try CheckpointStore(folder: folder, keep: 3)
+        try save(store, step: 10)
+        let values = [Float](repeating: 1, count: 2)
+        XCTAssertThrowsError(try values.withUnsafeBufferPointer { v in
+            try store.save(step: 11, epoch: 0, worldSize: 1, config: TrainingConfig(), metrics: [:],
+                           model: [TensorSlice(name: "a", shape: [2], values: v), TensorSlice(name: "a", shape: [2], values: v)],
+                           optimizer: [])
+        })
+        let entries = try FileManager.default.contentsOfDirectory(atPath: store.folder.path)
+        XCTAssertFalse(entries.contains { $0.hasPrefix(".tmp-") }, "\(entries)")
+        XCTAssertEqual(names(store), ["step-000010"])
+    }
+
     func testNoCheckpointsAndMissingFolder() throws {
         let store = try CheckpointStore(folder: folder, keep: 1)
         XCTAssertNil(store.latest())

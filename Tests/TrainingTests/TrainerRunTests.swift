@@ -252,6 +252,36 @@ final class TrainerRunTests: XCTestCase {
         XCTAssertTrue(fallback.output.contains("resuming from \(run.path)/checkpoints/step-000008"), fallback.output)
     }
 
+    /// Resuming never loses a checkpoint: `--resume never` on a folder with checkpoints leaves even its
+    /// config.yaml untouched; `--resume PATH` to an earlier step is refused while newer ones exist;
+    /// `--resume auto` with checkpoints of another model (a wrong shape) refuses each by name and stops
+    /// instead of starting over them.
+    func testResumeRefusalsKeepTheRunFolderIntact() throws {
+        let run = folder.appendingPathComponent("intact")
+        let path = try config(epochs: 2)
+        XCTAssertEqual(try train(ranks: 2, config: path, runDirectory: run).status, 0)
+        let configFile = run.appendingPathComponent("config.yaml")
+        let before = try Data(contentsOf: configFile)
+        let checkpoints = try FileManager.default.contentsOfDirectory(atPath: run.appendingPathComponent("checkpoints").path).sorted()
+
+        let never = try train(ranks: 2, config: try config(epochs: 3), runDirectory: run, arguments: ["--resume", "never"])
+        XCTAssertEqual(never.status, 1, never.output)
+        XCTAssertTrue(never.output.contains("already holds 2 checkpoints"), never.output)
+        XCTAssertEqual(try Data(contentsOf: configFile), before, "a refused --resume never rewrote config.yaml")
+
+        let earlier = run.appendingPathComponent("checkpoints/step-000008").path
+        let back = try train(ranks: 2, config: path, runDirectory: run, arguments: ["--resume", earlier])
+        XCTAssertEqual(back.status, 1, back.output)
+        XCTAssertTrue(back.output.contains("holds 1 checkpoint newer than step 8 (newest step-000016)"), back.output)
+
+        let wider = try config("tiny", epochs: 3, replacing: ["model": "{name: resnet20, width: 0.5}"])
+        let other = try train(ranks: 2, config: wider, runDirectory: run, arguments: ["--resume", "auto"])
+        XCTAssertEqual(other.status, 1, other.output)
+        XCTAssertTrue(other.output.contains("refused checkpoint:") && other.output.contains("has shape"), other.output)
+        XCTAssertTrue(other.output.contains("none of them can be resumed"), other.output)
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: run.appendingPathComponent("checkpoints").path).sorted(), checkpoints)
+    }
+
     // MARK: - Bad input
 
     /// Bad configs and flags: one line naming the key, the value and what is allowed; exit 1; no run
