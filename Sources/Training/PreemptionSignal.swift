@@ -2,14 +2,15 @@
 import Glibc
 #endif
 
-/// SIGTERM and SIGUSR1 (Slurm's preemption and time-limit warnings) ask the trainer to checkpoint at
-/// the next step boundary and exit cleanly. The handler only sets a flag; the trainer polls it once
-/// per step and all ranks agree on it in the step's small all-reduce, so they stop at the same step.
+/// SIGTERM and SIGUSR1 (Slurm's preemption and time-limit warnings), SIGINT (Ctrl-C) and SIGHUP (a
+/// closed terminal) ask the trainer to checkpoint at the next step boundary and exit cleanly. The
+/// handler only sets a flag; the trainer polls it once per step and all ranks agree on it in the
+/// step's small all-reduce, so they stop at the same step. A second SIGINT ends the process at once
+/// (exit 130), as Ctrl-C twice does elsewhere.
 public enum PreemptionSignal {
-    /// Installs the handlers for SIGTERM and SIGUSR1.
+    /// Installs the handlers for SIGTERM, SIGUSR1, SIGINT and SIGHUP.
     public static func install() {
-        signal(SIGTERM, preemptionHandler)
-        signal(SIGUSR1, preemptionHandler)
+        for number in [SIGTERM, SIGUSR1, SIGINT, SIGHUP] { signal(number, preemptionHandler) }
     }
 
     /// Whether a signal arrived since start-up (or since `reset`).
@@ -26,5 +27,6 @@ public enum PreemptionSignal {
 nonisolated(unsafe) private var preemptionRequested: Int32 = 0
 
 private func preemptionHandler(_ signal: Int32) {
+    if signal == SIGINT && preemptionRequested == SIGINT { _exit(130) }
     preemptionRequested = signal
 }

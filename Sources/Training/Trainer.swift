@@ -57,6 +57,16 @@ public final class Trainer {
     /// Whether BatchNorm's running statistics are the cross-rank average (no training forward since):
     /// an epoch end that evaluates and checkpoints averages them once.
     var runningStatisticsAreAveraged = false
+    /// BatchNorm's running statistics in the arena, and their copy from before the current step.
+    var runningStatistics: UnsafeMutableBufferPointer<Float> {
+        UnsafeMutableBufferPointer(start: model.arena.values + model.arena.trainableCount,
+                                   count: model.arena.valueCount - model.arena.trainableCount)
+    }
+    lazy var statisticsBeforeStep = UnsafeMutablePointer<Float>.allocate(capacity: max(1, runningStatistics.count))
+    /// Steps skipped for a non-finite loss or gradient (training.skip_nonfinite).
+    var skippedSteps = 0
+
+    deinit { statisticsBeforeStep.deallocate() }
 
     public init(config: TrainingConfig, communicator: Communicator, runDirectory: URL, resume: ResumePolicy,
                 convolutionBackend: ConvolutionBackend = .oneDNN, maxSteps: Int? = nil,
@@ -71,7 +81,10 @@ public final class Trainer {
         ConvolutionThreads.set(threads)
         Parallel.threadCount = threads
 
-        try Trainer.requireSameConfig(config, communicator)
+        // The config and every flag that changes control flow, the same on every rank (or a clear stop).
+        try RankAgreement.require(try RankAgreement.settings(config, flags: [
+            "--max-steps": maxSteps.map(String.init) ?? "none", "--resume": "\(resume)", "--conv-backend": "\(convolutionBackend)",
+        ]), communicator)
 
         guard let source = DatasetSource.named(config.data.dataset.rawValue, root: config.data.root) else {
             throw TrainingError.cannotStart("data.dataset: unknown dataset '\(config.data.dataset.rawValue)'")
@@ -181,6 +194,8 @@ public final class Trainer {
             let learningRate = schedule.rate(atEpoch: epochsDone)
             let trainingProgress = epochsDone / Double(config.training.epochs)
 
+            // A step that may be skipped must leave BatchNorm's running statistics as they were.
+            if config.training.skipNonfinite { statisticsBeforeStep.update(from: runningStatistics.baseAddress!, count: runningStatistics.count) }
             // Forward and backward, all-reducing gradient buckets as backward completes them.
             synchroniser.beginStep(globalStep)
             let outcome = step.run(images: batch.images, labels: batch.labels, count: batch.count,
@@ -199,11 +214,15 @@ public final class Trainer {
                                        PreemptionSignal.isRequested ? 1 : 0]
             try communicator.allreduce(&agreement, op: .sum)
             let meanLoss = agreement[0] / Double(communicator.size)
-            if agreement[1] > 0 {
+            let skipped = agreement[1] > 0
+            if skipped {
+                // Steps are counted from 1 in messages, as in the progress lines.
                 guard config.training.skipNonfinite else {
-                    throw TrainingError.nonFinite(step: globalStep, what: outcome.loss.isFinite ? "a gradient" : "the loss")
+                    throw TrainingError.nonFinite(step: globalStep + 1, what: outcome.loss.isFinite ? "a gradient" : "the loss")
                 }
-                if isRoot { progress.message("step \(globalStep): non-finite loss or gradient; step skipped (training.skip_nonfinite)") }
+                runningStatistics.baseAddress!.update(from: statisticsBeforeStep, count: runningStatistics.count)
+                skippedSteps += 1
+                if isRoot { progress.message("step \(globalStep + 1): non-finite loss or gradient; step skipped, nothing changed (training.skip_nonfinite)") }
             } else {
                 optimizer.step(learningRate: Float(learningRate))
             }
@@ -222,7 +241,7 @@ public final class Trainer {
 
             // Progress and metrics (rank 0).
             let seconds = MPI.wallTime - stepStart
-            window.add(loss: meanLoss, seconds: seconds, dataWait: loader.lastWaitSeconds, exposed: exposed,
+            window.add(loss: skipped ? nil : meanLoss, seconds: seconds, dataWait: loader.lastWaitSeconds, exposed: exposed,
                        images: batch.count * communicator.size)
             if isRoot {
                 let remaining = Double(config.training.epochs * stepsPerEpoch - globalStep)
@@ -237,6 +256,7 @@ public final class Trainer {
                 lastMetrics = [MetricName.loss: window.meanLoss, MetricName.learningRate: learningRate,
                                MetricName.imagesPerSecond: window.imagesPerSecond,
                                "data_wait_fraction": window.dataWaitFraction, "exposed_comm_ms": window.meanExposed * 1e3]
+                if config.training.skipNonfinite { lastMetrics["skipped_steps"] = Double(skippedSteps) }
                 try log?.append(MetricsRecord(kind: .train, step: globalStep,
                                               epoch: Double(globalStep) / Double(stepsPerEpoch), values: lastMetrics))
                 window.reset()
@@ -266,15 +286,18 @@ public final class Trainer {
         return .completed(checkpoint: checkpoints?.latest())
     }
 
-    /// Figures over the steps since the last log line.
+    /// Figures over the steps since the last log line (a skipped step has no loss: it is not averaged in).
     struct Window {
-        var steps = 0, totalSteps = 0
+        var steps = 0, totalSteps = 0, lossSteps = 0
         var loss = 0.0, seconds = 0.0, dataWait = 0.0, exposed = 0.0, images = 0
 
-        mutating func add(loss: Double, seconds: Double, dataWait: Double, exposed: Double, images: Int) {
+        mutating func add(loss: Double?, seconds: Double, dataWait: Double, exposed: Double, images: Int) {
             steps += 1
             totalSteps += 1
-            self.loss += loss
+            if let loss {
+                self.loss += loss
+                lossSteps += 1
+            }
             self.seconds += seconds + dataWait
             self.dataWait += dataWait
             self.exposed += exposed
@@ -282,11 +305,11 @@ public final class Trainer {
         }
 
         mutating func reset() {
-            steps = 0
+            steps = 0; lossSteps = 0
             loss = 0; seconds = 0; dataWait = 0; exposed = 0; images = 0
         }
 
-        var meanLoss: Double { steps > 0 ? loss / Double(steps) : .nan }
+        var meanLoss: Double { lossSteps > 0 ? loss / Double(lossSteps) : .nan }
         var imagesPerSecond: Double { seconds > 0 ? Double(images) / seconds : 0 }
         var dataWaitFraction: Double { seconds > 0 ? dataWait / seconds : 0 }
         var meanExposed: Double { steps > 0 ? exposed / Double(steps) : 0 }
@@ -299,15 +322,6 @@ public final class Trainer {
         var sum: Float = 0
         for i in 0..<count { sum += values[i] * 0 }
         return sum == 0
-    }
-
-    /// Every rank must hold the same config: compare the hashes.
-    static func requireSameConfig(_ config: TrainingConfig, _ communicator: Communicator) throws {
-        let hash = try config.hash()
-        let prefix = Int64(bitPattern: UInt64(hash.prefix(16), radix: 16) ?? 0)
-        let all = try communicator.allgather([prefix])
-        let differing = all.indices.filter { all[$0] != all[0] }
-        if !differing.isEmpty { throw TrainingError.configMismatch(ranks: differing) }
     }
 
     /// Runs `work` on rank 0 only and tells every rank whether it succeeded, so that a failure on rank

@@ -5,8 +5,9 @@ public enum TrainingError: Error, CustomStringConvertible {
     case nonFinite(step: Int, what: String)
     /// Ranks hold different parameters after `step`.
     case diverged(step: Int, ranks: [Int])
-    /// Ranks started with different configs.
-    case configMismatch(ranks: [Int])
+    /// Ranks started with different configs or flags: `key` is the first setting that differs, with
+    /// rank 0's value and `firstRank`'s.
+    case configMismatch(ranks: [Int], key: String, values: (String, String), firstRank: Int)
     /// The run cannot start as asked (resume problems, empty shards, ...).
     case cannotStart(String)
     /// Another rank failed first; its own message is in its output.
@@ -20,8 +21,8 @@ public enum TrainingError: Error, CustomStringConvertible {
             return "step \(step): \(what) is not finite; lower optimizer.lr, or set training.skip_nonfinite: true to skip such steps"
         case let .diverged(step, ranks):
             return "step \(step): rank\(ranks.count > 1 ? "s" : "") \(ranks.map(String.init).joined(separator: ", ")) hold different parameters from rank 0; the ranks ran different code or data (check that every node has the same build)"
-        case let .configMismatch(ranks):
-            return "rank\(ranks.count > 1 ? "s" : "") \(ranks.map(String.init).joined(separator: ", ")) loaded a different config from rank 0; give every rank the same --config and --set flags"
+        case let .configMismatch(ranks, key, values, firstRank):
+            return "rank\(ranks.count > 1 ? "s" : "") \(ranks.map(String.init).joined(separator: ", ")) started with other settings than rank 0: \(key) is \(values.0) on rank 0 and \(values.1) on rank \(firstRank); give every rank the same --config, --set and flags"
         case let .cannotStart(message):
             return message
         case let .peerFailed(rank, what):

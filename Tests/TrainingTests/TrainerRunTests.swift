@@ -315,11 +315,39 @@ final class TrainerRunTests: XCTestCase {
         let path = try config("diverging", method: "erm", epochs: 1, replacing: ["optimizer": "{lr: 1.0e+30, momentum: 0.9}"])
         let stopped = try train(ranks: 2, config: path, runDirectory: folder.appendingPathComponent("stopped"))
         XCTAssertEqual(stopped.status, 3, stopped.output)
-        XCTAssertTrue(stopped.output.contains("multimix: error: step 1: the loss is not finite; lower optimizer.lr"), stopped.output)
-        let skipped = try train(ranks: 2, config: path, runDirectory: folder.appendingPathComponent("skipped"),
-                                arguments: ["--set", "training.skip_nonfinite=true"])
+        // Steps count from 1, as in the progress lines: the first step explodes the parameters, the second's loss is NaN.
+        XCTAssertTrue(stopped.output.contains("multimix: error: step 2: the loss is not finite; lower optimizer.lr"), stopped.output)
+        let skippedRun = folder.appendingPathComponent("skipped")
+        let skipped = try train(ranks: 2, config: path, runDirectory: skippedRun, arguments: ["--set", "training.skip_nonfinite=true"])
         XCTAssertEqual(skipped.status, 0, skipped.output)
-        XCTAssertTrue(skipped.output.contains("non-finite loss or gradient; step skipped"), skipped.output)
+        XCTAssertTrue(skipped.output.contains("step 2: non-finite loss or gradient; step skipped, nothing changed"), skipped.output)
+        // A skipped step changes nothing: BatchNorm's running statistics stay finite (they were fed NaN
+        // activations before), and it is logged as skipped, not as a loss of 0.
+        let (tensors, _) = try Safetensors.read(skippedRun.appendingPathComponent("checkpoints/step-000008/model.safetensors"))
+        for tensor in tensors where tensor.name.contains("running_") {
+            XCTAssertTrue(tensor.values.allSatisfy(\.isFinite), "\(tensor.name) holds non-finite values")
+        }
+        XCTAssertFalse(try loggedLosses(skippedRun).contains(0), "a skipped step was logged as loss 0")
+        let text = try String(contentsOf: skippedRun.appendingPathComponent("metrics.jsonl"), encoding: .utf8)
+        XCTAssertTrue(text.contains("\"skipped_steps\":"), text)
+    }
+
+    /// Ranks started with different flags or configs stop at once (exit 4), naming the setting that
+    /// differs: a rank with another --max-steps used to wait forever for the others.
+    func testRanksWithDifferentSettingsStopNamingTheSetting() throws {
+        let path = try config(epochs: 1)
+        func mpmd(_ first: [String], _ second: [String]) throws -> MPIRun.Result {
+            let base = [multimix, "train", "--config", path, "--run-dir", folder.appendingPathComponent("mpmd-\(UUID().uuidString)").path]
+            return try MPIRun.launch(["mpirun"] + MPIRun.localFlags + ["-np", "1"] + base + first + [":", "-np", "1"] + base + second,
+                                     timeout: 120)
+        }
+        let steps = try mpmd(["--max-steps", "3"], ["--max-steps", "5"])
+        XCTAssertFalse(steps.timedOut, steps.output)
+        XCTAssertEqual(steps.status, 4, steps.output)
+        XCTAssertTrue(steps.output.contains("rank 1 started with other settings than rank 0: --max-steps is 3 on rank 0 and 5 on rank 1"), steps.output)
+        let key = try mpmd([], ["--set", "mixing.n=32"])
+        XCTAssertEqual(key.status, 4, key.output)
+        XCTAssertTrue(key.output.contains("mixing.n is 64 on rank 0 and 32 on rank 1"), key.output)
     }
 
     // MARK: - Launch scripts
