@@ -27,6 +27,8 @@ public struct Evaluator {
     public let model: ResNet
     public let communicator: Communicator
     public var batchSize = 500
+    /// Called after every batch (the trainer's progress watchdog).
+    public var onBatch: (() -> Void)?
 
     public init(model: ResNet, communicator: Communicator, batchSize: Int = 500) {
         self.model = model
@@ -108,6 +110,7 @@ public struct Evaluator {
             let logits = model.classify(z)
             body(UnsafeBufferPointer(start: logits.data, count: logits.count), UnsafeBufferPointer(start: z.data, count: z.count),
                  batch.labels, batch.realCount)
+            onBatch?()
         }
     }
 

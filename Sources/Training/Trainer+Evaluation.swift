@@ -8,8 +8,9 @@ extension Trainer {
     func evaluate() throws {
         try averageRunningStatistics()
         let evaluated = config.eval.split == .validation ? data.validationAsTest! : data
-        let metrics = try Evaluator(model: model, communicator: communicator)
-            .evaluate(evaluated, outOfDistributionSets: outOfDistributionSets)
+        var evaluator = Evaluator(model: model, communicator: communicator)
+        evaluator.onBatch = { [watchdog] in watchdog?.beat() }
+        let metrics = try evaluator.evaluate(evaluated, outOfDistributionSets: outOfDistributionSets)
         lastMetrics.merge(metrics) { _, new in new }
         guard communicator.rank == 0 else { return }
         let shown = [MetricName.top1, MetricName.top5, MetricName.nll, MetricName.ece, MetricName.alignment,

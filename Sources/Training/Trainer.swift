@@ -65,6 +65,8 @@ public final class Trainer {
     lazy var statisticsBeforeStep = UnsafeMutablePointer<Float>.allocate(capacity: max(1, runningStatistics.count))
     /// Steps skipped for a non-finite loss or gradient (training.skip_nonfinite).
     var skippedSteps = 0
+    /// Ends the job when this rank stops making progress (`distributed.stall_abort_s`), while `run` runs.
+    var watchdog: ProgressWatchdog?
 
     deinit { statisticsBeforeStep.deallocate() }
 
@@ -171,6 +173,10 @@ public final class Trainer {
     /// Trains until the last epoch, `maxSteps`, or a stop signal.
     public func run() throws -> TrainingOutcome {
         PreemptionSignal.install()
+        let watchdog = config.distributed.stallAbortS > 0 && communicator.size > 1
+            ? ProgressWatchdog(limit: config.distributed.stallAbortS, rank: communicator.rank) : nil
+        self.watchdog = watchdog
+        defer { watchdog?.stop(); self.watchdog = nil }
         let loader = data.trainingLoader(rank: communicator.rank, worldSize: communicator.size,
                                          seed: UInt64(config.seed), batchSize: config.training.batchSize,
                                          augmentation: Augmentation(cropPadding: config.data.augment.cropPadding,
@@ -187,6 +193,7 @@ public final class Trainer {
         let runStart = MPI.wallTime
 
         while let batch = loader.next() {
+            watchdog?.beat()
             let stepStart = MPI.wallTime
             epoch = batch.epoch
             stepInEpoch = batch.step

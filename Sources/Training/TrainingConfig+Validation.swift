@@ -61,6 +61,7 @@ extension TrainingConfig {
         try require(distributed.bucketMB.isFinite && distributed.bucketMB > 0 && distributed.bucketMB <= 4096, "distributed.bucket_mb", distributed.bucketMB, "use a number in (0, 4096]")
         try require(distributed.checkEverySteps >= 0, "distributed.check_every_steps", distributed.checkEverySteps, "use an integer ≥ 0 (0: never)")
         try require(distributed.stallTimeoutS.isFinite && distributed.stallTimeoutS > 0, "distributed.stall_timeout_s", distributed.stallTimeoutS, "use a number of seconds > 0")
+        try require(distributed.stallAbortS.isFinite && distributed.stallAbortS >= 0, "distributed.stall_abort_s", distributed.stallAbortS, "use a number of seconds ≥ 0 (0: wait forever)")
 
         try require(eval.everyEpochs >= 1, "eval.every_epochs", eval.everyEpochs, "use an integer ≥ 1")
         try require((0...100_000).contains(eval.noiseOODImages), "eval.noise_ood_images", eval.noiseOODImages, "use an integer in [0, 100000] (0: none)")

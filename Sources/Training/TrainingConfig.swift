@@ -294,11 +294,16 @@ public struct DistributedConfig: Codable, Equatable, Sendable {
     /// `distributed.stall_timeout_s`: seconds a collective may wait before the ranks that have not
     /// arrived are named. Positive.
     public var stallTimeoutS = 120.0
+    /// `distributed.stall_abort_s`: seconds a gradient all-reduce may wait before the job is ended
+    /// (a rank that died, hangs or stopped early would otherwise leave the others waiting forever;
+    /// 0: wait forever). At least 0.
+    public var stallAbortS = 600.0
 
     public init() {}
 
     enum CodingKeys: String, CodingKey, CaseIterable {
-        case bucketMB = "bucket_mb", checkEverySteps = "check_every_steps", stallTimeoutS = "stall_timeout_s"
+        case bucketMB = "bucket_mb", checkEverySteps = "check_every_steps", stallTimeoutS = "stall_timeout_s",
+             stallAbortS = "stall_abort_s"
     }
 }
 

@@ -202,6 +202,29 @@ final class TrainerRunTests: XCTestCase {
         XCTAssertTrue(refused.isEmpty, "\(refused)")
     }
 
+    /// A rank that stops answering (SIGSTOP: hung, not dead) no longer leaves the job waiting forever:
+    /// past `distributed.stall_abort_s` without progress the waiting rank ends the job, non-zero.
+    func testAStalledRankEndsTheJobAfterTheStallLimit() throws {
+        let run = folder.appendingPathComponent("stalled")
+        let path = try config(epochs: 50, replacing: ["distributed": "{check_every_steps: 1, stall_timeout_s: 2, stall_abort_s: 6}"])
+        let job = try startTraining(config: path, runDirectory: run)
+        let metrics = run.appendingPathComponent("metrics.jsonl")
+        let deadline = Date().addingTimeInterval(120)
+        while ((try? String(contentsOf: metrics, encoding: .utf8)) ?? "").isEmpty && Date() < deadline { Thread.sleep(forTimeInterval: 0.2) }
+        let ranks = try MPIRun.launch(["pgrep", "-f", "^\(multimix) train --config \(path)"]).output
+            .split(separator: "\n").compactMap { Int32($0) }
+        XCTAssertEqual(ranks.count, 2, "expected 2 rank processes, found \(ranks)")
+        guard let victim = ranks.last else { return }
+        let stopped = Date()
+        kill(victim, SIGSTOP)
+        defer { kill(victim, SIGKILL) }
+        let result = job.finish(timeout: 60)
+        XCTAssertFalse(result.timedOut, "the job still waited 60 s after a rank hung: \(result.output)")
+        XCTAssertLessThan(Date().timeIntervalSince(stopped), 60)
+        XCTAssertNotEqual(result.status, 0, result.output)
+        XCTAssertTrue(result.output.contains("(distributed.stall_abort_s = 6): another rank died, hangs or left early; ending the job"), result.output)
+    }
+
     /// SIGUSR1 (Slurm's warning) and SIGTERM (preemption) to mpirun: a checkpoint at the next step.
     func testSignalsWriteACheckpointAndStop() throws {
         for signal in [SIGUSR1, SIGTERM] {
