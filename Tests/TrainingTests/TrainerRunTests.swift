@@ -57,6 +57,14 @@ final class TrainerRunTests: XCTestCase {
                          environment: ["MULTIMIX_PROGRESS": "lines"])
     }
 
+    /// The process ids of the 2 ranks training with `config` (not mpirun's, whose command line also names it).
+    func rankProcesses(config: String) throws -> [Int32] {
+        let ranks = try MPIRun.launch(["pgrep", "-f", "^\(multimix) train --config \(config)"]).output
+            .split(separator: "\n").compactMap { Int32($0) }
+        XCTAssertEqual(ranks.count, 2, "expected 2 rank processes, found \(ranks)")
+        return ranks
+    }
+
     /// The training losses logged in metrics.jsonl, in order.
     func loggedLosses(_ runDirectory: URL) throws -> [Double] {
         let text = try String(contentsOf: runDirectory.appendingPathComponent("metrics.jsonl"), encoding: .utf8)
@@ -185,11 +193,7 @@ final class TrainerRunTests: XCTestCase {
         let deadline = Date().addingTimeInterval(120)
         while !FileManager.default.fileExists(atPath: latest.path) && Date() < deadline { Thread.sleep(forTimeInterval: 0.2) }
         XCTAssertTrue(FileManager.default.fileExists(atPath: latest.path), "no checkpoint within 120 s")
-        // The rank processes (not mpirun, whose command line also names the config).
-        let ranks = try MPIRun.launch(["pgrep", "-f", "^\(multimix) train --config \(path)"]).output
-            .split(separator: "\n").compactMap { Int32($0) }
-        XCTAssertEqual(ranks.count, 2, "expected 2 rank processes, found \(ranks)")
-        guard let victim = ranks.last else { return }
+        guard let victim = try rankProcesses(config: path).last else { return }
         let killed = Date()
         kill(victim, SIGKILL)
         let result = job.finish(timeout: 30)
@@ -211,10 +215,7 @@ final class TrainerRunTests: XCTestCase {
         let metrics = run.appendingPathComponent("metrics.jsonl")
         let deadline = Date().addingTimeInterval(120)
         while ((try? String(contentsOf: metrics, encoding: .utf8)) ?? "").isEmpty && Date() < deadline { Thread.sleep(forTimeInterval: 0.2) }
-        let ranks = try MPIRun.launch(["pgrep", "-f", "^\(multimix) train --config \(path)"]).output
-            .split(separator: "\n").compactMap { Int32($0) }
-        XCTAssertEqual(ranks.count, 2, "expected 2 rank processes, found \(ranks)")
-        guard let victim = ranks.last else { return }
+        guard let victim = try rankProcesses(config: path).last else { return }
         let stopped = Date()
         kill(victim, SIGSTOP)
         defer { kill(victim, SIGKILL) }
