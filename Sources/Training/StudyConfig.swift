@@ -167,7 +167,7 @@ private struct StudyFile: Decodable {
 
     /// Names, seeds and variants, each as a ``ConfigError`` at its key path.
     func validate() throws {
-        let folderRule = "use letters, digits, '.', '_' and '-' (it names a folder)"
+        let folderRule = "use 1 to 200 letters, digits, '.', '_' and '-' (it names a folder)"
         guard TrainingConfig.isFolderName(name) else { throw ConfigError.outOfRange("name", "\"\(name)\"", folderRule) }
         guard !base.isEmpty else { throw ConfigError.outOfRange("base", "\"\"", "give the train config file the study starts from") }
         guard !seeds.isEmpty else { throw ConfigError(.badValue, path: "seeds", problem: "no seeds", fix: "give at least one, e.g. seeds: [0, 1, 2]") }

@@ -5,7 +5,7 @@ extension TrainingConfig {
     /// value and what is allowed. Pure: it does not look at the disk (the trainer checks that the
     /// data folders exist and hold the named dataset).
     public func validate() throws {
-        try require(TrainingConfig.isFolderName(name), "name", "\"\(name)\"", "use letters, digits, '.', '_' and '-' (it names the run folder)")
+        try require(TrainingConfig.isFolderName(name), "name", "\"\(name)\"", "use 1 to 200 letters, digits, '.', '_' and '-' (it names the run folder)")
         try require(seed >= 0, "seed", seed, "use an integer ≥ 0")
 
         try require(!data.root.isEmpty, "data.root", "\"\"", "give the dataset folder")
@@ -80,11 +80,11 @@ extension TrainingConfig {
         try require(checkpoint.keep >= 1, "checkpoint.keep", checkpoint.keep, "use an integer ≥ 1")
     }
 
-    /// Whether `name` can name a folder of its own: letters, digits, `.`, `_` and `-`, not empty,
-    /// not `.` or `..` (run names, study names, study variant names).
+    /// Whether `name` can name a folder of its own: 1 to 200 letters, digits, `.`, `_` and `-`, not
+    /// `.` or `..` (run names, study names, study variant names; file systems refuse names over 255 bytes).
     public static func isFolderName(_ name: String) -> Bool {
         let characters = CharacterSet(charactersIn: "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-")
-        return !name.isEmpty && name.unicodeScalars.allSatisfy(characters.contains) && name != "." && name != ".."
+        return !name.isEmpty && name.count <= 200 && name.unicodeScalars.allSatisfy(characters.contains) && name != "." && name != ".."
     }
 
     private func require(_ condition: Bool, _ path: String, _ value: Any, _ allowed: String) throws {

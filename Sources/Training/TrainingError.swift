@@ -28,7 +28,7 @@ public enum TrainingError: Error, CustomStringConvertible {
         case let .peerFailed(rank, what):
             return "rank \(rank) failed while \(what); see its message above"
         case let .agreed(error):
-            return "\(error)"
+            return ErrorText.oneLine(error)
         }
     }
 

@@ -123,7 +123,7 @@ struct Train: ParsableCommand {
     /// `multimix: error: [rank R: ][CONTEXT: ]MESSAGE` on stderr.
     static func printError(_ error: Error, rank: Int, size: Int, context: String = "") {
         let prefix = (size > 1 ? "rank \(rank): " : "") + (context.isEmpty ? "" : "\(context): ")
-        FileHandle.standardError.write(Data("multimix: error: \(prefix)\(error)\n".utf8))
+        FileHandle.standardError.write(Data("multimix: error: \(prefix)\(ErrorText.oneLine(error))\n".utf8))
     }
 
     /// Initialises MPI and returns the world communicator (exit 1 if MPI cannot start).

@@ -38,6 +38,13 @@ final class CommandLineErrorTests: XCTestCase {
         try assertOneLine(["eval", "--checkpoint", "/nonexistent/checkpoint"], status: 1, startsWith: "/nonexistent/checkpoint: no such checkpoint folder")
         try assertOneLine(["data", "inspect", "/nonexistent/data"], status: 1, startsWith: "/nonexistent/data: data folder does not exist")
         try assertOneLine(["train", "--config", "/nonexistent/config.yaml"], status: 1, startsWith: "config: /nonexistent/config.yaml")
+        // A run folder that cannot be made (a file where a folder should be): the path and the reason, not an NSError dump.
+        let file = FileManager.default.temporaryDirectory.appendingPathComponent("not-a-folder-\(UUID().uuidString)")
+        try Data().write(to: file)
+        defer { try? FileManager.default.removeItem(at: file) }
+        let config = Repository.root.appendingPathComponent("configs/fashion-mnist-resnet20-erm.yaml").path
+        try assertOneLine(["train", "--config", config, "--run-dir", file.path + "/run", "--max-steps", "1"], status: 1,
+                          startsWith: file.path + "/run: Not a directory; check that the folder exists, is writable and has free space")
     }
 
     func testHelpStillPrintsUsage() throws {

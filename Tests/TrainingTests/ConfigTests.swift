@@ -111,7 +111,8 @@ final class ConfigTests: XCTestCase {
                        "config: schedule.milestones[1]: 5 is not allowed; milestones must increase (the one before is 5)")
         XCTAssertEqual(error("training: {epochs: 10}\nschedule: {milestones: [5, 11]}"),
                        "config: schedule.milestones[1]: 11 is not allowed; each milestone is an epoch in [1, training.epochs] = [1, 10]")
-        XCTAssertEqual(error("name: my run"), "config: name: \"my run\" is not allowed; use letters, digits, '.', '_' and '-' (it names the run folder)")
+        XCTAssertEqual(error("name: my run"), "config: name: \"my run\" is not allowed; use 1 to 200 letters, digits, '.', '_' and '-' (it names the run folder)")
+        XCTAssertTrue(error("name: " + String(repeating: "a", count: 300)).hasSuffix("is not allowed; use 1 to 200 letters, digits, '.', '_' and '-' (it names the run folder)"))
         XCTAssertEqual(error("data: {dataset: cifar10}\neval: {ood: {dataset: mnist, root: /x}}"),
                        "config: eval.ood.dataset: mnist is not allowed; its images (1x28x28) must match data.dataset's (3x32x32)")
         XCTAssertEqual(error("checkpoint: {keep: 0}"), "config: checkpoint.keep: 0 is not allowed; use an integer ≥ 1")

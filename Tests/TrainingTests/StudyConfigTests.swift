@@ -80,7 +80,7 @@ final class StudyConfigTests: XCTestCase {
         XCTAssertEqual(error(yaml(variants: "[{name: a}, {name: b}, {name: a}]")),
                        "study s.yaml: variants[2].name: \"a\" is given twice (also variants[0]); give each variant its own name")
         XCTAssertEqual(error(yaml(variants: "[{name: a/b}]")),
-                       "study s.yaml: variants[0].name: \"a/b\" is not allowed; use letters, digits, '.', '_' and '-' (it names a folder)")
+                       "study s.yaml: variants[0].name: \"a/b\" is not allowed; use 1 to 200 letters, digits, '.', '_' and '-' (it names a folder)")
         XCTAssertTrue(error(yaml().replacingOccurrences(of: "name: s\n", with: "name: ..\n")).hasPrefix("study s.yaml: name: \"..\" is not allowed"))
     }
 
