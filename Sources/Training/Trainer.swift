@@ -67,6 +67,8 @@ public final class Trainer {
     var skippedSteps = 0
     /// Ends the job when this rank stops making progress (`distributed.stall_abort_s`), while `run` runs.
     var watchdog: ProgressWatchdog?
+    /// Rank 0's hold on the run folder (one job per folder), for the trainer's lifetime.
+    var runFolderLock: RunFolderLock?
 
     deinit { statisticsBeforeStep.deallocate() }
 
@@ -137,8 +139,10 @@ public final class Trainer {
             stallTimeout: config.distributed.stallTimeoutS > 0 ? config.distributed.stallTimeoutS : nil)
 
         var store: CheckpointStore? = nil
+        var lock: RunFolderLock? = nil
         try Trainer.rootDecides(communicator, "preparing the run folder") {
             try FileManager.default.createDirectory(at: runDirectory, withIntermediateDirectories: true)
+            lock = try RunFolderLock(folder: runDirectory)
             store = try CheckpointStore(folder: runDirectory.appendingPathComponent("checkpoints"),
                                         keep: config.checkpoint.keep)
             // A refused --resume never must leave the folder as it was: check before writing anything.
@@ -146,6 +150,7 @@ public final class Trainer {
             try config.write(to: runDirectory.appendingPathComponent("config.yaml"))
         }
         checkpoints = isRoot ? store : nil
+        runFolderLock = lock
 
         // Announce completed gradients to the synchroniser as backward produces them.
         model.onGradientsReady = { [unowned self] offset in

@@ -206,6 +206,25 @@ final class TrainerRunTests: XCTestCase {
         XCTAssertTrue(refused.isEmpty, "\(refused)")
     }
 
+    /// Two jobs on one run folder: the second stops at once naming the folder, and the first finishes
+    /// with its checkpoints and metrics its own.
+    func testASecondJobOnTheSameRunFolderIsRefused() throws {
+        let run = folder.appendingPathComponent("shared")
+        let path = try config(epochs: 3)
+        let first = try startTraining(config: path, runDirectory: run)
+        let metrics = run.appendingPathComponent("metrics.jsonl")
+        let deadline = Date().addingTimeInterval(120)
+        while ((try? String(contentsOf: metrics, encoding: .utf8)) ?? "").isEmpty && Date() < deadline { Thread.sleep(forTimeInterval: 0.1) }
+        let second = try train(ranks: 2, config: path, runDirectory: run)
+        XCTAssertEqual(second.status, 1, second.output)
+        XCTAssertTrue(second.output.contains("\(run.path) is in use by another job (process "), second.output)
+        let result = first.finish(timeout: 240)
+        XCTAssertEqual(result.status, 0, result.output)
+        // And once the first has ended, the folder is free again.
+        let resumed = try train(ranks: 2, config: path, runDirectory: run, arguments: ["--max-steps", "25"])
+        XCTAssertEqual(resumed.status, 0, resumed.output)
+    }
+
     /// A rank that stops answering (SIGSTOP: hung, not dead) no longer leaves the job waiting forever:
     /// past `distributed.stall_abort_s` without progress the waiting rank ends the job, non-zero.
     func testAStalledRankEndsTheJobAfterTheStallLimit() throws {

@@ -1,0 +1,31 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import Foundation
+
+/// One job per run folder: rank 0 holds an exclusive `flock` on `RUN/.lock` while it trains, so a
+/// second job started on the same folder stops at once instead of interleaving its checkpoints and
+/// metrics with the first's. The kernel drops the lock when the process ends, however it ends: a
+/// crashed job never leaves a stale lock behind. The file holds the holder's pid for the message.
+final class RunFolderLock {
+    private let descriptor: Int32
+
+    /// Takes the lock on `folder` (which exists), or throws naming the job that holds it.
+    init(folder: URL) throws {
+        let path = folder.appendingPathComponent(".lock").path
+        descriptor = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
+        guard descriptor >= 0 else {
+            throw TrainingError.cannotStart("\(path): cannot open the run folder's lock (\(String(cString: strerror(errno)))); check that \(folder.path) is writable")
+        }
+        guard flock(descriptor, LOCK_EX | LOCK_NB) == 0 else {
+            let holder = (try? String(contentsOfFile: path, encoding: .utf8))?.trimmingCharacters(in: .whitespacesAndNewlines) ?? "?"
+            close(descriptor)
+            throw TrainingError.cannotStart("\(folder.path) is in use by another job (process \(holder)); wait for it to end, or give this run another --run-dir")
+        }
+        let pid = Array("\(getpid())\n".utf8)
+        _ = ftruncate(descriptor, 0)
+        _ = pid.withUnsafeBytes { pwrite(descriptor, $0.baseAddress, $0.count, 0) }
+    }
+
+    deinit { close(descriptor) }
+}
