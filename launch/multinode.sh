@@ -24,7 +24,9 @@ first_slots=$(awk '!/^[[:space:]]*(#|$)/ { n = 1; for (i = 2; i <= NF; i++) if (
 threads="${MULTIMIX_THREADS:-$(( $(nproc) / first_slots ))}"; [ "$threads" -ge 1 ] || threads=1
 
 [ -x .build/release/multimix ] || bash launch/setup.sh >&2
-flags=(--hostfile "$hostfile" -np "$ranks" --bind-to none --map-by slot)
+# SIGTERM to mpirun is forwarded to the ranks, which checkpoint at the next step boundary; Open MPI
+# sends SIGKILL 1 s later by default, too soon for a step or an evaluation to end: give them 60 s.
+flags=(--hostfile "$hostfile" -np "$ranks" --bind-to none --map-by slot --mca odls_base_sigkill_timeout 60)
 [ "$(id -u)" -ne 0 ] || flags+=(--allow-run-as-root)
 export MULTIMIX_PROGRESS=lines OMP_NUM_THREADS="$threads" OPENBLAS_NUM_THREADS="$threads"
 # OpenMP threads (oneDNN) sleep instead of spinning while idle: spinning starves the thread they wait

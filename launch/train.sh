@@ -28,7 +28,9 @@ bash launch/setup.sh >&2
 
 cores=$(nproc)
 threads=$(( cores / ranks )); [ "$threads" -ge 1 ] || threads=1
-flags=(--bind-to none)
+# SIGTERM to mpirun is forwarded to the ranks, which checkpoint at the next step boundary; Open MPI
+# sends SIGKILL 1 s later by default, too soon for a step or an evaluation to end: give them 60 s.
+flags=(--bind-to none --mca odls_base_sigkill_timeout 60)
 [ "$ranks" -le "$cores" ] || flags+=(--oversubscribe)
 [ "$(id -u)" -ne 0 ] || flags+=(--allow-run-as-root)
 # A live progress line when this script's output is a terminal, plain lines in a batch log.

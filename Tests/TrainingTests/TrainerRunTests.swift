@@ -57,6 +57,14 @@ final class TrainerRunTests: XCTestCase {
                          environment: ["MULTIMIX_PROGRESS": "lines"])
     }
 
+    /// Waits (at most 120 s) until the run has logged its first metrics line: training is under way.
+    func waitForFirstMetrics(_ run: URL) {
+        let metrics = run.appendingPathComponent("metrics.jsonl")
+        let deadline = Date().addingTimeInterval(120)
+        while ((try? String(contentsOf: metrics, encoding: .utf8)) ?? "").isEmpty && Date() < deadline { Thread.sleep(forTimeInterval: 0.1) }
+        XCTAssertFalse(((try? String(contentsOf: metrics, encoding: .utf8)) ?? "").isEmpty, "no metrics within 120 s")
+    }
+
     /// The process ids of the 2 ranks training with `config` (not mpirun's, whose command line also names it).
     func rankProcesses(config: String) throws -> [Int32] {
         let ranks = try MPIRun.launch(["pgrep", "-f", "^\(multimix) train --config \(config)"]).output
@@ -212,9 +220,7 @@ final class TrainerRunTests: XCTestCase {
         let run = folder.appendingPathComponent("shared")
         let path = try config(epochs: 3)
         let first = try startTraining(config: path, runDirectory: run)
-        let metrics = run.appendingPathComponent("metrics.jsonl")
-        let deadline = Date().addingTimeInterval(120)
-        while ((try? String(contentsOf: metrics, encoding: .utf8)) ?? "").isEmpty && Date() < deadline { Thread.sleep(forTimeInterval: 0.1) }
+        waitForFirstMetrics(run)
         let second = try train(ranks: 2, config: path, runDirectory: run)
         XCTAssertEqual(second.status, 1, second.output)
         XCTAssertTrue(second.output.contains("\(run.path) is in use by another job (process "), second.output)
@@ -231,9 +237,7 @@ final class TrainerRunTests: XCTestCase {
         let run = folder.appendingPathComponent("stalled")
         let path = try config(epochs: 50, replacing: ["distributed": "{check_every_steps: 1, stall_timeout_s: 2, stall_abort_s: 6}"])
         let job = try startTraining(config: path, runDirectory: run)
-        let metrics = run.appendingPathComponent("metrics.jsonl")
-        let deadline = Date().addingTimeInterval(120)
-        while ((try? String(contentsOf: metrics, encoding: .utf8)) ?? "").isEmpty && Date() < deadline { Thread.sleep(forTimeInterval: 0.2) }
+        waitForFirstMetrics(run)
         guard let victim = try rankProcesses(config: path).last else { return }
         let stopped = Date()
         kill(victim, SIGSTOP)
