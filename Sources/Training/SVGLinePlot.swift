@@ -31,8 +31,9 @@ struct SVGLinePlot {
 
     /// The `<svg>` element.
     func svg() -> String {
-        // More than four series: the legend goes in a column right of the plot instead of the top margin.
-        let legendAtRight = series.count > 4
+        // More than two series, or a long title: the legend goes in a column right of the plot instead of
+        // the top margin, where it would run into the title.
+        let legendAtRight = series.count > 2 || (series.count == 2 && title.count > 40)
         let left = 64.0, right = legendAtRight ? 190.0 : 16.0, top = 32.0, bottom = 44.0
         let plotWidth = width - left - right, plotHeight = height - top - bottom
         let finite = series.map { $0.points.filter { $0.x.isFinite && $0.y.isFinite } }

@@ -75,7 +75,9 @@ public enum StudyReport {
                 points: epochs.map { (x: $0, y: StudyResults.summarise(byEpoch[$0]!)!.mean) },
                 band: runs.count < 2 ? [] : epochs.map { (x: $0, low: byEpoch[$0]!.min()!, high: byEpoch[$0]!.max()!) })
         }
-        return SVGLinePlot(title: "Test top-1 (mean over seeds, band: min–max)", xLabel: "epoch", yLabel: "top-1", series: series)
+        var plot = SVGLinePlot(title: "Test top-1 (mean over seeds, band: min–max)", xLabel: "epoch", yLabel: "top-1", series: series)
+        plot.width = 800   // room for the legend column
+        return plot
     }
 
     /// The metrics charted: top1, ece, nll, then the `*auroc`, `alignment*` and `uniformity*` names
