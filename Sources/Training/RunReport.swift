@@ -80,7 +80,8 @@ public enum RunReport {
     /// The baseline's top-1 as a level across the evaluated epochs (nil without a baseline or evaluations).
     private static func baselineLevel(_ baseline: EvalConfig.Baseline?, over eval: [MetricsRecord]) -> SVGLinePlot.Series? {
         guard let baseline, let first = eval.first?.epoch, let last = eval.last?.epoch else { return nil }
-        return SVGLinePlot.Series(name: "top-1 of \(baseline.label)", points: [(x: first, y: baseline.top1), (x: last, y: baseline.top1)])
+        // The legend says "baseline"; the table names it in full.
+        return SVGLinePlot.Series(name: "baseline top-1", points: [(x: first, y: baseline.top1), (x: last, y: baseline.top1)])
     }
 
     /// The pages' CSS (the study report uses it too).

@@ -102,7 +102,7 @@ final class RunOutputTests: XCTestCase {
                                       baseline: EvalConfig.Baseline(label: "ERM, same budget", top1: 0.834))
         let html = try String(contentsOf: url, encoding: .utf8)
         XCTAssertEqual(html.components(separatedBy: "class=\"series\"").count - 1, 5, "loss, top-1, top-5, baseline, lr")
-        XCTAssertTrue(html.contains("data-name=\"top-1 of ERM, same budget\""), html)
+        XCTAssertTrue(html.contains("data-name=\"baseline top-1\""), html)
         XCTAssertTrue(html.contains("<tr><td>top1 of ERM, same budget</td><td class=\"value\">0.834</td></tr>"), html)
         XCTAssertEqual(try TrainingConfig.parse(yaml: "eval: {baseline: {label: ERM, top1: 0.834}}").eval.baseline,
                        EvalConfig.Baseline(label: "ERM", top1: 0.834))
