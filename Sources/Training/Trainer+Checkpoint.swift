@@ -121,10 +121,8 @@ extension Trainer {
     /// Averages BatchNorm's running statistics over the ranks (each rank saw other batches), before an
     /// evaluation or a checkpoint.
     func averageRunningStatistics() throws {
-        let arena = model.arena
-        let count = arena.valueCount - arena.trainableCount
-        guard communicator.size > 1, count > 0, !runningStatisticsAreAveraged else { return }
-        let statistics = UnsafeMutableBufferPointer(start: arena.values + arena.trainableCount, count: count)
+        let statistics = runningStatistics
+        guard communicator.size > 1, statistics.count > 0, !runningStatisticsAreAveraged else { return }
         try communicator.allreduce(statistics, op: .sum)
         let scale = 1 / Float(communicator.size)
         for i in statistics.indices { statistics[i] *= scale }

@@ -57,20 +57,19 @@ public final class Trainer {
     /// Whether BatchNorm's running statistics are the cross-rank average (no training forward since):
     /// an epoch end that evaluates and checkpoints averages them once.
     var runningStatisticsAreAveraged = false
-    /// BatchNorm's running statistics in the arena, and their copy from before the current step.
+    /// BatchNorm's running statistics: the arena's values after the trainable ones.
     var runningStatistics: UnsafeMutableBufferPointer<Float> {
         UnsafeMutableBufferPointer(start: model.arena.values + model.arena.trainableCount,
                                    count: model.arena.valueCount - model.arena.trainableCount)
     }
-    lazy var statisticsBeforeStep = UnsafeMutablePointer<Float>.allocate(capacity: max(1, runningStatistics.count))
+    /// Their copy from before the current step (training.skip_nonfinite), sized once.
+    let statisticsBeforeStep = Tensor(shape: [0])
     /// Steps skipped for a non-finite loss or gradient (training.skip_nonfinite).
     var skippedSteps = 0
     /// Ends the job when this rank stops making progress (`distributed.stall_abort_s`), while `run` runs.
     var watchdog: ProgressWatchdog?
     /// Rank 0's hold on the run folder (one job per folder), for the trainer's lifetime.
     var runFolderLock: RunFolderLock?
-
-    deinit { statisticsBeforeStep.deallocate() }
 
     public init(config: TrainingConfig, communicator: Communicator, runDirectory: URL, resume: ResumePolicy,
                 convolutionBackend: ConvolutionBackend = .oneDNN, maxSteps: Int? = nil,
@@ -207,7 +206,10 @@ public final class Trainer {
             let trainingProgress = epochsDone / Double(config.training.epochs)
 
             // A step that may be skipped must leave BatchNorm's running statistics as they were.
-            if config.training.skipNonfinite { statisticsBeforeStep.update(from: runningStatistics.baseAddress!, count: runningStatistics.count) }
+            if config.training.skipNonfinite {
+                statisticsBeforeStep.resize(to: [runningStatistics.count])
+                statisticsBeforeStep.data.update(from: runningStatistics.baseAddress!, count: runningStatistics.count)
+            }
             // Forward and backward, all-reducing gradient buckets as backward completes them.
             synchroniser.beginStep(globalStep)
             let outcome = step.run(images: batch.images, labels: batch.labels, count: batch.count,
@@ -232,7 +234,7 @@ public final class Trainer {
                 guard config.training.skipNonfinite else {
                     throw TrainingError.nonFinite(step: globalStep + 1, what: outcome.loss.isFinite ? "a gradient" : "the loss")
                 }
-                runningStatistics.baseAddress!.update(from: statisticsBeforeStep, count: runningStatistics.count)
+                runningStatistics.baseAddress!.update(from: statisticsBeforeStep.data, count: runningStatistics.count)
                 skippedSteps += 1
                 if isRoot { progress.message("step \(globalStep + 1): non-finite loss or gradient; step skipped, nothing changed (training.skip_nonfinite)") }
             } else {
