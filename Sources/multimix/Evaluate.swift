@@ -43,7 +43,7 @@ struct Evaluate: ParsableCommand {
         guard batchSize <= 65_536, threads <= 1024 else {
             throw ValidationError("--batch-size must be at most 65536 and --threads at most 1024 (got \(batchSize), \(threads)).")
         }
-        if let ood, ood.split(separator: "=", omittingEmptySubsequences: false).first.map({ DatasetSource.named(String($0)) == nil }) ?? true {
+        if let ood, DatasetSource.named(String(ood.prefix { $0 != "=" })) == nil {
             throw ValidationError("--ood: unknown dataset '\(ood)'; use fashion-mnist, mnist, cifar10 or cifar100 (optionally NAME=ROOT)")
         }
     }
