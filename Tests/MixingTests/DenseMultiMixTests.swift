@@ -8,12 +8,6 @@ import XCTest
 final class DenseMultiMixTests: XCTestCase {
     let randomness = MixingRandomness(seed: 5, epoch: 0, step: 1, rank: 1)
 
-    func oneHot(_ labels: [Int32], _ c: Int) -> Tensor {
-        let y = Tensor(shape: [0])
-        SoftTargets.oneHot(labels, classes: c, into: y)
-        return y
-    }
-
     /// A 2×1 feature map (r = 2) of 2 examples with d = 2 and 2 classes, attention by hand:
     ///   example 0 (label 0, w₀ = (1, 0)): z⁰ = (2, 5) → 2, z¹ = (−1, 3) → ReLU(−1) = 0  ⇒ a₀ = (1, 0)
     ///   example 1 (label 1, w₁ = (0, 1)): z⁰ = (4, 1) → 1, z¹ = (0, 3) → 3              ⇒ a₁ = (¼, ¾)

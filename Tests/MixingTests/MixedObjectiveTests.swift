@@ -8,12 +8,6 @@ import XCTest
 final class MixedObjectiveTests: XCTestCase {
     let randomness = MixingRandomness(seed: 9, epoch: 2, step: 5, rank: 0)
 
-    func oneHot(_ labels: [Int32], _ c: Int) -> Tensor {
-        let y = Tensor(shape: [0])
-        SoftTargets.oneHot(labels, classes: c, into: y)
-        return y
-    }
-
     /// s = (1/b) / (E[λᵢ²] − E[λᵢλⱼ]) in closed form: bα + 1 for m = b, 1 for m = 1 (ERM).
     func testERMMatchedScaleClosedForms() {
         XCTAssertEqual(MixedObjective.ermMatchedScale(examples: 64, examplesPerMix: 64, alpha: 1), 65, accuracy: 1e-9)
@@ -70,28 +64,19 @@ final class MixedObjectiveTests: XCTestCase {
             return [a, (1 - a) / 2, (1 - a) / 2]
         })
         let clean = FiniteDifferences.randomTensor([b, d], seed: 4), cleanTargets = oneHot([0, 2, 1, 2], c)
-        let context = LayerContext()
-        let criterion = SoftTargetCrossEntropy(context)
-        let linear = Linear(context, name: "fc", inputFeatures: d, outputFeatures: c)
-        context.arena.finalize()
-        var initializer = ParameterInitializer(seed: 5)
-        linear.initialize(&initializer)
+        let head = MultiMixTests.Head(features: d, classes: c, seed: 5)
 
-        let mixedLoss = criterion.forward(logits: linear.forward(mixed), targets: mixedTargets)
-        let cleanLoss = criterion.forward(logits: linear.forward(clean), targets: cleanTargets)
+        let mixedLoss = head.forward(mixed, mixedTargets)
+        let cleanLoss = head.forward(clean, cleanTargets)
         let (rows, rowTargets) = objective.stack(mixed: mixed, mixedTargets: mixedTargets, clean: clean,
                                                  cleanTargets: cleanTargets, mixedScale: s)
         XCTAssertEqual(rows.shape, [nMixed + b, d])
-        let loss = criterion.forward(logits: linear.forward(rows), targets: rowTargets)
-        XCTAssertEqual(loss, s * mixedLoss + w * cleanLoss, accuracy: 1e-5)
+        XCTAssertEqual(head.forward(rows, rowTargets), s * mixedLoss + w * cleanLoss, accuracy: 1e-5)
 
         // Against central differences of s·CE(mixed) + w·CE(clean) in the classifier's inputs.
-        let split = objective.split(linear.backward(criterion.backward()))
+        let split = objective.split(head.backward())
         let dMixed = split.mixed.values, dClean = Array(UnsafeBufferPointer(start: split.clean!, count: b * d))
-        let total = { () -> Double in
-            s * criterion.forward(logits: linear.forward(mixed), targets: mixedTargets)
-                + w * criterion.forward(logits: linear.forward(clean), targets: cleanTargets)
-        }
+        let total = { () -> Double in s * head.forward(mixed, mixedTargets) + w * head.forward(clean, cleanTargets) }
         let numericMixed = FiniteDifferences.gradient(of: total, values: mixed.data, indices: Array(0..<mixed.count), step: 1e-2)
         XCTAssertLessThan(FiniteDifferences.relativeError(numeric: numericMixed, analytic: dMixed), 2e-3)
         let numericClean = FiniteDifferences.gradient(of: total, values: clean.data, indices: Array(0..<clean.count), step: 1e-2)
@@ -103,26 +88,21 @@ final class MixedObjectiveTests: XCTestCase {
     func testMultiMixWithCleanLossMatchesFiniteDifferences() {
         let (b, d, c, n) = (5, 4, 3, 9)
         let (s, w) = (3.0, 0.5)
-        let context = LayerContext()
-        let criterion = SoftTargetCrossEntropy(context)
-        let linear = Linear(context, name: "fc", inputFeatures: d, outputFeatures: c)
-        context.arena.finalize()
-        var initializer = ParameterInitializer(seed: 8)
-        linear.initialize(&initializer)
+        let head = MultiMixTests.Head(features: d, classes: c, seed: 8)
         let mixer = MultiMix(mixedCount: n, concentration: .fixed(0.8), examplesPerMix: 3)
         let objective = MixedObjective(lossScale: .ermMatched, cleanLossWeight: w)
         let z = FiniteDifferences.randomTensor([b, d], seed: 9)
         let y = oneHot([0, 1, 2, 1, 0], c)
         let (zm, ym) = mixer.forward(embeddings: z, targets: y, randomness: randomness)
         let (rows, targets) = objective.stack(mixed: zm, mixedTargets: ym, clean: z, cleanTargets: y, mixedScale: s)
-        _ = criterion.forward(logits: linear.forward(rows), targets: targets)
-        let gradient = objective.split(linear.backward(criterion.backward()))
+        _ = head.forward(rows, targets)
+        let gradient = objective.split(head.backward())
         let dZ = mixer.backward(gradient.mixed, adding: gradient.clean).values
 
         let lambda = Tensor(shape: mixer.lambda.shape, values: mixer.lambda.values)
         let loss = { () -> Double in
             let (a, t) = mixer.mix(embeddings: z, targets: y, with: lambda)
-            return s * criterion.forward(logits: linear.forward(a), targets: t) + w * criterion.forward(logits: linear.forward(z), targets: y)
+            return s * head.forward(a, t) + w * head.forward(z, y)
         }
         let numeric = FiniteDifferences.gradient(of: loss, values: z.data, indices: Array(0..<z.count), step: 1e-2)
         XCTAssertLessThan(FiniteDifferences.relativeError(numeric: numeric, analytic: dZ), 2e-3)
