@@ -10,10 +10,7 @@ final class StudyRunTests: XCTestCase {
     var folder: URL!
 
     override func setUpWithError() throws {
-        guard FileManager.default.fileExists(atPath: "/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz") else {
-            throw XCTSkip("Fashion-MNIST is missing: run launch/setup.sh (installs dataset-fashion-mnist)")
-        }
-        folder = FileManager.default.temporaryDirectory.appendingPathComponent("study-\(UUID().uuidString)")
+        folder = try Repository.runFolderWithFashionMNIST(prefix: "study")
         try FileManager.default.createDirectory(at: folder.appendingPathComponent("studies"), withIntermediateDirectories: true)
     }
 

@@ -11,11 +11,7 @@ final class TrainerRunTests: XCTestCase {
     var folder: URL!
 
     override func setUpWithError() throws {
-        guard FileManager.default.fileExists(atPath: "/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz") else {
-            throw XCTSkip("Fashion-MNIST is missing: run launch/setup.sh (installs dataset-fashion-mnist)")
-        }
-        folder = FileManager.default.temporaryDirectory.appendingPathComponent("trainer-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        folder = try Repository.runFolderWithFashionMNIST(prefix: "trainer")
     }
 
     override func tearDownWithError() throws {
