@@ -24,13 +24,15 @@ let package = Package(
         .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
         // oneDNN's C API (Debian ships no .pc file for it: headers in /usr/include, links dnnl and gomp).
         .systemLibrary(name: "COneDNN", providers: [.apt(["libdnnl-dev"])]),
+        // GNU OpenMP's runtime: the process's one thread pool (oneDNN's, and the engine's loops').
+        .systemLibrary(name: "COpenMP", providers: [.apt(["libgomp1"])]),
 
         // The Swift MPI wrapper: communicators, typed collectives, requests, errors as throws.
         .target(name: "SwiftMPI", dependencies: ["CMPI"]),
         // Distributed: gradient buckets all-reduced during backward, the stall watch, parameter checksums.
         .target(name: "Distributed", dependencies: ["SwiftMPI"]),
         // Tensors: BLAS facade (sgemm), and later storage, kernels, RNG.
-        .target(name: "Tensors", dependencies: ["COpenBLAS", "COneDNN"]),
+        .target(name: "Tensors", dependencies: ["COpenBLAS", "COneDNN", "COpenMP"]),
         // Layers with explicit forward/backward, the flat parameter arena, SGD and schedules.
         .target(name: "Layers", dependencies: ["Tensors"]),
         // The ResNet family, chosen by name.

@@ -28,11 +28,8 @@ threads="${MULTIMIX_THREADS:-$(( $(nproc) / first_slots ))}"; [ "$threads" -ge 1
 # sends SIGKILL 1 s later by default, too soon for a step or an evaluation to end: give them 60 s.
 flags=(--hostfile "$hostfile" -np "$ranks" --bind-to none --map-by slot --mca odls_base_sigkill_timeout 60)
 [ "$(id -u)" -ne 0 ] || flags+=(--allow-run-as-root)
-export MULTIMIX_PROGRESS=lines OMP_NUM_THREADS="$threads" OPENBLAS_NUM_THREADS="$threads"
-# OpenMP threads (oneDNN) sleep instead of spinning while idle: spinning starves the thread they wait
-# for whenever ranks share cores (measured: a ResNet-20 step 2-3x slower with the default policy).
-export OMP_WAIT_POLICY="${OMP_WAIT_POLICY:-passive}"
+export MULTIMIX_PROGRESS=lines
 
 echo "[multinode] $ranks ranks from $hostfile, $threads threads each: $config" >&2
-exec mpirun "${flags[@]}" -x MULTIMIX_PROGRESS -x OMP_NUM_THREADS -x OMP_WAIT_POLICY -x OPENBLAS_NUM_THREADS \
+exec mpirun "${flags[@]}" -x MULTIMIX_PROGRESS \
     "$repo/.build/release/multimix" train --config "$config" --set "training.threads=$threads" "$@"

@@ -14,9 +14,10 @@ MULTIMIX_SKIP_BUILD=1 bash launch/setup.sh
 # mpirun as root (CI runs as root) and more ranks than cores, for the multi-rank tests.
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
 export OMPI_MCA_rmaps_base_oversubscribe=1
-# One BLAS thread per rank unless a test sets its own: ranks share this machine's cores.
-export OPENBLAS_NUM_THREADS="${OPENBLAS_NUM_THREADS:-1}"
-# oneDNN's OpenMP threads sleep when idle instead of spinning (ranks share the cores in the tests).
+# The XCTest process runs models in-process and, unlike `multimix`, cannot choose OpenMP's wait policy
+# for itself (see Sources/multimix/OpenMPWaitPolicy.swift): idle pool threads sleep instead of spinning
+# beside the ranks the tests start. The `multimix` processes the tests start choose it themselves
+# (ThreadModelTests removes the variable to check that).
 export OMP_WAIT_POLICY="${OMP_WAIT_POLICY:-passive}"
 
 echo "[test] building release with tests"

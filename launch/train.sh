@@ -35,13 +35,9 @@ flags=(--bind-to none --mca odls_base_sigkill_timeout 60)
 [ "$(id -u)" -ne 0 ] || flags+=(--allow-run-as-root)
 # A live progress line when this script's output is a terminal, plain lines in a batch log.
 if [ -t 1 ]; then export MULTIMIX_PROGRESS=live; else export MULTIMIX_PROGRESS=lines; fi
-export OMP_NUM_THREADS="$threads" OPENBLAS_NUM_THREADS="$threads"
-# OpenMP threads (oneDNN) sleep instead of spinning while idle: spinning starves the thread they wait
-# for whenever ranks share cores (measured: a ResNet-20 step 2-3x slower with the default policy).
-export OMP_WAIT_POLICY="${OMP_WAIT_POLICY:-passive}"
 
 echo "[$subcommand] $ranks ranks x $threads threads on $cores cores: $config" >&2
 # A study's runs take their threads from their configs; a single run gets this machine's share.
 extra=(); [ "$subcommand" != train ] || extra=(--set "training.threads=$threads")
-exec mpirun -np "$ranks" "${flags[@]}" -x MULTIMIX_PROGRESS -x OMP_NUM_THREADS -x OMP_WAIT_POLICY -x OPENBLAS_NUM_THREADS \
+exec mpirun -np "$ranks" "${flags[@]}" -x MULTIMIX_PROGRESS \
     "$repo/.build/release/multimix" "$subcommand" --config "$config" "${extra[@]}" "$@"

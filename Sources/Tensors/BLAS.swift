@@ -12,6 +12,7 @@ public enum Transpose: Sendable {
 
 /// The project's one door to BLAS. Everything shaped like a matrix product (Linear layers, im2col
 /// convolutions, MultiMix's Z̃ = ZΛ) goes through `sgemm`; nothing else calls `cblas_*` directly.
+/// Large products are split over the OpenMP pool (`ComputeThreads`), OpenBLAS running each part.
 ///
 /// All matrices are **row-major**: element (i, j) of a matrix with leading dimension `ld` lives at
 /// `i * ld + j`, and `ld` is at least the stored row length.
@@ -36,9 +37,31 @@ public enum BLAS {
         precondition(ldb >= max(1, transB == .none ? n : k), "sgemm: ldb \(ldb) is shorter than B's rows")
         precondition(ldc >= max(1, n), "sgemm: ldc \(ldc) is shorter than C's rows")
         if m == 0 || n == 0 { return }
-        cblas_sgemm(CblasRowMajor, transA.cblas, transB.cblas, Int32(m), Int32(n), Int32(k),
-                    alpha, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
+        keepOpenBLASOnCallingThread()
+        // Split the longer side of C over the thread pool, each part a single-threaded OpenBLAS call:
+        // rows i of C need rows i of op(A); columns j need columns j of op(B).
+        if m >= n {
+            Parallel.forEachChunk(m, minimumChunk: max(1, minimumChunkWork / (n * max(k, 1)))) { _, rows in
+                cblas_sgemm(CblasRowMajor, transA.cblas, transB.cblas, Int32(rows.count), Int32(n), Int32(k),
+                            alpha, a + rows.lowerBound * (transA == .none ? lda : 1), Int32(lda), b, Int32(ldb),
+                            beta, c + rows.lowerBound * ldc, Int32(ldc))
+            }
+        } else {
+            Parallel.forEachChunk(n, minimumChunk: max(1, minimumChunkWork / (m * max(k, 1)))) { _, columns in
+                cblas_sgemm(CblasRowMajor, transA.cblas, transB.cblas, Int32(m), Int32(columns.count), Int32(k),
+                            alpha, a, Int32(lda), b + columns.lowerBound * (transB == .none ? 1 : ldb), Int32(ldb),
+                            beta, c + columns.lowerBound, Int32(ldc))
+            }
+        }
     }
+
+    /// Multiply-adds below which a part of a product is not worth a thread of its own.
+    public static let minimumChunkWork = 1 << 20
+
+    /// OpenBLAS computes each call on the calling thread: its own pthreads would spin beside the
+    /// OpenMP pool that `sgemm` splits products over (see `ComputeThreads`). Set once per process.
+    public static func keepOpenBLASOnCallingThread() { _ = openBLASOnCallingThread }
+    private static let openBLASOnCallingThread: Void = openblas_set_num_threads(1)
 
     /// The naive reference twin of `sgemm`: three plain loops, accumulated in Double. Tests check the
     /// fast path against it; nothing else should call it.
@@ -63,12 +86,6 @@ public enum BLAS {
         }
     }
 
-    /// The number of threads OpenBLAS uses for each call in this process.
-    public static var threadCount: Int {
-        get { Int(openblas_get_num_threads()) }
-        set {
-            precondition(newValue >= 1, "BLAS.threadCount must be at least 1 (got \(newValue))")
-            openblas_set_num_threads(Int32(newValue))
-        }
-    }
+    /// The threads OpenBLAS itself uses for each call: 1 once `sgemm` or `ComputeThreads.set` ran.
+    public static var openBLASThreadCount: Int { Int(openblas_get_num_threads()) }
 }

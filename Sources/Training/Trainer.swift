@@ -81,8 +81,7 @@ public final class Trainer {
         self.progress = progress
         let isRoot = communicator.rank == 0
         let threads = config.training.threads
-        ConvolutionThreads.set(threads)
-        Parallel.threadCount = threads
+        ComputeThreads.set(threads)
 
         // The config and every flag that changes control flow, the same on every rank (or a clear stop).
         try RankAgreement.require(try RankAgreement.settings(config, flags: [

@@ -18,8 +18,7 @@ struct BenchConv: ParsableCommand {
             The oneDNN passes include their weight reorders (OIHW to the primitive's layout, or back), \
             which are also timed alone.
             On a machine shared with other work, wall-clock figures swing by 2x or more between runs; \
-            --threads 1 --clock thread-cpu gives repeatable single-thread figures. With more than one \
-            thread on a busy machine, run with OMP_WAIT_POLICY=passive (see ConvolutionThreads).
+            --threads 1 --clock thread-cpu gives repeatable single-thread figures.
             Example: multimix bench conv --threads 2
             """
     )
@@ -67,11 +66,11 @@ struct BenchConv: ParsableCommand {
     }
 
     func run() throws {
-        ConvolutionThreads.set(threads)
+        ComputeThreads.set(threads)
         let sgemm = measureSgemm(size: 1024)
         if !json {
             print("clock: \(clock.rawValue); OpenBLAS sgemm 1024^3, \(threads) threads: \(format(sgemm, 1)) GFLOP/s (median of \(repetitions)); "
-                  + "OMP_WAIT_POLICY=\(ProcessInfo.processInfo.environment["OMP_WAIT_POLICY"] ?? "(unset: spin, then sleep)")")
+                  + "OMP_WAIT_POLICY \(OpenMPWaitPolicy.inEffect); CPU \(CPUDescription.current)")
         }
         for input in inputs {
             let (channels, height, width) = Self.parseShape(input)!

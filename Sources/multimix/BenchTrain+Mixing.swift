@@ -24,8 +24,7 @@ extension BenchTrain {
     }
 
     func runTrainerSteps() throws {
-        ConvolutionThreads.set(threads)
-        Parallel.threadCount = engineThreads ?? threads
+        ComputeThreads.set(threads)
         let methods = try mixingMethods()
 
         // Inputs: a real dataset through the loader, or one random batch.

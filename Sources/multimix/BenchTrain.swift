@@ -17,10 +17,11 @@ struct BenchTrain: ParsableCommand {
             the backward of each, and an SGD step (momentum 0.9, weight decay 5e-4). Steps after \
             --warmup are timed; figures are medians over them (per-layer-kind times are means). \
             Peak memory is the process's VmHWM. Conv GFLOP/s counts 2 FLOPs per multiply-add of the \
-            three passes (the stem has no input-gradient pass). On a machine shared with other work, \
-            run with OMP_WAIT_POLICY=passive (and the same for any reference it is compared with): \
-            oneDNN's OpenMP threads otherwise spin between convolutions and can starve the engine's \
-            own loops; the policy in effect is printed.
+            three passes (the stem has no input-gradient pass). oneDNN, the engine's loops and large \
+            matrix products share one OpenMP pool of --threads threads; the OpenMP wait policy in \
+            effect (multimix chooses passive unless OMP_WAIT_POLICY is set) and the CPU's vector \
+            extensions are printed. Under valgrind, set OMP_WAIT_POLICY (multimix otherwise restarts \
+            itself with it, outside the tool) or pass --trace-children=yes.
             Example: multimix bench train --model resnet20 --input 1x28x28 --batch 128 --threads 2 --json
             """
     )
@@ -47,8 +48,6 @@ struct BenchTrain: ParsableCommand {
     @Option(help: "Threads for oneDNN, OpenBLAS and the engine's own loops.")
     var threads = 2
 
-    @Option(help: "Threads for the engine's own loops (BatchNorm, pooling, SGD); default: --threads.")
-    var engineThreads: Int?
 
     @Option(help: "Timed steps.")
     var steps = 20
@@ -92,9 +91,6 @@ struct BenchTrain: ParsableCommand {
         guard width > 0 else { throw ValidationError("--width must be positive; got \(width).") }
         guard batch >= 2 else { throw ValidationError("--batch must be at least 2 (BatchNorm needs batch statistics); got \(batch).") }
         guard threads >= 1 else { throw ValidationError("--threads must be at least 1; got \(threads).") }
-        if let engineThreads, engineThreads < 1 {
-            throw ValidationError("--engine-threads must be at least 1; got \(engineThreads).")
-        }
         guard steps >= 1 else { throw ValidationError("--steps must be at least 1; got \(steps).") }
         _ = try mixingMethods()
         guard n >= 1 else { throw ValidationError("--n must be at least 1; got \(n).") }
@@ -103,8 +99,7 @@ struct BenchTrain: ParsableCommand {
 
     func run() throws {
         if mixer != nil || data != nil { return try runTrainerSteps() }
-        ConvolutionThreads.set(threads)
-        Parallel.threadCount = engineThreads ?? threads
+        ComputeThreads.set(threads)
         let (channels, height, imageWidth) = BenchConv.parseShape(input)!
         let backend = convBackend
         let net = try ResNet(name: model, inputChannels: channels, classCount: classes, width: width, seed: 1,
@@ -151,12 +146,12 @@ struct BenchTrain: ParsableCommand {
         let kinds = LayerTimer.Kind.allCases.map { ($0, (timer.seconds[$0] ?? 0) / Double(steps)) }
         let convSeconds = kinds.filter { $0.0.rawValue.hasPrefix("conv") }.reduce(0) { $0 + $1.1 }
         let peak = Self.peakResidentMegabytes()
-        let waitPolicy = ProcessInfo.processInfo.environment["OMP_WAIT_POLICY"] ?? "unset"
+        let waitPolicy = OpenMPWaitPolicy.inEffect
 
         if json {
             var fields = [
                 #""model":"\#(model)""#, #""input":"\#(input)""#, #""classes":\#(classes)"#, #""width":\#(width)"#,
-                #""batch":\#(batch)"#, #""threads":\#(threads)"#, #""engine_threads":\#(Parallel.threadCount)"#, #""conv_backend":"\#(backend.rawValue)""#,
+                #""batch":\#(batch)"#, #""threads":\#(threads)"#, #""conv_backend":"\#(backend.rawValue)""#,
                 #""steps":\#(steps)"#, #""parameters":\#(net.parameterCount)"#,
                 #""images_per_second":\#(format(imagesPerSecond, 2))"#,
                 #""step_seconds_median":\#(format(stepSeconds, 5))"#,
@@ -169,6 +164,7 @@ struct BenchTrain: ParsableCommand {
                 #""conv_gflops":\#(format(convFlops / convSeconds / 1e9, 2))"#,
                 #""step_conv_gflops":\#(format(convFlops / stepSeconds / 1e9, 2))"#,
                 #""final_loss":\#(format(losses.last!, 4))"#, #""omp_wait_policy":"\#(waitPolicy)""#,
+                #""cpu":"\#(CPUDescription.current.model)""#, #""vector_extensions":"\#(CPUDescription.current.vectorExtensions)""#,
             ]
             for (kind, seconds) in kinds {
                 fields.append(#""\#(kind.jsonKey)_seconds":\#(format(seconds, 5))"#)
@@ -179,6 +175,7 @@ struct BenchTrain: ParsableCommand {
         print("\(model) (\(net.parameterCount) parameters), input \(input), \(classes) classes, batch \(batch), "
               + "\(threads) threads, conv backend \(backend.rawValue), OMP_WAIT_POLICY \(waitPolicy); "
               + "\(steps) steps after \(warmup) warm-up")
+        print("CPU               \(CPUDescription.current)")
         print("images/s          \(format(imagesPerSecond, 1))   (median step \(format(stepSeconds * 1e3, 1)) ms, "
               + "best \(format(total.min()! * 1e3, 1)) ms)")
         print("peak RSS          \(format(peak, 1)) MB")

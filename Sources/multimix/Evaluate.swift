@@ -85,8 +85,7 @@ struct Evaluate: ParsableCommand {
 
         try MPI.initialize(threadLevel: .funneled)
         let world = try Communicator.world
-        ConvolutionThreads.set(threads)
-        Parallel.threadCount = threads
+        ComputeThreads.set(threads)
         let model = try ResNet(name: config.model.name.rawValue, inputChannels: shape.channels,
                                classCount: config.data.dataset.classCount, width: config.model.width,
                                makeConvolution: { makeConvolutionKernel($0) })

@@ -19,6 +19,7 @@ struct Multimix: ParsableCommand {
     static let usageExitCode: Int32 = 2
 
     static func main() {
+        OpenMPWaitPolicy.restartUnlessSet()
         let command: ParsableCommand
         do {
             command = try parseAsRoot()

@@ -121,10 +121,10 @@ final class DenseMultiMixTests: XCTestCase {
         let f = FiniteDifferences.randomTensor([4, 3, 3, 2], seed: 8), weights = FiniteDifferences.randomTensor([2, 2], seed: 9)
         let y = oneHot([0, 1, 1, 0], 2)
         var results: [[Float]] = []
-        let saved = Parallel.threadCount
-        defer { Parallel.threadCount = saved }
+        let saved = ComputeThreads.count
+        defer { ComputeThreads.set(saved) }
         for threads in [1, 2] {
-            Parallel.threadCount = threads
+            ComputeThreads.set(threads)
             let mixer = DenseMultiMix(mixedCount: 7)
             _ = mixer.forward(features: f, targets: y, classifierWeight: weights.data, randomness: randomness)
             results.append(mixer.mixingMatrices.values)

@@ -20,7 +20,7 @@ final class OverfitTests: XCTestCase {
         for i in 0..<(count * pixelsPerImage) { images[i] = (Float(data.pixels[i]) / 255 - 0.286) / 0.353 }
         let labels = Array(data.labels.prefix(count)).map(Int.init)
 
-        ConvolutionThreads.set(2)
+        ComputeThreads.set(2)
         let model = try ResNet(name: "resnet20", inputChannels: 1, classCount: 10, seed: 3)
         let criterion = SoftTargetCrossEntropy(model.context)
         let sgd = SGD(arena: model.arena, configuration: .init(momentum: 0.9, nesterov: true))

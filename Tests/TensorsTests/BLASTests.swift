@@ -62,10 +62,35 @@ final class BLASTests: XCTestCase {
         XCTAssertEqual(c, [5])
     }
 
-    func testThreadCountCanBeSet() {
-        let before = BLAS.threadCount
-        BLAS.threadCount = 1
-        XCTAssertEqual(BLAS.threadCount, 1)
-        BLAS.threadCount = before
+    /// Products large enough to split run as parts on the pool (rows of C when m ≥ n, columns
+    /// otherwise), each part a single-threaded OpenBLAS call on offset operands: every transpose
+    /// combination, both split directions, with leading dimensions longer than the rows, against the
+    /// Double reference.
+    func testSplitProductsMatchTheReference() {
+        let saved = ComputeThreads.count
+        defer { ComputeThreads.set(saved) }
+        ComputeThreads.set(3)
+        var random = RandomStream(seed: 5, purpose: RandomPurpose(rawValue: 99))
+        for (m, n, k) in [(700, 97, 67), (89, 700, 61)] {
+            XCTAssertGreaterThan(Parallel.chunkCount(max(m, n), minimumChunk: max(1, BLAS.minimumChunkWork / (min(m, n) * k))), 1,
+                                 "the shape must be large enough to be split")
+            for transA in [Transpose.none, .transposed] {
+                for transB in [Transpose.none, .transposed] {
+                    let lda = (transA == .none ? k : m) + 3, ldb = (transB == .none ? n : k) + 2, ldc = n + 5
+                    let a = (0..<((transA == .none ? m : k) * lda)).map { _ in random.nextFloat() - 0.5 }
+                    let b = (0..<((transB == .none ? k : n) * ldb)).map { _ in random.nextFloat() - 0.5 }
+                    let c0 = (0..<(m * ldc)).map { _ in random.nextFloat() - 0.5 }
+                    var fast = c0, slow = c0
+                    BLAS.sgemm(transA, transB, m: m, n: n, k: k, alpha: 0.7, a: a, lda: lda, b: b, ldb: ldb,
+                               beta: 0.3, c: &fast, ldc: ldc)
+                    BLAS.sgemmReference(transA, transB, m: m, n: n, k: k, alpha: 0.7, a: a, lda: lda, b: b, ldb: ldb,
+                                        beta: 0.3, c: &slow, ldc: ldc)
+                    let worst = zip(fast, slow).map { abs($0 - $1) }.max()!
+                    XCTAssertLessThan(worst, 1e-4, "m \(m) n \(n) k \(k) \(transA) \(transB)")
+                }
+            }
+        }
+        XCTAssertEqual(BLAS.openBLASThreadCount, 1, "OpenBLAS must not start threads of its own beside the pool")
     }
+
 }

@@ -153,22 +153,6 @@ final class ConvolutionTests: XCTestCase {
         }
     }
 
-    // MARK: - Threads
-
-    /// `ConvolutionThreads.set` reaches both libraries: OpenMP (oneDNN's runtime) and OpenBLAS.
-    func testThreadCountReachesOneDNNAndOpenBLAS() {
-        let (oneDNN, blas) = (ConvolutionThreads.oneDNNCount, BLAS.threadCount)
-        defer {
-            ConvolutionThreads.set(oneDNN)
-            BLAS.threadCount = blas
-        }
-        for count in [1, 3] {
-            ConvolutionThreads.set(count)
-            XCTAssertEqual(ConvolutionThreads.oneDNNCount, count)
-            XCTAssertEqual(BLAS.threadCount, count)
-        }
-    }
-
     // MARK: - Running a kernel on arrays
 
     /// Outputs start as NaN: a kernel must overwrite every element (the protocol's contract).

@@ -1,4 +1,3 @@
-import Dispatch
 
 /// The reference convolution path: im2col in NHWC, then one matrix product through `BLAS.sgemm`.
 ///
@@ -18,8 +17,8 @@ import Dispatch
 /// convolution needs no col: x is already [N·H·W, C].
 ///
 /// All scratch (col, w̃, dw̃) is allocated in `init`; calls allocate nothing. Not thread-safe: one
-/// caller at a time per kernel. im2col and col2im split a chunk's images over `BLAS.threadCount` threads
-/// (Dispatch); sgemm uses OpenBLAS's own threads.
+/// caller at a time per kernel. im2col and col2im split a chunk's images over the thread pool
+/// (`ComputeThreads`), and so does sgemm.
 public final class Im2colConvolution: ConvolutionKernel {
     public let geometry: ConvolutionGeometry
 
@@ -149,16 +148,11 @@ public final class Im2colConvolution: ConvolutionKernel {
         return UnsafePointer(columns)
     }
 
-    /// Calls `body(image)` for each image of a chunk, split over `BLAS.threadCount` threads (the count
-    /// `ConvolutionThreads.set` gives both libraries). Images write disjoint parts of col and dx.
+    /// Calls `body(image)` for each image of a chunk, split over the thread pool (`ComputeThreads`).
+    /// Images write disjoint parts of col and dx.
     private static func forEachImage(_ count: Int, _ body: (Int) -> Void) {
-        let workers = min(BLAS.threadCount, count)
-        if workers <= 1 {
-            for image in 0..<count { body(image) }
-            return
-        }
-        DispatchQueue.concurrentPerform(iterations: workers) { worker in
-            for image in stride(from: worker, to: count, by: workers) { body(image) }
+        Parallel.forEachChunk(count, minimumChunk: 1) { _, images in
+            for image in images { body(image) }
         }
     }
 

@@ -1,4 +1,5 @@
 import COneDNN
+import COpenMP
 
 /// The process-wide oneDNN CPU engine and its in-order stream, created on first use and kept for the
 /// life of the process (oneDNN's primitives are tied to an engine; one CPU engine is all a process needs).
