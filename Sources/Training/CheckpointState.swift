@@ -40,10 +40,13 @@ public struct CheckpointState: Codable, Equatable, Sendable {
     public var files: [String: FileRecord]
     /// When it was written (ISO 8601, UTC).
     public var savedAt: String
+    /// `true` when a stop signal ended the evaluation due at this step: a resumed run evaluates before
+    /// it trains on (absent otherwise).
+    public var evaluationPending: Bool? = nil
 
     enum CodingKeys: String, CodingKey {
         case format, step, epoch, worldSize = "world_size", config, configHash = "config_hash", metrics, files,
-             savedAt = "saved_at"
+             savedAt = "saved_at", evaluationPending = "evaluation_pending"
     }
 
     /// Pretty, key-sorted JSON.

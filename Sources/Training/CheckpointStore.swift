@@ -70,9 +70,10 @@ public final class CheckpointStore {
     ///   - model: parameters and BatchNorm statistics (averaged across ranks beforehand), torchvision names.
     ///   - optimizer: optimizer buffers, e.g. `momentum.conv1.weight`.
     ///   - metrics: the last logged metrics, for `state.json`.
+    ///   - evaluationPending: a stop signal ended the evaluation due at this step (see `CheckpointState`).
     @discardableResult
     public func save(step: Int, epoch: Int, worldSize: Int, config: TrainingConfig, metrics: [String: Double],
-                     model: [TensorSlice], optimizer: [TensorSlice]) throws -> URL {
+                     model: [TensorSlice], optimizer: [TensorSlice], evaluationPending: Bool = false) throws -> URL {
         let fileManager = FileManager.default
         removeTemporaryFolders()
         let name = CheckpointStore.folderName(step: step)
@@ -86,13 +87,14 @@ public final class CheckpointStore {
         let metadata = ["format": "pt", "step": String(step), "epoch": String(epoch)]
         let modelRecord = try Safetensors.write(model, metadata: metadata, to: temporary.appendingPathComponent(CheckpointStore.modelFile))
         let optimizerRecord = try Safetensors.write(optimizer, metadata: metadata, to: temporary.appendingPathComponent(CheckpointStore.optimizerFile))
-        let state = CheckpointState(
+        var state = CheckpointState(
             step: step, epoch: epoch, worldSize: worldSize, config: config, configHash: try config.hash(), metrics: metrics,
             files: [
                 CheckpointStore.modelFile: .init(bytes: modelRecord.size, sha256: modelRecord.digest.hex),
                 CheckpointStore.optimizerFile: .init(bytes: optimizerRecord.size, sha256: optimizerRecord.digest.hex),
             ],
             savedAt: ISO8601DateFormatter().string(from: Date()))
+        if evaluationPending { state.evaluationPending = true }
         try DurableFile.write(try state.encoded(), to: temporary.appendingPathComponent(CheckpointStore.stateFile))
         try DurableFile.syncFolder(temporary)
 

@@ -14,6 +14,9 @@ import Tensors
 ///
 /// BatchNorm uses its running statistics (the trainer averages them over the ranks first).
 public struct Evaluator {
+    /// An evaluation ended early by `stopRequested`: no metrics.
+    public struct EvaluationStopped: Error {}
+
     /// An out-of-distribution set: its metrics are `ood_NAME_auroc`, … (`ood_auroc`, … when `name` is "").
     public struct OutOfDistributionSet {
         public let name: String
@@ -29,6 +32,10 @@ public struct Evaluator {
     public var batchSize = 500
     /// Called after every batch (the trainer's progress watchdog).
     public var onBatch: (() -> Void)?
+    /// Asked after every batch, on every rank alike (shards are padded to the same batch count), so
+    /// it may be collective: `true` ends the evaluation with `EvaluationStopped` (the trainer's agreed
+    /// stop signal: a signalled job stops within a batch instead of after the whole evaluation).
+    public var stopRequested: (() throws -> Bool)?
 
     public init(model: ResNet, communicator: Communicator, batchSize: Int = 500) {
         self.model = model
@@ -111,6 +118,7 @@ public struct Evaluator {
             body(UnsafeBufferPointer(start: logits.data, count: logits.count), UnsafeBufferPointer(start: z.data, count: z.count),
                  batch.labels, batch.realCount)
             onBatch?()
+            if try stopRequested?() == true { throw EvaluationStopped() }
         }
     }
 

@@ -33,7 +33,7 @@ extension Trainer {
     /// BatchNorm statistics, momentum and position from rank 0 to every rank.
     func start(resume: ResumePolicy) throws {
         let arena = model.arena
-        var resumedStep: Int64 = -1
+        var resumedStep: Int64 = -1, pending: Int64 = 0
         try Trainer.rootDecides(communicator, "loading the checkpoint") {
             guard let store = checkpoints else { return }
             var checkpoint: Checkpoint? = nil
@@ -63,12 +63,14 @@ extension Trainer {
             }
             guard let checkpoint else { return }
             resumedStep = Int64(checkpoint.state.step)
+            pending = checkpoint.state.evaluationPending == true ? 1 : 0
             progress.message("resuming from \(checkpoint.folder.path) (step \(checkpoint.state.step), epoch \(checkpoint.state.epoch))")
         }
 
         // Rank 0's parameters, statistics, momentum and position become everyone's.
-        var header: [Int64] = [resumedStep, Int64(optimizer.stepCount)]
+        var header: [Int64] = [resumedStep, Int64(optimizer.stepCount), pending]
         try communicator.broadcast(&header, root: 0)
+        evaluationPending = header[2] == 1
         try communicator.broadcast(UnsafeMutableBufferPointer(start: arena.values, count: arena.valueCount), root: 0)
         try communicator.broadcast(UnsafeMutableBufferPointer(start: optimizer.momentumBuffer, count: arena.trainableCount), root: 0)
         optimizer.stepCount = Int(header[1])
@@ -131,7 +133,7 @@ extension Trainer {
 
     /// Averages the running statistics, then rank 0 writes a checkpoint; returns its folder on rank 0.
     @discardableResult
-    func saveCheckpoint() throws -> URL? {
+    func saveCheckpoint(evaluationPending: Bool = false) throws -> URL? {
         try averageRunningStatistics()
         var saved: URL? = nil
         let arena = model.arena
@@ -147,7 +149,8 @@ extension Trainer {
                                 values: UnsafeBufferPointer(start: optimizer.momentumBuffer + $0.offset, count: $0.count))
                 } + [TensorSlice(name: Trainer.optimizerStepName, shape: [1], values: UnsafeBufferPointer(start: stepPointer, count: 1))]
                 saved = try store.save(step: globalStep, epoch: epoch, worldSize: communicator.size, config: config,
-                                       metrics: lastMetrics, model: modelTensors, optimizer: optimizerTensors)
+                                       metrics: lastMetrics, model: modelTensors, optimizer: optimizerTensors,
+                                       evaluationPending: evaluationPending)
             }
         }
         return saved

@@ -4,21 +4,51 @@ import Foundation
 extension Trainer {
     /// Evaluates on the test split (or, with `eval.split: validation`, the held-out validation
     /// examples), shared out over the ranks, after averaging BatchNorm's running statistics; rank 0
-    /// prints and logs the metrics.
-    func evaluate() throws {
+    /// prints and logs the metrics. Returns `false`, with nothing logged, when a stop signal (agreed
+    /// across the ranks after every batch) ended it early.
+    func evaluate() throws -> Bool {
         try averageRunningStatistics()
         let evaluated = config.eval.split == .validation ? data.validationAsTest! : data
         var evaluator = Evaluator(model: model, communicator: communicator)
         evaluator.onBatch = { [watchdog] in watchdog?.beat() }
-        let metrics = try evaluator.evaluate(evaluated, outOfDistributionSets: outOfDistributionSets)
+        evaluator.stopRequested = { [communicator] in
+            var signalled = [PreemptionSignal.isRequested ? 1.0 : 0]
+            try communicator.allreduce(&signalled, op: .sum)
+            return signalled[0] > 0
+        }
+        if communicator.rank == 0 { progress.message("evaluating after epoch \(epoch)") }
+        let metrics: [String: Double]
+        do {
+            metrics = try evaluator.evaluate(evaluated, outOfDistributionSets: outOfDistributionSets)
+        } catch is Evaluator.EvaluationStopped {
+            return false
+        }
+        evaluationPending = false
         lastMetrics.merge(metrics) { _, new in new }
-        guard communicator.rank == 0 else { return }
+        guard communicator.rank == 0 else { return true }
         let shown = [MetricName.top1, MetricName.top5, MetricName.nll, MetricName.ece, MetricName.alignment,
                      MetricName.uniformity, MetricName.oodAUROC]
             .compactMap { name in metrics[name].map { String(format: "%@ %.4f", name, $0) } }
         progress.message("eval after epoch \(epoch): " + shown.joined(separator: "  "))
         try log?.append(MetricsRecord(kind: .eval, step: globalStep, epoch: Double(epoch), values: metrics))
         try writeReport()
+        return true
+    }
+
+    /// A resumed run whose checkpoint was written when a stop signal ended its evaluation evaluates
+    /// first, unless the metrics log already holds that evaluation. `false`: stopped again.
+    func runPendingEvaluation() throws -> Bool {
+        guard evaluationPending else { return true }
+        var logged: [Int64] = [0]
+        if communicator.rank == 0, let log {
+            logged[0] = try MetricsLog.read(log.url).contains { $0.kind == .eval && $0.step == globalStep } ? 1 : 0
+        }
+        try communicator.broadcast(&logged, root: 0)
+        if logged[0] == 1 {
+            evaluationPending = false
+            return true
+        }
+        return try evaluate()
     }
 
     /// The out-of-distribution sets: `eval.ood`'s test split (metrics `ood_*`), then Gaussian and

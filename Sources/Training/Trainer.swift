@@ -66,6 +66,8 @@ public final class Trainer {
     let statisticsBeforeStep = Tensor(shape: [0])
     /// Steps skipped for a non-finite loss or gradient (training.skip_nonfinite).
     var skippedSteps = 0
+    /// The evaluation due at `globalStep` has not run: a stop signal ended it (see `runPendingEvaluation`).
+    var evaluationPending = false
     /// Ends the job when this rank stops making progress (`distributed.stall_abort_s`), while `run` runs.
     var watchdog: ProgressWatchdog?
     /// Rank 0's hold on the run folder (one job per folder), for the trainer's lifetime.
@@ -180,6 +182,10 @@ public final class Trainer {
             ? ProgressWatchdog(limit: config.distributed.stallAbortS, rank: communicator.rank) : nil
         self.watchdog = watchdog
         defer { watchdog?.stop(); self.watchdog = nil }
+        if try !runPendingEvaluation() {
+            if communicator.rank == 0 { progress.message("signal received during the pending evaluation: nothing new to save; resume with --resume auto") }
+            return .preempted(signal: receivedSignal, checkpoint: checkpoints?.latest())
+        }
         let loader = data.trainingLoader(rank: communicator.rank, worldSize: communicator.size,
                                          seed: UInt64(config.seed), batchSize: config.training.batchSize,
                                          augmentation: Augmentation(cropPadding: config.data.augment.cropPadding,
@@ -280,7 +286,9 @@ public final class Trainer {
             let reachedLimit = maxSteps.map { globalStep >= $0 } ?? false
             if batch.isLastOfEpoch {
                 let completed = batch.epoch + 1
-                if completed % config.eval.everyEpochs == 0 || finished { try evaluate() }
+                if completed % config.eval.everyEpochs == 0 || finished, try !evaluate() {
+                    return try stopAfterInterruptedEvaluation()
+                }
                 if completed % config.checkpoint.everyEpochs == 0 || finished {
                     let saved = try saveCheckpoint()
                     if finished { return .completed(checkpoint: saved) }
@@ -289,8 +297,7 @@ public final class Trainer {
             if agreement[2] > 0 {
                 let saved = try saveCheckpoint()
                 if isRoot { progress.message("signal received: checkpoint written at step \(globalStep); resume with --resume auto") }
-                return .preempted(signal: PreemptionSignal.signalNumber == 0 ? SIGTERM : PreemptionSignal.signalNumber,
-                                  checkpoint: saved)
+                return .preempted(signal: receivedSignal, checkpoint: saved)
             }
             if reachedLimit {
                 return .completed(checkpoint: try saveCheckpoint())
@@ -298,6 +305,20 @@ public final class Trainer {
         }
         return .completed(checkpoint: checkpoints?.latest())
     }
+
+    /// A stop signal ended the evaluation after an epoch: the epoch's training is kept, in a checkpoint
+    /// marked `evaluation_pending` (the resumed run evaluates first), and the job stops within a batch.
+    func stopAfterInterruptedEvaluation() throws -> TrainingOutcome {
+        evaluationPending = true
+        let saved = try saveCheckpoint(evaluationPending: true)
+        if communicator.rank == 0 {
+            progress.message("signal received during the evaluation after epoch \(epoch): checkpoint written at step \(globalStep); resume with --resume auto (it evaluates first)")
+        }
+        return .preempted(signal: receivedSignal, checkpoint: saved)
+    }
+
+    /// The stop signal the ranks agreed on (SIGTERM when another rank received it).
+    var receivedSignal: Int32 { PreemptionSignal.signalNumber == 0 ? SIGTERM : PreemptionSignal.signalNumber }
 
     /// Figures over the steps since the last log line (a skipped step has no loss: it is not averaged in).
     struct Window {

@@ -270,6 +270,37 @@ final class TrainerRunTests: XCTestCase {
         }
     }
 
+    /// A stop signal during an evaluation ends the job within a batch (the ranks agree on it after
+    /// every evaluation batch) instead of after the whole evaluation; the epoch's training is kept in a
+    /// checkpoint marked `evaluation_pending`, and the resumed run evaluates first, once.
+    func testSignalDuringAnEvaluationStopsItAndTheResumedRunEvaluatesFirst() throws {
+        let run = folder.appendingPathComponent("signal-during-eval")
+        // 2 × 30000 noise images make the evaluation long enough to be interrupted.
+        let path = try config("evalsignal", epochs: 2, replacing: ["eval": "{every_epochs: 1, noise_ood_images: 30000}"])
+        let job = try startTraining(config: path, runDirectory: run)
+        let deadline = Date().addingTimeInterval(120)
+        while !job.output.contains("evaluating after epoch 1") && job.isRunning && Date() < deadline {
+            Thread.sleep(forTimeInterval: 0.02)
+        }
+        XCTAssertTrue(job.output.contains("evaluating after epoch 1"), job.output)
+        kill(job.processIdentifier, SIGTERM)
+        let result = job.finish(timeout: 120)
+        XCTAssertFalse(result.timedOut, result.output)
+        XCTAssertNotEqual(result.status, 0, result.output)
+        XCTAssertTrue(result.output.contains("signal received during the evaluation after epoch 1: checkpoint written at step 8"), result.output)
+        XCTAssertFalse(result.output.contains("eval after epoch 1"), "the evaluation ran to its end: \(result.output)")
+        let store = try CheckpointStore(folder: run.appendingPathComponent("checkpoints"), keep: 3)
+        let (checkpoint, _) = store.newestGood()
+        XCTAssertEqual(checkpoint?.state.step, 8)
+        XCTAssertEqual(checkpoint?.state.evaluationPending, true)
+
+        let resumed = try train(ranks: 2, config: path, runDirectory: run, arguments: ["--resume", "auto"])
+        XCTAssertEqual(resumed.status, 0, resumed.output)
+        let evaluated = try MetricsLog.read(run.appendingPathComponent("metrics.jsonl")).filter { $0.kind == .eval }.map(\.step)
+        XCTAssertEqual(evaluated, [8, 16], "the pending evaluation first, then the last epoch's, each once")
+        XCTAssertNil(store.newestGood().0?.state.evaluationPending, "the final checkpoint has nothing pending")
+    }
+
     /// A damaged newest checkpoint is refused by name: `--resume auto` falls back to the previous good
     /// one, `--resume PATH` stops with the reason.
     func testCorruptedCheckpointIsRefused() throws {
