@@ -6,7 +6,7 @@ import PackageDescription
 
 let package = Package(
     name: "multimix-mpi",
-    platforms: [.macOS(.v13)],
+    platforms: [.macOS(.v15)],
     products: [
         .executable(name: "multimix", targets: ["multimix"]),
         .library(name: "SwiftMPI", targets: ["SwiftMPI"]),
@@ -30,7 +30,11 @@ let package = Package(
         // Distributed: gradient buckets all-reduced during backward, the stall watch, parameter checksums.
         .target(name: "Distributed", dependencies: ["SwiftMPI"]),
         // Tensors: BLAS facade (sgemm), and later storage, kernels, RNG.
-        .target(name: "Tensors", dependencies: ["COpenBLAS", "COneDNN"]),
+        // Swift 5 mode for now: Parallel.swift and Im2colConvolution.swift hand a non-Sendable `body`
+        // to DispatchQueue.concurrentPerform, and both are being rewritten around an OpenMP pool.
+        // Every other file of the target compiles clean in Swift 6; drop this line once those two do.
+        .target(name: "Tensors", dependencies: ["COpenBLAS", "COneDNN"],
+                swiftSettings: [.swiftLanguageMode(.v5)]),
         // Layers with explicit forward/backward, the flat parameter arena, SGD and schedules.
         .target(name: "Layers", dependencies: ["Tensors"]),
         // The ResNet family, chosen by name.
@@ -66,5 +70,5 @@ let package = Package(
         .testTarget(name: "TrainingTests", dependencies: ["Training", "TestSupport"], exclude: ["metrics_reference.py"]),
         .testTarget(name: "MixingTests", dependencies: ["Mixing", "Layers", "TestSupport"]),
     ],
-    swiftLanguageModes: [.v5]
+    swiftLanguageModes: [.v6]
 )
