@@ -163,6 +163,29 @@ final class ConfigTests: XCTestCase {
         XCTAssertEqual(try TrainingConfig.parse(yaml: text), config)
     }
 
+    /// Every dataset, model and mixing method the libraries know is read from its YAML spelling and
+    /// written back to it (the config's choices are the libraries' own enums).
+    func testEveryChoiceRoundTripsThroughYAML() throws {
+        for dataset in DataConfig.Dataset.allCases {
+            try assertRoundTrip(dataset, "data: {dataset: \(dataset.rawValue)}", "dataset", \.data.dataset)
+        }
+        for name in ModelConfig.Name.allCases {
+            try assertRoundTrip(name, "model: {name: \(name.rawValue)}", "name", \.model.name)
+        }
+        for method in MixingConfig.Method.allCases {
+            try assertRoundTrip(method, "mixing: {method: \(method.rawValue)}", "method", \.mixing.method)
+        }
+    }
+
+    private func assertRoundTrip<Choice: ConfigChoice & Equatable>(_ choice: Choice, _ yaml: String, _ key: String,
+                                                                  _ path: KeyPath<TrainingConfig, Choice>) throws {
+        let config = try TrainingConfig.parse(yaml: yaml)
+        XCTAssertEqual(config[keyPath: path], choice, yaml)
+        let text = try config.yamlText()
+        XCTAssertTrue(text.contains("  \(key): \(choice.rawValue)\n"), text)
+        XCTAssertEqual(try TrainingConfig.parse(yaml: text), config, yaml)
+    }
+
     /// Names that YAML would read as numbers or booleans survive the round trip as strings.
     func testNumberLikeNamesRoundTrip() throws {
         for name in ["1e5", "2024", "true", "0.5"] {
