@@ -71,8 +71,10 @@ public struct DataConfig: Codable, Equatable, Sendable {
 
     /// `data.dataset`: fashion-mnist, mnist, cifar10 or cifar100.
     public var dataset = Dataset.fashionMNIST
-    /// `data.root`: the folder holding the dataset's files.
-    public var root = "/usr/share/datasets/fashion-mnist"
+    /// `data.root`: the folder holding the dataset's files. Absent from a config file: the dataset's
+    /// default folder, ``defaultRoot(of:)``. (Set `dataset` and `root` together when building a
+    /// config in code.)
+    public var root = DataConfig.defaultRoot(of: .fashionMNIST)
     /// `data.train_subset`: train on the first this-many examples only (absent: all), balanced per
     /// class, after the validation examples are set aside. At least 1.
     public var trainSubset: Int?
@@ -87,6 +89,22 @@ public struct DataConfig: Codable, Equatable, Sendable {
 
     enum CodingKeys: String, CodingKey, CaseIterable {
         case dataset, root, trainSubset = "train_subset", validationSubset = "validation_subset", augment
+    }
+
+    /// Where `data.root` points when a config leaves it out: Fashion-MNIST's Debian package folder,
+    /// else the dataset's folder in `.cache/data` (where `launch/setup.sh` unpacks it), relative to
+    /// the folder the run starts in, as the shipped configs write it.
+    public static func defaultRoot(of dataset: Dataset) -> String {
+        dataset.defaultRoot(dataDirectory: DatasetSource.relativeDataDirectory)
+    }
+
+    public init(from decoder: Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        dataset = try container.decode(Dataset.self, forKey: .dataset)
+        root = try container.decodeIfPresent(String.self, forKey: .root) ?? Self.defaultRoot(of: dataset)
+        trainSubset = try container.decodeIfPresent(Int.self, forKey: .trainSubset)
+        validationSubset = try container.decodeIfPresent(Int.self, forKey: .validationSubset)
+        augment = try container.decode(Augment.self, forKey: .augment)
     }
 }
 

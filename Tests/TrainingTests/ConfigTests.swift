@@ -186,6 +186,29 @@ final class ConfigTests: XCTestCase {
         XCTAssertEqual(try TrainingConfig.parse(yaml: text), config, yaml)
     }
 
+    /// `data.root` left out follows `data.dataset` (in the file or set by `--set`); a root given
+    /// either way wins. The resolved config names its root, so `config.yaml` reloads to the same run.
+    func testDataRootDefaultsToTheDatasetsFolder() throws {
+        let expected: [DataConfig.Dataset: String] = [
+            .fashionMNIST: "/usr/share/datasets/fashion-mnist", .mnist: ".cache/data/mnist",
+            .cifar10: ".cache/data/cifar-10-batches-bin", .cifar100: ".cache/data/cifar-100-binary",
+        ]
+        XCTAssertEqual(Set(expected.keys), Set(DataConfig.Dataset.allCases))
+        for (dataset, root) in expected {
+            let config = try TrainingConfig.parse(yaml: "data: {dataset: \(dataset)}")
+            XCTAssertEqual(config.data.root, root)
+            XCTAssertEqual(DataConfig.defaultRoot(of: dataset), root)
+            XCTAssertEqual(try TrainingConfig.parse(yaml: "", overrides: ["data.dataset=\(dataset)"]).data.root, root)
+            XCTAssertEqual(try TrainingConfig.parse(yaml: "data: {dataset: \(dataset), root: /mine}").data.root, "/mine")
+            XCTAssertEqual(try TrainingConfig.parse(yaml: "data: {dataset: \(dataset)}", overrides: ["data.root=/mine"]).data.root, "/mine")
+            XCTAssertEqual(try TrainingConfig.parse(yaml: "data: {root: /mine}", overrides: ["data.dataset=\(dataset)"]).data.root, "/mine")
+            XCTAssertTrue(try config.yamlText().contains("  root: \(root)\n"))
+            XCTAssertEqual(try TrainingConfig.parse(yaml: config.yamlText()), config)
+        }
+        XCTAssertEqual(TrainingConfig().data.root, DataConfig.defaultRoot(of: TrainingConfig().data.dataset))
+        XCTAssertEqual(error("data: {root: null}"), "config: data.root: null is not a value for this key; give a value, or remove the key for its default")
+    }
+
     /// Names that YAML would read as numbers or booleans survive the round trip as strings.
     func testNumberLikeNamesRoundTrip() throws {
         for name in ["1e5", "2024", "true", "0.5"] {
