@@ -6,7 +6,7 @@ import PackageDescription
 
 let package = Package(
     name: "multimix-mpi",
-    platforms: [.macOS(.v13)],
+    platforms: [.macOS(.v15)],
     products: [
         .executable(name: "multimix", targets: ["multimix"]),
         .library(name: "SwiftMPI", targets: ["SwiftMPI"]),
@@ -68,5 +68,5 @@ let package = Package(
         .testTarget(name: "TrainingTests", dependencies: ["Training", "TestSupport"], exclude: ["metrics_reference.py"]),
         .testTarget(name: "MixingTests", dependencies: ["Mixing", "Layers", "TestSupport"]),
     ],
-    swiftLanguageModes: [.v5]
+    swiftLanguageModes: [.v6]
 )

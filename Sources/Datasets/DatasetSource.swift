@@ -3,16 +3,10 @@ import Foundation
 /// Where a dataset lives and how to read it: a format, a root folder, and the reading options.
 ///
 /// Made from a dataset name or a path with ``resolve(_:dataDirectory:coarseLabels:)``, or from a
-/// config's name and root with ``named(_:root:dataDirectory:coarseLabels:)``:
-///
-///     name            default root
-///     fashion-mnist   /usr/share/datasets/fashion-mnist     (Debian's dataset-fashion-mnist)
-///     mnist           DATA/mnist
-///     cifar10         DATA/cifar-10-batches-bin
-///     cifar100        DATA/cifar-100-binary
-///
-/// where DATA is ``defaultDataDirectory()`` (`$MULTIMIX_DATA_DIR`, else `.cache/data`, filled by
-/// `launch/setup.sh`). Any other argument is a path whose format is sniffed from the files in it.
+/// known dataset and an optional root with ``init(_:root:dataDirectory:coarseLabels:)`` (the default
+/// folders are listed at ``DatasetName``). DATA there is ``defaultDataDirectory()``
+/// (`$MULTIMIX_DATA_DIR`, else `.cache/data`, filled by `launch/setup.sh`). Any other argument to
+/// `resolve` is a path whose format is sniffed from the files in it.
 public struct DatasetSource: Equatable, Sendable {
     /// The file format.
     public let format: DatasetFormat
@@ -34,9 +28,18 @@ public struct DatasetSource: Equatable, Sendable {
     }
 
     /// The dataset names that resolve to default folders, with their formats.
-    public static let knownNames: [(name: String, format: DatasetFormat)] = [
-        ("fashion-mnist", .idx), ("mnist", .idx), ("cifar10", .cifar10), ("cifar100", .cifar100),
-    ]
+    public static let knownNames: [(name: String, format: DatasetFormat)] = DatasetName.allCases.map { ($0.rawValue, $0.format) }
+
+    /// The data directory relative to the working folder, where `launch/setup.sh` unpacks data by default.
+    public static let relativeDataDirectory = ".cache/data"
+
+    /// Known dataset `name` in `root` if given (a config's `data.root`), else in its default folder
+    /// (see ``DatasetName/defaultRoot(dataDirectory:)``; DATA is `dataDirectory` or ``defaultDataDirectory()``).
+    public init(_ name: DatasetName, root: String? = nil, dataDirectory: String? = nil, coarseLabels: Bool = false) {
+        self.init(format: name.format,
+                  root: root ?? name.defaultRoot(dataDirectory: dataDirectory ?? Self.defaultDataDirectory()),
+                  coarseLabels: name == .cifar100 && coarseLabels, classNames: name.classNames)
+    }
 
     /// Where `launch/setup.sh` unpacks data: `$MULTIMIX_DATA_DIR` if set, else the first `.cache/data`
     /// found in the current folder or above the running executable, else `.cache/data`.
@@ -44,7 +47,7 @@ public struct DatasetSource: Equatable, Sendable {
         if let fromEnvironment = ProcessInfo.processInfo.environment["MULTIMIX_DATA_DIR"], !fromEnvironment.isEmpty {
             return fromEnvironment
         }
-        let relative = ".cache/data"
+        let relative = relativeDataDirectory
         if FileManager.default.fileExists(atPath: relative) { return relative }
         var folder = URL(fileURLWithPath: CommandLine.arguments.first ?? ".").resolvingSymlinksInPath()
             .deletingLastPathComponent()
@@ -69,23 +72,11 @@ public struct DatasetSource: Equatable, Sendable {
         return DatasetSource(format: try sniff(root), root: root, coarseLabels: coarseLabels)
     }
 
-    /// The source for a known dataset `name` (see ``knownNames``; case does not matter), in `root` if
-    /// given (a config's `data.root`), else in its default folder; nil for an unknown name.
+    /// The source for a known dataset `name` (see ``DatasetName/init(lenient:)``), in `root` if
+    /// given, else in its default folder; nil for an unknown name.
     public static func named(_ name: String, root: String? = nil, dataDirectory: String? = nil,
                              coarseLabels: Bool = false) -> DatasetSource? {
-        func folder(_ defaultFolder: String) -> String {
-            root ?? ((dataDirectory ?? defaultDataDirectory()) as NSString).appendingPathComponent(defaultFolder)
-        }
-        switch name.lowercased() {
-        case "fashion-mnist", "fashionmnist":
-            return DatasetSource(format: .idx, root: root ?? "/usr/share/datasets/fashion-mnist",
-                                 classNames: IDXReader.fashionMNISTClassNames)
-        case "mnist": return DatasetSource(format: .idx, root: folder("mnist"), classNames: IDXReader.digitClassNames)
-        case "cifar10", "cifar-10": return DatasetSource(format: .cifar10, root: folder("cifar-10-batches-bin"))
-        case "cifar100", "cifar-100":
-            return DatasetSource(format: .cifar100, root: folder("cifar-100-binary"), coarseLabels: coarseLabels)
-        default: return nil
-        }
+        DatasetName(lenient: name).map { DatasetSource($0, root: root, dataDirectory: dataDirectory, coarseLabels: coarseLabels) }
     }
 
     /// The format of the files in `folder`.

@@ -80,6 +80,8 @@ public final class PrefetchingLoader {
 
 extension PrefetchingLoader {
     /// The producer side: two buffers, their semaphores, and the thread that fills them.
+    /// Unchecked: once the producer runs, the `var`s are touched only under `lock`, and each buffer and
+    /// slot only by the side that holds it between the `free`/`full` semaphore hand-offs.
     private final class Pipeline: @unchecked Sendable {
         let assembler: BatchAssembler
         let sampler: DistributedSampler

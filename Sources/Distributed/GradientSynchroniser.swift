@@ -37,7 +37,7 @@ public final class GradientSynchroniser {
     ///   - stallTimeout: seconds after which a waiting rank reports who has not arrived (nil: never).
     public init(communicator: Communicator, gradients: UnsafeMutablePointer<Float>, count: Int,
                 bucketBytes: Int = 4 << 20, stallTimeout: Double? = nil,
-                report: @escaping (String) -> Void = { fputs($0 + "\n", stderr) }) throws {
+                report: @escaping (String) -> Void = GradientSynchroniser.writeToStandardError) throws {
         self.communicator = communicator
         self.gradients = gradients
         self.count = count
@@ -48,6 +48,12 @@ public final class GradientSynchroniser {
     }
 
     deinit { received.deallocate() }
+
+    /// The default `report`: one line on the standard error (a direct `write(2)`: no shared `FILE`).
+    public static func writeToStandardError(_ line: String) {
+        var text = line + "\n"
+        text.withUTF8 { bytes in _ = write(STDERR_FILENO, bytes.baseAddress, bytes.count) }
+    }
 
     /// Starts a step: no bucket is posted yet.
     public func beginStep(_ step: Int) {

@@ -33,7 +33,7 @@ let scenarios: [String: (Communicator) throws -> Void] = [
 let arguments = CommandLine.arguments
 guard arguments.count == 2, let scenario = scenarios[arguments[1]] else {
     let names = scenarios.keys.sorted().joined(separator: ", ")
-    fputs("usage: mpirun -np N mpi-scenarios SCENARIO   (one of: \(names))\n", stderr)
+    FileHandle.standardError.write(Data("usage: mpirun -np N mpi-scenarios SCENARIO   (one of: \(names))\n".utf8))
     exit(2)
 }
 
@@ -59,7 +59,7 @@ do {
 
 func fail(_ message: String) -> Never {
     let rank = (try? Communicator.world.rank).map(String.init) ?? "?"
-    fputs("mpi-scenarios: rank \(rank): FAILED: \(message)\n", stderr)
+    FileHandle.standardError.write(Data("mpi-scenarios: rank \(rank): FAILED: \(message)\n".utf8))
     MPI.abort(code: 1)
 }
 

@@ -72,7 +72,7 @@ public final class DenseMultiMix {
     public func forward(features f: Tensor, targets y: Tensor, classifierWeight w: UnsafePointer<Float>,
                         randomness: MixingRandomness) -> (features: Tensor, targets: Tensor) {
         precondition(f.shape.count == 4, "DenseMultiMix: features \(f.shape) must be NHWC [b, h, w, d]")
-        let (b, r, d) = (f.shape[0], f.shape[1] * f.shape[2], f.shape[3])
+        let (b, r) = (f.shape[0], f.shape[1] * f.shape[2])
         let n = mixedCount
         let m = min(examplesPerMix ?? b, b)
         computeAttention(features: f, targets: y, classifierWeight: w)

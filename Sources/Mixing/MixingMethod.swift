@@ -1,7 +1,8 @@
 import Tensors
 
 /// The ways a training step can mix its mini-batch.
-public enum MixingMethod: String, CaseIterable, Codable, Sendable {
+/// (The config reads it as `mixing.method`: Training conforms it to `ConfigChoice`, which supplies `Codable`.)
+public enum MixingMethod: String, CaseIterable, Sendable {
     /// Empirical risk minimisation: no mixing.
     case erm
     /// Input mixup: image pairs, λ ~ Beta(α, α).

@@ -18,6 +18,7 @@ enum Ziggurat {
 
     /// k[i]: |w| threshold of the fast path; s[i]: word-to-x scale; f[i] = exp(−x_i²/2). Raw memory,
     /// allocated once for the process and never freed: reading it costs no reference counting.
+    /// Unchecked: written only inside `tables`' one-time initialiser, read-only ever after.
     struct Tables: @unchecked Sendable {
         let k: UnsafePointer<UInt32>
         let s: UnsafePointer<Double>

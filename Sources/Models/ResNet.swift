@@ -50,11 +50,17 @@ public final class ResNet {
     public convenience init(name: String, inputChannels: Int, classCount: Int, width: Double = 1, seed: UInt64 = 0,
                             makeConvolution: @escaping LayerContext.ConvolutionFactory = { makeConvolutionKernel($0) })
         throws {
-        guard let spec = ResNetSpecification.named(name, width: width) else {
-            throw ModelError.unknownModel(name)
-        }
-        self.init(name: name, specification: spec, inputChannels: inputChannels, classCount: classCount, seed: seed,
-                  context: LayerContext(makeConvolution: makeConvolution))
+        guard let known = ResNetSpecification.Name(rawValue: name) else { throw ModelError.unknownModel(name) }
+        self.init(name: known, inputChannels: inputChannels, classCount: classCount, width: width, seed: seed,
+                  makeConvolution: makeConvolution)
+    }
+
+    /// Builds the named model on a fresh arena, finalises it and initialises the parameters from `seed`.
+    public convenience init(name: ResNetSpecification.Name, inputChannels: Int, classCount: Int, width: Double = 1,
+                            seed: UInt64 = 0,
+                            makeConvolution: @escaping LayerContext.ConvolutionFactory = { makeConvolutionKernel($0) }) {
+        self.init(name: name.rawValue, specification: .specification(name, width: width), inputChannels: inputChannels,
+                  classCount: classCount, seed: seed, context: LayerContext(makeConvolution: makeConvolution))
     }
 
     public init(name: String, specification spec: ResNetSpecification, inputChannels: Int, classCount: Int,

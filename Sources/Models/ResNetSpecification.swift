@@ -1,5 +1,5 @@
 /// A ResNet as data: a stem, a table of stages, a block kind and a shortcut kind. Every named model
-/// of the family is one row of `ResNetSpecification.named(_:)`.
+/// of the family is one row of `ResNetSpecification.specification(_:width:)`, chosen by `Name`.
 public struct ResNetSpecification: Sendable, Equatable {
     public enum Stem: Sendable, Equatable {
         /// 3×3 conv, stride 1 → BN → ReLU (CIFAR ResNets).
@@ -60,37 +60,47 @@ public struct ResNetSpecification: Sendable, Equatable {
     /// Feature channels d of the encoder's output.
     public var featureChannels: Int { blockOutputChannels(stages.last!.channels) }
 
-    /// The names `named(_:)` knows.
-    public static let names = ["resnet20", "resnet32", "resnet56", "resnet110", "preactresnet18", "preactresnet34",
-                               "wrn16-8", "resnet18", "resnet50"]
+    /// The named models of the family: one case per row of ``specification(_:width:)``. The raw
+    /// value is the name on the command line and in configs (`model.name`).
+    public enum Name: String, CaseIterable, Sendable {
+        case resnet20, resnet32, resnet56, resnet110, preactresnet18, preactresnet34
+        case wrn16_8 = "wrn16-8", resnet18, resnet50
+    }
 
-    /// The specification of a model by name, its channels scaled by `width` (rounded, at least 1).
+    /// The names `named(_:)` knows.
+    public static let names = Name.allCases.map(\.rawValue)
+
+    /// The specification of a model by name, its channels scaled by `width` (rounded, at least 1);
+    /// nil for a name that is not one of ``names``.
     public static func named(_ name: String, width: Double = 1) -> ResNetSpecification? {
+        Name(rawValue: name).map { specification($0, width: width) }
+    }
+
+    /// The specification of model `name`, its channels scaled by `width` (rounded, at least 1).
+    public static func specification(_ name: Name, width: Double = 1) -> ResNetSpecification {
         func stages(_ channels: [Int], _ blocks: [Int]) -> [Stage] {
             zip(channels, blocks).enumerated().map { i, cb in Stage(channels: cb.0, blocks: cb.1, stride: i == 0 ? 1 : 2) }
         }
         var spec: ResNetSpecification
         switch name {
-        case "resnet20", "resnet32", "resnet56", "resnet110":
+        case .resnet20, .resnet32, .resnet56, .resnet110:
             // depth = 6n + 2
-            let n = (Int(name.dropFirst("resnet".count))! - 2) / 6
+            let n = (Int(name.rawValue.dropFirst("resnet".count))! - 2) / 6
             spec = .init(stem: .cifar, stemChannels: 16, block: .basic, shortcut: .subsample,
                          stages: stages([16, 32, 64], [n, n, n]))
-        case "preactresnet18", "preactresnet34":
+        case .preactresnet18, .preactresnet34:
             spec = .init(stem: .preActivation, stemChannels: 64, block: .preActivation, shortcut: .projection,
-                         stages: stages([64, 128, 256, 512], name.hasSuffix("18") ? [2, 2, 2, 2] : [3, 4, 6, 3]))
-        case "wrn16-8":
+                         stages: stages([64, 128, 256, 512], name == .preactresnet18 ? [2, 2, 2, 2] : [3, 4, 6, 3]))
+        case .wrn16_8:
             // WideResNet-d-k: n = (d − 4)/6 blocks per stage, widths 16k, 32k, 64k.
             spec = .init(stem: .preActivation, stemChannels: 16, block: .preActivation, shortcut: .projection,
                          stages: stages([128, 256, 512], [2, 2, 2]))
-        case "resnet18":
+        case .resnet18:
             spec = .init(stem: .imageNet, stemChannels: 64, block: .basic, shortcut: .projection,
                          stages: stages([64, 128, 256, 512], [2, 2, 2, 2]))
-        case "resnet50":
+        case .resnet50:
             spec = .init(stem: .imageNet, stemChannels: 64, block: .bottleneck, shortcut: .projection,
                          stages: stages([64, 128, 256, 512], [3, 4, 6, 3]))
-        default:
-            return nil
         }
         let scale = { (c: Int) in max(1, Int((Double(c) * width).rounded())) }
         spec.stemChannels = scale(spec.stemChannels)

@@ -1,4 +1,5 @@
 import CMPI
+import Synchronization
 
 /// The thread support a process asks MPI for, in increasing order of what it allows.
 public enum ThreadLevel: Int, Comparable, CaseIterable, Sendable {
@@ -67,7 +68,7 @@ public enum MPI {
         }
         try check(MPI_Comm_set_errhandler(cmpi_comm_world(), cmpi_errors_return()), "MPI_Comm_set_errhandler")
         try check(MPI_Comm_set_errhandler(cmpi_comm_self(), cmpi_errors_return()), "MPI_Comm_set_errhandler")
-        knownActive = true
+        knownActive.store(true, ordering: .relaxed)
         return ThreadLevel(cValue: provided)
     }
 
@@ -78,7 +79,7 @@ public enum MPI {
     ///   call, or `MPIError.mpi` if `MPI_Finalize` fails.
     public static func finalize() throws {
         try requireActive("MPI.finalize")
-        knownActive = false
+        knownActive.store(false, ordering: .relaxed)
         try check(MPI_Finalize(), "MPI_Finalize")
     }
 
@@ -98,21 +99,25 @@ public enum MPI {
     /// The largest element count one MPI call takes: MPI counts are C `int`s. Operations that can be
     /// split (allreduce, broadcast) are issued in chunks of at most this many elements.
     /// Tests lower it to exercise the chunking without gigabyte buffers.
-    nonisolated(unsafe) package static var maximumCountPerCall = Int(Int32.max)
+    package static var maximumCountPerCall: Int {
+        get { countLimit.load(ordering: .relaxed) }
+        set { countLimit.store(newValue, ordering: .relaxed) }
+    }
+    private static let countLimit = Atomic<Int>(Int(Int32.max))
 
     // MARK: - Internal helpers
 
     /// Whether MPI was seen initialized and not yet finalized through this wrapper. Caches the
     /// answer of `MPI_Initialized`/`MPI_Finalized` (each takes a lock in Open MPI) for the hot path.
-    nonisolated(unsafe) private static var knownActive = false
+    private static let knownActive = Atomic<Bool>(false)
 
     /// Throws unless MPI is initialized and not finalized.
     @inline(__always)
     static func requireActive(_ call: @autoclosure () -> String) throws {
-        if knownActive { return }
+        if knownActive.load(ordering: .relaxed) { return }
         if !isInitialized { throw MPIError.notInitialized(call: call()) }
         if isFinalized { throw MPIError.finalized(call: call()) }
-        knownActive = true  // initialized by other code (MPI_Init from C): fine to use
+        knownActive.store(true, ordering: .relaxed)  // initialized by other code (MPI_Init from C): fine to use
     }
 
     /// Converts an MPI return code into a thrown `MPIError.mpi` carrying MPI's own message.

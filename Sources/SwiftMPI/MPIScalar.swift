@@ -1,8 +1,9 @@
 import CMPI
 
 /// A Swift element type with a matching MPI datatype. The collectives of `Communicator` work on
-/// contiguous buffers of these: `Float`, `Double`, `Int32`, `Int64` and `UInt8`.
-public protocol MPIScalar {
+/// contiguous buffers of these: `Float`, `Double`, `Int32`, `Int64` and `UInt8`. MPI moves an
+/// element as its bytes, so only `BitwiseCopyable` types (no references, nothing to retain) qualify.
+public protocol MPIScalar: BitwiseCopyable {
     /// The MPI datatype describing one element.
     static var mpiDatatype: MPI_Datatype { get }
 }

@@ -1,5 +1,7 @@
+import Datasets
 import Foundation
 import Mixing
+import Models
 
 /// A closed list of names in the config (`data.dataset`, `model.name`, `mixing.method`, ...).
 ///
@@ -30,6 +32,18 @@ extension ConfigChoice {
     }
 
     public var description: String { rawValue }
+}
+
+extension DatasetName: ConfigChoice {
+    public static let noun = "dataset"
+}
+
+extension ResNetSpecification.Name: ConfigChoice {
+    public static let noun = "model"
+}
+
+extension MixingMethod: ConfigChoice {
+    public static let noun = "mixing method"
 }
 
 extension MixedLossScale: ConfigChoice {

@@ -109,6 +109,16 @@ enum ConfigNode {
         return Node(pairs.map { (Node($0.key), $0.value) })
     }
 
+    /// `node` without the key at the key path `components` (unchanged where the path is absent).
+    static func removing(_ components: ArraySlice<String>, from node: Node) -> Node {
+        guard let key = components.first, let mapping = node.mapping else { return node }
+        let pairs: [(Node, Node)] = mapping.compactMap { pair in
+            guard pair.key.string == key else { return (pair.key, pair.value) }
+            return components.count == 1 ? nil : (pair.key, removing(components.dropFirst(), from: pair.value))
+        }
+        return Node(pairs)
+    }
+
     /// The node at a decoding path, if there is one.
     static func lookup(_ codingPath: [CodingKey], in node: Node) -> Node? {
         var current: Node? = node

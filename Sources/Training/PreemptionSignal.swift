@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import Synchronization
 
 /// SIGTERM and SIGUSR1 (Slurm's preemption and time-limit warnings), SIGINT (Ctrl-C) and SIGHUP (a
 /// closed terminal) ask the trainer to checkpoint at the next step boundary and exit cleanly. The
@@ -10,23 +11,26 @@ import Glibc
 public enum PreemptionSignal {
     /// Installs the handlers for SIGTERM, SIGUSR1, SIGINT and SIGHUP.
     public static func install() {
+        // Touch the flag first: a global is initialised lazily, and that must not happen in a handler.
+        _ = requested.load(ordering: .relaxed)
         for number in [SIGTERM, SIGUSR1, SIGINT, SIGHUP] { signal(number, preemptionHandler) }
     }
 
     /// Whether a signal arrived since start-up (or since `reset`).
-    public static var isRequested: Bool { preemptionRequested != 0 }
+    public static var isRequested: Bool { signalNumber != 0 }
 
     /// The signal that arrived (0: none).
-    public static var signalNumber: Int32 { preemptionRequested }
+    public static var signalNumber: Int32 { requested.load(ordering: .relaxed) }
 
     /// Forgets an earlier signal (tests).
-    public static func reset() { preemptionRequested = 0 }
+    public static func reset() { requested.store(0, ordering: .relaxed) }
+
+    /// The last signal number, written by the handler and read by the training loop: a lock-free
+    /// atomic, so safe to touch from a signal handler.
+    fileprivate static let requested = Atomic<Int32>(0)
 }
 
-/// Written only by the signal handler (an aligned Int32 store), read by the training loop.
-nonisolated(unsafe) private var preemptionRequested: Int32 = 0
-
 private func preemptionHandler(_ signal: Int32) {
-    if signal == SIGINT && preemptionRequested == SIGINT { _exit(130) }
-    preemptionRequested = signal
+    if signal == SIGINT && PreemptionSignal.requested.load(ordering: .relaxed) == SIGINT { _exit(130) }
+    PreemptionSignal.requested.store(signal, ordering: .relaxed)
 }

@@ -9,7 +9,7 @@ public final class ProgressReporter {
     private var liveLineOpen = false
 
     public init(isTerminal: Bool = ProgressReporter.showsLiveLine,
-                output: @escaping (String) -> Void = { print($0, terminator: ""); fflush(stdout) }) {
+                output: @escaping (String) -> Void = { print($0, terminator: ""); fflush(nil) }) {  // nil: every output stream, stdout among them
         self.isTerminal = isTerminal
         self.output = output
     }

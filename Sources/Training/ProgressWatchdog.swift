@@ -10,7 +10,7 @@ import SwiftMPI
 /// collective. The training loop beats at every step, the evaluation at every batch; a thread of its
 /// own checks once a second and, past the limit, prints one line and calls MPI_Abort, which ends
 /// every rank (mpirun's exit code is then non-zero). `distributed.stall_abort_s`; 0 turns it off.
-final class ProgressWatchdog: @unchecked Sendable {
+final class ProgressWatchdog: Sendable {
     private let limit: Double
     private let rank: Int
     private let lastBeat = Atomic<Int64>(0)

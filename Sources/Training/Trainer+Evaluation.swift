@@ -59,7 +59,7 @@ extension Trainer {
         var sets: [Evaluator.OutOfDistributionSet] = []
         if let ood = config.eval.ood {
             sets.append(.init(name: "", data: try Evaluator.outOfDistributionPipeline(
-                name: ood.dataset.rawValue, root: ood.root, statistics: data.statistics, shape: shape, key: "eval.ood")))
+                ood.dataset, root: ood.root, statistics: data.statistics, shape: shape, key: "eval.ood")))
         }
         if config.eval.noiseOODImages > 0 {
             for kind in NoiseImages.Kind.allCases {
@@ -75,11 +75,9 @@ extension Evaluator {
     /// The test split of dataset `name` (in `root`, or its default folder) as an out-of-distribution
     /// set for a model trained on images of `shape`, normalised with the training data's `statistics`.
     /// `key` names the setting in errors (`eval.ood` or `--ood`).
-    public static func outOfDistributionPipeline(name: String, root: String?, statistics: ChannelStatistics,
+    public static func outOfDistributionPipeline(_ name: DatasetName, root: String?, statistics: ChannelStatistics,
                                                  shape: ImageShape, key: String) throws -> DataPipeline {
-        guard let source = DatasetSource.named(name, root: root) else {
-            throw TrainingError.cannotStart("\(key): unknown dataset '\(name)'; use fashion-mnist, mnist, cifar10 or cifar100")
-        }
+        let source = DatasetSource(name, root: root)
         let pipeline = try DataPipeline(source: source, statistics: statistics)
         guard let test = pipeline.test else {
             throw TrainingError.cannotStart("\(key): \(source.root) has no test split of \(name); run launch/setup.sh or give the dataset's folder")

@@ -90,9 +90,7 @@ public final class Trainer {
             "--max-steps": maxSteps.map(String.init) ?? "none", "--resume": "\(resume)", "--conv-backend": "\(convolutionBackend)",
         ]), communicator)
 
-        guard let source = DatasetSource.named(config.data.dataset.rawValue, root: config.data.root) else {
-            throw TrainingError.cannotStart("data.dataset: unknown dataset '\(config.data.dataset.rawValue)'")
-        }
+        let source = DatasetSource(config.data.dataset, root: config.data.root)
         // Every rank reads the data; if any fails, all stop together (the failing ones say why).
         var pipeline: DataPipeline? = nil
         var oodSets: [Evaluator.OutOfDistributionSet] = []
@@ -111,9 +109,9 @@ public final class Trainer {
         guard let train = data.train else {
             throw TrainingError.cannotStart("data.root: \(config.data.root) has no training split; point data.root at the dataset's folder")
         }
-        model = try ResNet(name: config.model.name.rawValue, inputChannels: train.shape.channels,
-                           classCount: config.data.dataset.classCount, width: config.model.width,
-                           seed: UInt64(config.seed), makeConvolution: { convolutionBackend.makeKernel($0) })
+        model = ResNet(name: config.model.name, inputChannels: train.shape.channels,
+                       classCount: config.data.dataset.classCount, width: config.model.width,
+                       seed: UInt64(config.seed), makeConvolution: { convolutionBackend.makeKernel($0) })
         optimizer = SGD(arena: model.arena, configuration: .init(momentum: Float(config.optimizer.momentum),
                                                                  nesterov: config.optimizer.nesterov,
                                                                  weightDecay: Float(config.optimizer.weightDecay)))
@@ -130,7 +128,7 @@ public final class Trainer {
         case .annealed(let from, let to): alpha = .annealed(from: from, to: to)
         }
         step = TrainingStep(model: model,
-                            schedule: MixingSchedule(method: MixingMethod(rawValue: config.mixing.method.rawValue)!,
+                            schedule: MixingSchedule(method: config.mixing.method,
                                                      probability: config.mixing.probability),
                             mixedCount: config.mixing.n, concentration: alpha, options: config.mixing.multiMixOptions)
         synchroniser = try GradientSynchroniser(

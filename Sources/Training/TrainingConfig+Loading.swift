@@ -39,7 +39,9 @@ extension TrainingConfig {
             }
             user = ConfigNode.setting(value, at: components[...], in: user)
         }
-        let defaults = try Yams.compose(yaml: YAMLEncoder().encode(TrainingConfig()))!
+        // data.root's default depends on data.dataset: left out here, DataConfig's decoder fills it in.
+        let defaults = ConfigNode.removing(["data", "root"],
+                                           from: try Yams.compose(yaml: YAMLEncoder().encode(TrainingConfig()))!)
         let merged = ConfigNode.merge(defaults, user)
         let config: TrainingConfig
         do {

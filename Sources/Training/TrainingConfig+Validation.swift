@@ -1,3 +1,4 @@
+import Datasets
 import Foundation
 
 extension TrainingConfig {
@@ -68,7 +69,7 @@ extension TrainingConfig {
         if let ood = eval.ood {
             try require(ood.dataset != data.dataset, "eval.ood.dataset", ood.dataset, "choose a dataset other than data.dataset (\(data.dataset))")
             try require(ood.dataset.imageShape == data.dataset.imageShape, "eval.ood.dataset", ood.dataset,
-                        "its images (\(ood.dataset.imageShape.map(String.init).joined(separator: "x"))) must match data.dataset's (\(data.dataset.imageShape.map(String.init).joined(separator: "x")))")
+                        "its images (\(Self.channelsFirst(ood.dataset.imageShape))) must match data.dataset's (\(Self.channelsFirst(data.dataset.imageShape)))")
             try require(!ood.root.isEmpty, "eval.ood.root", "\"\"", "give the OOD dataset folder")
         }
 
@@ -86,6 +87,9 @@ extension TrainingConfig {
         let characters = CharacterSet(charactersIn: "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-")
         return !name.isEmpty && name.count <= 200 && name.unicodeScalars.allSatisfy(characters.contains) && name != "." && name != ".."
     }
+
+    /// `1x28x28`: channels, height, width.
+    private static func channelsFirst(_ shape: ImageShape) -> String { "\(shape.channels)x\(shape.height)x\(shape.width)" }
 
     private func require(_ condition: Bool, _ path: String, _ value: Any, _ allowed: String) throws {
         if !condition { throw ConfigError.outOfRange(path, value, allowed) }

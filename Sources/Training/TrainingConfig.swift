@@ -1,5 +1,7 @@
+import Datasets
 import Foundation
 import Mixing
+import Models
 
 /// A training run, as a YAML file: every key of the config with its default.
 ///
@@ -52,20 +54,8 @@ public struct TrainingConfig: Codable, Equatable, Sendable {
 
 /// `data`: the training set and its augmentation.
 public struct DataConfig: Codable, Equatable, Sendable {
-    /// The datasets this tool reads.
-    public enum Dataset: String, ConfigChoice {
-        case fashionMNIST = "fashion-mnist", mnist, cifar10, cifar100
-        public static let noun = "dataset"
-        /// Channels, height, width of one image.
-        public var imageShape: [Int] {
-            switch self {
-            case .fashionMNIST, .mnist: return [1, 28, 28]
-            case .cifar10, .cifar100: return [3, 32, 32]
-            }
-        }
-        /// How many classes.
-        public var classCount: Int { self == .cifar100 ? 100 : 10 }
-    }
+    /// The datasets this tool reads: the Datasets module's list (a ``ConfigChoice`` here).
+    public typealias Dataset = DatasetName
 
     /// `data.augment`: training-time augmentation.
     public struct Augment: Codable, Equatable, Sendable {
@@ -81,8 +71,10 @@ public struct DataConfig: Codable, Equatable, Sendable {
 
     /// `data.dataset`: fashion-mnist, mnist, cifar10 or cifar100.
     public var dataset = Dataset.fashionMNIST
-    /// `data.root`: the folder holding the dataset's files.
-    public var root = "/usr/share/datasets/fashion-mnist"
+    /// `data.root`: the folder holding the dataset's files. Absent from a config file: the dataset's
+    /// default folder, ``defaultRoot(of:)``. (Set `dataset` and `root` together when building a
+    /// config in code.)
+    public var root = DataConfig.defaultRoot(of: .fashionMNIST)
     /// `data.train_subset`: train on the first this-many examples only (absent: all), balanced per
     /// class, after the validation examples are set aside. At least 1.
     public var trainSubset: Int?
@@ -98,16 +90,28 @@ public struct DataConfig: Codable, Equatable, Sendable {
     enum CodingKeys: String, CodingKey, CaseIterable {
         case dataset, root, trainSubset = "train_subset", validationSubset = "validation_subset", augment
     }
+
+    /// Where `data.root` points when a config leaves it out: Fashion-MNIST's Debian package folder,
+    /// else the dataset's folder in `.cache/data` (where `launch/setup.sh` unpacks it), relative to
+    /// the folder the run starts in, as the shipped configs write it.
+    public static func defaultRoot(of dataset: Dataset) -> String {
+        dataset.defaultRoot(dataDirectory: DatasetSource.relativeDataDirectory)
+    }
+
+    public init(from decoder: Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        dataset = try container.decode(Dataset.self, forKey: .dataset)
+        root = try container.decodeIfPresent(String.self, forKey: .root) ?? Self.defaultRoot(of: dataset)
+        trainSubset = try container.decodeIfPresent(Int.self, forKey: .trainSubset)
+        validationSubset = try container.decodeIfPresent(Int.self, forKey: .validationSubset)
+        augment = try container.decode(Augment.self, forKey: .augment)
+    }
 }
 
 /// `model`: the network, by name.
 public struct ModelConfig: Codable, Equatable, Sendable {
-    /// The networks of the ResNet family this tool builds.
-    public enum Name: String, ConfigChoice {
-        case resnet20, resnet32, resnet56, resnet110, preactresnet18, preactresnet34
-        case wrn16_8 = "wrn16-8", resnet18, resnet50
-        public static let noun = "model"
-    }
+    /// The networks of the ResNet family this tool builds: the Models module's list (a ``ConfigChoice`` here).
+    public typealias Name = ResNetSpecification.Name
 
     /// `model.name`: resnet20, resnet32, resnet56, resnet110, preactresnet18, preactresnet34, wrn16-8,
     /// resnet18 or resnet50.
@@ -123,11 +127,8 @@ public struct ModelConfig: Codable, Equatable, Sendable {
 
 /// `mixing`: how each rank mixes its local mini-batch.
 public struct MixingConfig: Codable, Equatable, Sendable {
-    /// The mixing methods.
-    public enum Method: String, ConfigChoice {
-        case erm, mixup, cutmix, manifoldMixup = "manifold-mixup", multimix, denseMultimix = "dense-multimix"
-        public static let noun = "mixing method"
-    }
+    /// The mixing methods: the Mixing module's list (a ``ConfigChoice`` here).
+    public typealias Method = MixingMethod
 
     /// `mixing.alpha`: the Beta/Dirichlet concentration, a number (`1.0`), a range (`[0.5, 2.0]`) from
     /// which it is drawn uniformly per step, as MultiMix does, or a schedule (`{from: 0.2, to: 2.0}`),

@@ -43,8 +43,8 @@ struct Evaluate: ParsableCommand {
         guard batchSize <= 65_536, threads <= 1024 else {
             throw ValidationError("--batch-size must be at most 65536 and --threads at most 1024 (got \(batchSize), \(threads)).")
         }
-        if let ood, DatasetSource.named(String(ood.prefix { $0 != "=" })) == nil {
-            throw ValidationError("--ood: unknown dataset '\(ood)'; use fashion-mnist, mnist, cifar10 or cifar100 (optionally NAME=ROOT)")
+        if let ood, DatasetName(lenient: String(ood.prefix { $0 != "=" })) == nil {
+            throw ValidationError("--ood: unknown dataset '\(ood)'; use \(DatasetName.choices) (optionally NAME=ROOT)")
         }
     }
 
@@ -69,9 +69,7 @@ struct Evaluate: ParsableCommand {
         }
         let loaded = try CheckpointStore.load(folder)
         let config = loaded.state.config
-        guard let source = DatasetSource.named(config.data.dataset.rawValue, root: dataRoot ?? config.data.root) else {
-            throw ValidationError("the checkpoint names an unknown dataset '\(config.data.dataset.rawValue)'")
-        }
+        let source = DatasetSource(config.data.dataset, root: dataRoot ?? config.data.root)
         let data = try DataPipeline(source: source)
         guard let shape = data.test?.shape else {
             throw ValidationError("\(source.root) has no test split to evaluate on")
@@ -79,16 +77,16 @@ struct Evaluate: ParsableCommand {
         var oodData: DataPipeline? = nil
         if let ood {
             let parts = ood.split(separator: "=", maxSplits: 1).map(String.init)
-            oodData = try Evaluator.outOfDistributionPipeline(name: parts[0], root: parts.count > 1 ? parts[1] : nil,
+            oodData = try Evaluator.outOfDistributionPipeline(DatasetName(lenient: parts[0])!, root: parts.count > 1 ? parts[1] : nil,
                                                               statistics: data.statistics, shape: shape, key: "--ood")
         }
 
         try MPI.initialize(threadLevel: .funneled)
         let world = try Communicator.world
         ComputeThreads.set(threads)
-        let model = try ResNet(name: config.model.name.rawValue, inputChannels: shape.channels,
-                               classCount: config.data.dataset.classCount, width: config.model.width,
-                               makeConvolution: { makeConvolutionKernel($0) })
+        let model = ResNet(name: config.model.name, inputChannels: shape.channels,
+                           classCount: config.data.dataset.classCount, width: config.model.width,
+                           makeConvolution: { makeConvolutionKernel($0) })
         try loaded.restoreParameters(into: model.arena, modelName: config.model.name.rawValue)
         let metrics = try Evaluator(model: model, communicator: world, batchSize: batchSize)
             .evaluate(data, outOfDistribution: oodData)

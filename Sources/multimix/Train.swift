@@ -111,9 +111,7 @@ struct Train: ParsableCommand {
 
     /// The data the config names exists and has a training split (the full check happens as it loads).
     static func checkData(_ config: TrainingConfig) throws {
-        guard let source = DatasetSource.named(config.data.dataset.rawValue, root: config.data.root) else {
-            throw ValidationError("data.dataset: unknown dataset '\(config.data.dataset.rawValue)'")
-        }
+        let source = DatasetSource(config.data.dataset, root: config.data.root)
         _ = try DatasetSource.sniff(source.root)
         guard source.availableSplits.contains(.train) else {
             throw ValidationError("data.root: \(source.root) holds no complete training split of \(config.data.dataset.rawValue); run launch/setup.sh or point data.root at the dataset's folder")

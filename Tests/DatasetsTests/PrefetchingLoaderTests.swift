@@ -74,23 +74,24 @@ final class PrefetchingLoaderTests: XCTestCase {
     /// thread of its own with a deadline: a regression fails instead of hanging the suite.
     func testStoppingAnEndlessLoaderDoesNotHang() {
         let done = DispatchSemaphore(value: 0)
-        Thread { [self] in
-            stopEndlessLoaders()
+        let assembler = assembler()
+        Thread {
+            Self.stopEndlessLoaders(assembler)
             done.signal()
         }.start()
         XCTAssertEqual(done.wait(timeout: .now() + 60), .success, "stopping a loader hung for 60 s")
     }
 
-    private func stopEndlessLoaders() {
+    private static func stopEndlessLoaders(_ assembler: BatchAssembler) {
         let sampler = DistributedSampler(datasetCount: 23, worldSize: 1, rank: 0, shuffle: true, seed: 1, tail: .drop)
-        var loader: PrefetchingLoader? = PrefetchingLoader(assembler: assembler(), sampler: sampler, batchSize: 2,
+        var loader: PrefetchingLoader? = PrefetchingLoader(assembler: assembler, sampler: sampler, batchSize: 2,
                                                            dropLastBatch: true)
         for _ in 0..<30 { XCTAssertNotNil(loader?.next()) }
         loader?.stop()
         loader?.stop()
         loader = nil
         // A loader dropped without stop() ends its thread in deinit.
-        _ = PrefetchingLoader(assembler: assembler(), sampler: sampler, batchSize: 2, dropLastBatch: true).next()
+        _ = PrefetchingLoader(assembler: assembler, sampler: sampler, batchSize: 2, dropLastBatch: true).next()
     }
 
     func testEmptyShardGivesNoBatches() {

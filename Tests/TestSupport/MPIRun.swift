@@ -59,7 +59,7 @@ public enum MPIRun {
             process.environment = ProcessInfo.processInfo.environment.merging(
                 ["OMPI_ALLOW_RUN_AS_ROOT": "1", "OMPI_ALLOW_RUN_AS_ROOT_CONFIRM": "1"].merging(environment) { $1 }) { $1 }
             logURL = FileManager.default.temporaryDirectory.appendingPathComponent("job-\(UUID().uuidString).log")
-            FileManager.default.createFile(atPath: logURL.path, contents: nil)
+            _ = FileManager.default.createFile(atPath: logURL.path, contents: nil)
             log = try FileHandle(forWritingTo: logURL)
             process.standardOutput = log
             process.standardError = log
@@ -119,7 +119,7 @@ public enum MPIRun {
 
         let logURL = FileManager.default.temporaryDirectory
             .appendingPathComponent("mpirun-\(UUID().uuidString).log")
-        FileManager.default.createFile(atPath: logURL.path, contents: nil)
+        _ = FileManager.default.createFile(atPath: logURL.path, contents: nil)
         let log = try FileHandle(forWritingTo: logURL)
         defer { try? FileManager.default.removeItem(at: logURL) }
         process.standardOutput = log

@@ -163,6 +163,52 @@ final class ConfigTests: XCTestCase {
         XCTAssertEqual(try TrainingConfig.parse(yaml: text), config)
     }
 
+    /// Every dataset, model and mixing method the libraries know is read from its YAML spelling and
+    /// written back to it (the config's choices are the libraries' own enums).
+    func testEveryChoiceRoundTripsThroughYAML() throws {
+        for dataset in DataConfig.Dataset.allCases {
+            try assertRoundTrip(dataset, "data: {dataset: \(dataset.rawValue)}", "dataset", \.data.dataset)
+        }
+        for name in ModelConfig.Name.allCases {
+            try assertRoundTrip(name, "model: {name: \(name.rawValue)}", "name", \.model.name)
+        }
+        for method in MixingConfig.Method.allCases {
+            try assertRoundTrip(method, "mixing: {method: \(method.rawValue)}", "method", \.mixing.method)
+        }
+    }
+
+    private func assertRoundTrip<Choice: ConfigChoice & Equatable>(_ choice: Choice, _ yaml: String, _ key: String,
+                                                                  _ path: KeyPath<TrainingConfig, Choice>) throws {
+        let config = try TrainingConfig.parse(yaml: yaml)
+        XCTAssertEqual(config[keyPath: path], choice, yaml)
+        let text = try config.yamlText()
+        XCTAssertTrue(text.contains("  \(key): \(choice.rawValue)\n"), text)
+        XCTAssertEqual(try TrainingConfig.parse(yaml: text), config, yaml)
+    }
+
+    /// `data.root` left out follows `data.dataset` (in the file or set by `--set`); a root given
+    /// either way wins. The resolved config names its root, so `config.yaml` reloads to the same run.
+    func testDataRootDefaultsToTheDatasetsFolder() throws {
+        let expected: [DataConfig.Dataset: String] = [
+            .fashionMNIST: "/usr/share/datasets/fashion-mnist", .mnist: ".cache/data/mnist",
+            .cifar10: ".cache/data/cifar-10-batches-bin", .cifar100: ".cache/data/cifar-100-binary",
+        ]
+        XCTAssertEqual(Set(expected.keys), Set(DataConfig.Dataset.allCases))
+        for (dataset, root) in expected {
+            let config = try TrainingConfig.parse(yaml: "data: {dataset: \(dataset)}")
+            XCTAssertEqual(config.data.root, root)
+            XCTAssertEqual(DataConfig.defaultRoot(of: dataset), root)
+            XCTAssertEqual(try TrainingConfig.parse(yaml: "", overrides: ["data.dataset=\(dataset)"]).data.root, root)
+            XCTAssertEqual(try TrainingConfig.parse(yaml: "data: {dataset: \(dataset), root: /mine}").data.root, "/mine")
+            XCTAssertEqual(try TrainingConfig.parse(yaml: "data: {dataset: \(dataset)}", overrides: ["data.root=/mine"]).data.root, "/mine")
+            XCTAssertEqual(try TrainingConfig.parse(yaml: "data: {root: /mine}", overrides: ["data.dataset=\(dataset)"]).data.root, "/mine")
+            XCTAssertTrue(try config.yamlText().contains("  root: \(root)\n"))
+            XCTAssertEqual(try TrainingConfig.parse(yaml: config.yamlText()), config)
+        }
+        XCTAssertEqual(TrainingConfig().data.root, DataConfig.defaultRoot(of: TrainingConfig().data.dataset))
+        XCTAssertEqual(error("data: {root: null}"), "config: data.root: null is not a value for this key; give a value, or remove the key for its default")
+    }
+
     /// Names that YAML would read as numbers or booleans survive the round trip as strings.
     func testNumberLikeNamesRoundTrip() throws {
         for name in ["1e5", "2024", "true", "0.5"] {
