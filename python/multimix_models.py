@@ -6,7 +6,8 @@
 
 `load_checkpoint` builds the model from the checkpoint's state.json (model.name, model.width,
 data.dataset) and loads model.safetensors with `load_state_dict(..., strict=True)`: every tensor,
-BatchNorm's `num_batches_tracked` included, matches by name and shape. The architectures mirror
+BatchNorm's `num_batches_tracked` included, matches by name and shape (checkpoints written before
+multimix stored `num_batches_tracked` get the step count there). The architectures mirror
 Sources/Models (ResNetSpecification, ResidualBlocks, ResNet):
 
     resnet20/32/56/110   CIFAR ResNet (He et al. 2016): 3x3 conv 16 + BN + ReLU, three stages of
@@ -195,5 +196,10 @@ def load_checkpoint(path):
     with open(os.path.join(folder, "state.json")) as f:
         state = json.load(f)
     model = model_from_config(state["config"])
-    model.load_state_dict(load_file(os.path.join(folder, "model.safetensors")), strict=True)
+    tensors = load_file(os.path.join(folder, "model.safetensors"))
+    for name in model.state_dict():
+        # checkpoints written before multimix stored BatchNorm's counter: one training forward per step
+        if name.endswith(".num_batches_tracked") and name not in tensors:
+            tensors[name] = torch.tensor(state["step"], dtype=torch.long)
+    model.load_state_dict(tensors, strict=True)
     return model.eval(), state
