@@ -3,13 +3,36 @@
 #
 #   bash launch/test.sh [extra swift test arguments, e.g. --filter SwiftMPITests]
 #
-# Installs what is missing (launch/setup.sh), builds release, then runs `swift test -c release`.
+# Installs what is missing (launch/setup.sh), creates the Python environment of the PyTorch
+# interoperability tests, builds release, then runs `swift test -c release`.
 set -euo pipefail
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$repo"
 start=$(date +%s)
 
 MULTIMIX_SKIP_BUILD=1 bash launch/setup.sh
+
+# Python for the PyTorch interoperability tests (Tests/TestSupport/PythonReference.swift), in an
+# ignored folder: created when missing, topped up when the package list below changes, else untouched.
+# PyTorch is pinned to its CPU build (unpinned, pip picks the 5 GB CUDA one). pip finds it where pip is
+# configured to look (this machine: find-links /opt/wheels); elsewhere point pip at PyTorch's CPU
+# wheels, e.g. PIP_EXTRA_INDEX_URL=https://download.pytorch.org/whl/cpu bash launch/test.sh
+# (or PIP_FIND_LINKS=/folder/of/wheels). In CI (CI=true) those tests fail when this Python is missing.
+python_packages=("torch==2.13.0+cpu" numpy safetensors)
+venv="$repo/.build/python-venv"
+if [ "$(cat "$venv/.packages" 2>/dev/null)" != "${python_packages[*]}" ]; then
+    venv_start=$(date +%s)
+    echo "[test] python environment $venv: installing ${python_packages[*]}"
+    rm -f "$venv/.packages"
+    if { [ -x "$venv/bin/python" ] || python3 -m venv "$venv"; } \
+        && "$venv/bin/python" -m pip install -q "${python_packages[@]}"; then
+        echo "${python_packages[*]}" > "$venv/.packages"
+        echo "[test] python environment ready in $(( $(date +%s) - venv_start )) s"
+    else
+        echo "[test] warning: could not set up $venv; the PyTorch interoperability tests will fail in CI, skip elsewhere" >&2
+    fi
+fi
+export MULTIMIX_TEST_PYTHON="$venv/bin/python"
 
 # mpirun as root (CI runs as root) and more ranks than cores, for the multi-rank tests.
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1

@@ -6,7 +6,8 @@ public struct Checkpoint: Sendable {
     public let folder: URL
     /// Its `state.json`.
     public let state: CheckpointState
-    /// `model.safetensors`: parameters and BatchNorm statistics, torchvision names, in name order.
+    /// `model.safetensors`: parameters, BatchNorm statistics and step counters (`num_batches_tracked`),
+    /// torchvision names, in name order.
     public let model: [StoredTensor]
     /// `optimizer.safetensors`: optimizer buffers (momentum), in name order.
     public let optimizer: [StoredTensor]
@@ -221,6 +222,12 @@ public final class CheckpointStore {
             }
         }
         let model = try Safetensors.read(folder.appendingPathComponent(modelFile)).tensors
+        // BatchNorm's step counters (absent from checkpoints written before they were added).
+        for counter in model where counter.name.hasSuffix(Checkpoint.batchesTrackedSuffix) {
+            guard counter.dtype == .i64, counter.shape == [], let count = counter.integers.first, (0...Int64(maximumStep)).contains(count) else {
+                throw fail(modelFile, "holds \(counter.name) as \(counter.dtype.rawValue) \(counter.shape) \(counter.integers), not a step count (an int64 scalar)")
+            }
+        }
         let optimizer = try Safetensors.read(folder.appendingPathComponent(optimizerFile)).tensors
         if let count = optimizer.first(where: { $0.name == optimizerStepName })?.values {
             guard count.count == 1, count[0].isFinite, count[0] >= 0, count[0] <= Float(maximumStep), count[0] == count[0].rounded() else {

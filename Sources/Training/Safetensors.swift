@@ -4,37 +4,76 @@ import Foundation
 #error("Safetensors writes host floats as little-endian bytes: big-endian hosts need a byte swap here")
 #endif
 
-/// A named float32 tensor borrowed for writing (a slice of the parameter arena, an optimizer buffer).
+/// The element types a checkpoint holds: float32 parameters and statistics, and int64 counters
+/// (BatchNorm's `num_batches_tracked`, as PyTorch stores it).
+public enum TensorDType: String, Sendable {
+    case f32 = "F32"
+    case i64 = "I64"
+
+    /// Bytes per element.
+    public var size: Int { self == .f32 ? 4 : 8 }
+}
+
+/// A named tensor borrowed for writing (a slice of the parameter arena, an optimizer buffer, a counter).
 public struct TensorSlice {
     /// The tensor's name in the file (`layer1.0.conv1.weight`).
     public var name: String
-    /// Its shape, outermost first (OIHW for convolutions).
+    /// Its shape, outermost first (OIHW for convolutions); `[]` for a scalar.
     public var shape: [Int]
-    /// Its values, `shape.reduce(1, *)` of them.
-    public var values: UnsafeBufferPointer<Float>
+    /// Its element type.
+    public var dtype: TensorDType
+    /// Its elements' bytes, `shape.reduce(1, *) · dtype.size` of them, in host (little-endian) order.
+    public var bytes: UnsafeRawBufferPointer
 
+    /// A float32 tensor.
     public init(name: String, shape: [Int], values: UnsafeBufferPointer<Float>) {
         precondition(shape.reduce(1, *) == values.count, "TensorSlice \(name): shape \(shape) does not hold \(values.count) values")
+        self.init(name: name, shape: shape, dtype: .f32, bytes: UnsafeRawBufferPointer(values))
+    }
+
+    /// An int64 tensor.
+    public init(name: String, shape: [Int], integers: UnsafeBufferPointer<Int64>) {
+        precondition(shape.reduce(1, *) == integers.count, "TensorSlice \(name): shape \(shape) does not hold \(integers.count) values")
+        self.init(name: name, shape: shape, dtype: .i64, bytes: UnsafeRawBufferPointer(integers))
+    }
+
+    private init(name: String, shape: [Int], dtype: TensorDType, bytes: UnsafeRawBufferPointer) {
         self.name = name
         self.shape = shape
-        self.values = values
+        self.dtype = dtype
+        self.bytes = bytes
     }
 }
 
-/// A named float32 tensor read from a file.
+/// A named tensor read from a file: float32 elements in `values`, or int64 ones in `integers` (the
+/// other array is empty).
 public struct StoredTensor: Equatable, Sendable {
     public var name: String
     public var shape: [Int]
+    public var dtype: TensorDType
     public var values: [Float]
+    public var integers: [Int64]
 
+    /// A float32 tensor.
     public init(name: String, shape: [Int], values: [Float]) {
         self.name = name
         self.shape = shape
+        self.dtype = .f32
         self.values = values
+        self.integers = []
+    }
+
+    /// An int64 tensor.
+    public init(name: String, shape: [Int], integers: [Int64]) {
+        self.name = name
+        self.shape = shape
+        self.dtype = .i64
+        self.values = []
+        self.integers = integers
     }
 }
 
-/// The safetensors format (https://github.com/huggingface/safetensors), float32 only:
+/// The safetensors format (https://github.com/huggingface/safetensors), float32 and int64 tensors:
 ///
 ///     [ N: UInt64, little-endian ][ N bytes of JSON header, space-padded to a multiple of 8 ][ data ]
 ///     header: {"__metadata__": {"k": "v"},
@@ -58,8 +97,8 @@ public enum Safetensors {
         }
         let file = try DurableFile(creating: url)
         try file.write(header(for: sorted, metadata: metadata))
-        for tensor in sorted where tensor.values.count > 0 {
-            try file.write(UnsafeRawBufferPointer(tensor.values))
+        for tensor in sorted where tensor.bytes.count > 0 {
+            try file.write(tensor.bytes)
         }
         return try file.close()
     }
@@ -73,8 +112,8 @@ public enum Safetensors {
         }
         var offset = 0
         for tensor in sorted {
-            let end = offset + 4 * tensor.values.count
-            entries.append("\(JSONText.quoted(tensor.name)):{\"dtype\":\"F32\",\"shape\":[\(tensor.shape.map(String.init).joined(separator: ","))],\"data_offsets\":[\(offset),\(end)]}")
+            let end = offset + tensor.bytes.count
+            entries.append("\(JSONText.quoted(tensor.name)):{\"dtype\":\"\(tensor.dtype.rawValue)\",\"shape\":[\(tensor.shape.map(String.init).joined(separator: ","))],\"data_offsets\":[\(offset),\(end)]}")
             offset = end
         }
         var json = Array("{\(entries.joined(separator: ","))}".utf8)
@@ -121,12 +160,14 @@ public enum Safetensors {
             metadata = strings
         }
 
-        struct Layout { let name: String; let shape: [Int]; let begin: Int; let end: Int }
+        struct Layout { let name: String; let shape: [Int]; let dtype: TensorDType; let begin: Int; let end: Int }
         var layouts: [Layout] = []
         for (name, raw) in header where name != "__metadata__" {
             guard let entry = raw as? [String: Any] else { throw fail("tensor \(name): its entry is not an object") }
             guard let dtype = entry["dtype"] as? String else { throw fail("tensor \(name): no dtype") }
-            guard dtype == "F32" else { throw fail("tensor \(name): dtype \(dtype) is not supported (only F32)") }
+            guard let type = TensorDType(rawValue: dtype) else {
+                throw fail("tensor \(name): dtype \(dtype) is not supported (only F32 and I64)")
+            }
             guard let shape = JSONText.integers(entry["shape"]), shape.allSatisfy({ $0 >= 0 }) else {
                 throw fail("tensor \(name): shape is not a list of non-negative integers")
             }
@@ -141,10 +182,11 @@ public enum Safetensors {
                 let (p, o) = acc.0.multipliedReportingOverflow(by: d)
                 return (p, acc.1 || o)
             }
-            guard !overflow, count.multipliedReportingOverflow(by: 4).partialValue == offsets[1] - offsets[0] else {
-                throw fail("tensor \(name): shape \(shape) needs \(count) × 4 bytes but data_offsets span \(offsets[1] - offsets[0])")
+            let (bytes, tooMany) = count.multipliedReportingOverflow(by: type.size)
+            guard !overflow, !tooMany, bytes == offsets[1] - offsets[0] else {
+                throw fail("tensor \(name): shape \(shape) needs \(count) × \(type.size) bytes but data_offsets span \(offsets[1] - offsets[0])")
             }
-            layouts.append(Layout(name: name, shape: shape, begin: offsets[0], end: offsets[1]))
+            layouts.append(Layout(name: name, shape: shape, dtype: type, begin: offsets[0], end: offsets[1]))
         }
 
         // The data must be covered exactly: contiguous from 0, no overlaps, no gaps, nothing left over.
@@ -160,15 +202,21 @@ public enum Safetensors {
         guard next == dataSize else { throw fail("\(dataSize - next) bytes after the last tensor's data") }
 
         let data = UnsafeRawBufferPointer(rebasing: bytes[dataStart...])
-        let tensors = layouts.map { layout in
-            let count = (layout.end - layout.begin) / 4
-            let values = [Float](unsafeUninitializedCapacity: count) { buffer, initialized in
+        /// The layout's elements, copied out of the (possibly unaligned) data.
+        func elements<Element>(_ layout: Layout, as _: Element.Type) -> [Element] {
+            let count = (layout.end - layout.begin) / MemoryLayout<Element>.size
+            return [Element](unsafeUninitializedCapacity: count) { buffer, initialized in
                 if count > 0 {
                     UnsafeMutableRawBufferPointer(buffer).copyMemory(from: UnsafeRawBufferPointer(rebasing: data[layout.begin..<layout.end]))
                 }
                 initialized = count
             }
-            return StoredTensor(name: layout.name, shape: layout.shape, values: values)
+        }
+        let tensors = layouts.map { layout in
+            switch layout.dtype {
+            case .f32: StoredTensor(name: layout.name, shape: layout.shape, values: elements(layout, as: Float.self))
+            case .i64: StoredTensor(name: layout.name, shape: layout.shape, integers: elements(layout, as: Int64.self))
+            }
         }
         return (tensors.sorted { $0.name < $1.name }, metadata)
     }

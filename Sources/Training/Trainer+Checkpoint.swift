@@ -4,14 +4,35 @@ import Layers
 import SwiftMPI
 
 extension Checkpoint {
+    /// Suffix of BatchNorm's step counter in `model.safetensors` (`bn1.num_batches_tracked`).
+    public static let batchesTrackedSuffix = ".num_batches_tracked"
+
+    /// The tensors of `model.safetensors`, borrowed from `arena`: every entry (parameters and BatchNorm's
+    /// running statistics, torchvision names) and, for each BatchNorm layer (each entry `<bn>.running_mean`),
+    /// `<bn>.num_batches_tracked`: an int64 scalar holding `batchesTracked` (shape [], as PyTorch keeps
+    /// it), so that `load_state_dict(…, strict=True)` finds every key a PyTorch model has.
+    public static func modelTensors(_ arena: ParameterArena, batchesTracked: UnsafePointer<Int64>) -> [TensorSlice] {
+        arena.entries.map {
+            TensorSlice(name: $0.name, shape: $0.shape, values: UnsafeBufferPointer(start: arena.values + $0.offset, count: $0.count))
+        } + arena.entries.compactMap { entry in
+            guard entry.role == .buffer, entry.name.hasSuffix(".running_mean") else { return nil }
+            return TensorSlice(name: entry.name.dropLast(".running_mean".count) + batchesTrackedSuffix, shape: [],
+                               integers: UnsafeBufferPointer(start: batchesTracked, count: 1))
+        }
+    }
+
     /// Copies the model's tensors (parameters and BatchNorm statistics) into `arena`, by name,
-    /// checking that every tensor is there with the arena's shape.
+    /// checking that every tensor is there with the arena's shape. `num_batches_tracked` is not read:
+    /// it is the optimizer's step count (older checkpoints lack it).
     public func restoreParameters(into arena: ParameterArena, modelName: String) throws {
         let stored = Dictionary(model.map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
         let file = folder.appendingPathComponent("model.safetensors").path
         for entry in arena.entries {
             guard let tensor = stored[entry.name] else {
                 throw TrainingError.cannotStart("\(file) has no tensor \(entry.name); it was written for another model than \(modelName)")
+            }
+            guard tensor.dtype == .f32 else {
+                throw TrainingError.cannotStart("\(file): \(entry.name) is \(tensor.dtype.rawValue), not F32; the file was not written by multimix")
             }
             guard tensor.shape == entry.shape else {
                 throw TrainingError.cannotStart("\(file): \(entry.name) has shape \(tensor.shape), this model needs \(entry.shape); check model.name, model.width and data.dataset")
@@ -139,11 +160,12 @@ extension Trainer {
         let arena = model.arena
         try Trainer.rootDecides(communicator, "writing a checkpoint") {
             guard let store = checkpoints else { return }
-            let modelTensors = arena.entries.map {
-                TensorSlice(name: $0.name, shape: $0.shape, values: UnsafeBufferPointer(start: arena.values + $0.offset, count: $0.count))
-            }
             var stepCount = Float(optimizer.stepCount)
-            try withUnsafePointer(to: &stepCount) { stepPointer in
+            // PyTorch counts BatchNorm's training forwards: here one per step the optimizer took (a
+            // skipped step restores the running statistics and takes no optimizer step).
+            var batchesTracked = Int64(optimizer.stepCount)
+            try withUnsafePointer(to: &stepCount) { stepPointer in try withUnsafePointer(to: &batchesTracked) { trackedPointer in
+                let modelTensors = Checkpoint.modelTensors(arena, batchesTracked: trackedPointer)
                 let optimizerTensors = arena.entries.filter { $0.role != .buffer }.map {
                     TensorSlice(name: Trainer.momentumPrefix + $0.name, shape: $0.shape,
                                 values: UnsafeBufferPointer(start: optimizer.momentumBuffer + $0.offset, count: $0.count))
@@ -151,7 +173,7 @@ extension Trainer {
                 saved = try store.save(step: globalStep, epoch: epoch, worldSize: communicator.size, config: config,
                                        metrics: lastMetrics, model: modelTensors, optimizer: optimizerTensors,
                                        evaluationPending: evaluationPending)
-            }
+            } }
         }
         return saved
     }

@@ -1,4 +1,5 @@
 import Foundation
+import Layers
 import Training
 import XCTest
 
@@ -212,6 +213,47 @@ final class CheckpointStoreTests: XCTestCase {
                 XCTAssertTrue("\(error)".contains("optimizer.safetensors: holds optimizer.step_count = \(bad)"), "\(error)")
             }
             XCTAssertNil(other.newestGood().checkpoint, "--resume auto refuses it too")
+        }
+    }
+
+    /// `model.safetensors` holds `<bn>.num_batches_tracked` for each BatchNorm layer (an int64 scalar,
+    /// as PyTorch's state dict has it); it loads, restores into a model (which does not read it), and
+    /// a counter that is not an int64 scalar step count is refused by name. Checkpoints without the
+    /// counters (written before them) still load: every other test here saves none.
+    func testBatchNormCountersAreInt64ScalarsAndChecked() throws {
+        let arena = ParameterArena()
+        for (name, role) in [("conv1.weight", ParameterArena.Role.weight), ("bn1.weight", .normOrBias), ("bn1.bias", .normOrBias),
+                             ("bn1.running_mean", .buffer), ("bn1.running_var", .buffer),
+                             ("layer1.0.downsample.1.running_mean", .buffer), ("layer1.0.downsample.1.running_var", .buffer)] {
+            _ = arena.register(name, shape: [2], role: role, initial: 0.5)
+        }
+        arena.finalize()
+        let store = try CheckpointStore(folder: folder, keep: 1)
+        var tracked: Int64 = 1234
+        let url = try withUnsafePointer(to: &tracked) {
+            try store.save(step: 1234, epoch: 0, worldSize: 1, config: TrainingConfig(), metrics: [:],
+                           model: Checkpoint.modelTensors(arena, batchesTracked: $0), optimizer: [])
+        }
+        let checkpoint = try CheckpointStore.load(url)
+        let counters = checkpoint.model.filter { $0.name.hasSuffix(".num_batches_tracked") }
+        XCTAssertEqual(counters, [StoredTensor(name: "bn1.num_batches_tracked", shape: [], integers: [1234]),
+                                  StoredTensor(name: "layer1.0.downsample.1.num_batches_tracked", shape: [], integers: [1234])])
+        XCTAssertEqual(checkpoint.model.count, 7 + 2)
+        try checkpoint.restoreParameters(into: arena, modelName: "test")
+
+        for (index, bad) in [StoredTensor(name: "bn1.num_batches_tracked", shape: [], values: [3]),
+                             StoredTensor(name: "bn1.num_batches_tracked", shape: [1], integers: [3]),
+                             StoredTensor(name: "bn1.num_batches_tracked", shape: [], integers: [-1])].enumerated() {
+            let other = try CheckpointStore(folder: folder.appendingPathComponent("bad-\(index)"), keep: 1)
+            let saved = try bad.values.withUnsafeBufferPointer { v in
+                try bad.integers.withUnsafeBufferPointer { i in
+                    try other.save(step: 3, epoch: 0, worldSize: 1, config: TrainingConfig(), metrics: [:],
+                                   model: [bad.dtype == .f32 ? TensorSlice(name: bad.name, shape: bad.shape, values: v)
+                                                             : TensorSlice(name: bad.name, shape: bad.shape, integers: i)],
+                                   optimizer: [])
+                }
+            }
+            XCTAssertTrue(loadError(saved, naming: "model.safetensors").contains("holds bn1.num_batches_tracked as "))
         }
     }
 

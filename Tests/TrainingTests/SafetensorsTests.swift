@@ -18,13 +18,19 @@ final class SafetensorsTests: XCTestCase {
     /// Writes `tensors` (owned arrays) through borrowed slices.
     private func write(_ tensors: [StoredTensor], metadata: [String: String] = [:], to url: URL) throws {
         var slices: [TensorSlice] = []
-        var keep: [UnsafeMutableBufferPointer<Float>] = []
+        var keep: [UnsafeMutableRawBufferPointer] = []
         defer { keep.forEach { $0.deallocate() } }
+        func copy<Element>(_ elements: [Element]) -> UnsafeBufferPointer<Element> {
+            let buffer = UnsafeMutableBufferPointer<Element>.allocate(capacity: elements.count)
+            _ = buffer.initialize(from: elements)
+            keep.append(UnsafeMutableRawBufferPointer(buffer))
+            return UnsafeBufferPointer(buffer)
+        }
         for tensor in tensors {
-            let buffer = UnsafeMutableBufferPointer<Float>.allocate(capacity: tensor.values.count)
-            _ = buffer.initialize(from: tensor.values)
-            keep.append(buffer)
-            slices.append(TensorSlice(name: tensor.name, shape: tensor.shape, values: UnsafeBufferPointer(buffer)))
+            switch tensor.dtype {
+            case .f32: slices.append(TensorSlice(name: tensor.name, shape: tensor.shape, values: copy(tensor.values)))
+            case .i64: slices.append(TensorSlice(name: tensor.name, shape: tensor.shape, integers: copy(tensor.integers)))
+            }
         }
         try Safetensors.write(slices, metadata: metadata, to: url)
     }
@@ -32,7 +38,9 @@ final class SafetensorsTests: XCTestCase {
     private let sample = [
         StoredTensor(name: "fc.weight", shape: [2, 3], values: [1, -2, 3.5, .pi, -0.0, .leastNonzeroMagnitude]),
         StoredTensor(name: "conv1.weight", shape: [1, 1, 2, 2], values: [0.25, 0.5, 0.75, 1]),
-        StoredTensor(name: "bn1.num_batches", shape: [], values: [7]),
+        StoredTensor(name: "bn1.running_var", shape: [], values: [7]),
+        StoredTensor(name: "bn1.num_batches_tracked", shape: [], integers: [1 << 40 | 3]),
+        StoredTensor(name: "counts", shape: [2], integers: [-1, .max]),
         StoredTensor(name: "empty", shape: [0, 4], values: []),
     ]
 
@@ -40,11 +48,13 @@ final class SafetensorsTests: XCTestCase {
         let url = folder.appendingPathComponent("a.safetensors")
         try write(sample, metadata: ["format": "pt"], to: url)
         let (tensors, metadata) = try Safetensors.read(url)
-        XCTAssertEqual(tensors.map(\.name), ["bn1.num_batches", "conv1.weight", "empty", "fc.weight"])
+        XCTAssertEqual(tensors.map(\.name), ["bn1.num_batches_tracked", "bn1.running_var", "conv1.weight", "counts", "empty", "fc.weight"])
         for tensor in tensors {
             let original = sample.first { $0.name == tensor.name }!
             XCTAssertEqual(tensor.shape, original.shape)
+            XCTAssertEqual(tensor.dtype, original.dtype)
             XCTAssertEqual(tensor.values.map(\.bitPattern), original.values.map(\.bitPattern))
+            XCTAssertEqual(tensor.integers, original.integers)
         }
         XCTAssertEqual(metadata, ["format": "pt"])
     }
@@ -59,6 +69,13 @@ final class SafetensorsTests: XCTestCase {
         XCTAssertEqual(Array(bytes[0..<8]), [UInt8(padded.utf8.count), 0, 0, 0, 0, 0, 0, 0])
         XCTAssertEqual(String(decoding: bytes[8..<8 + padded.utf8.count], as: UTF8.self), padded)
         XCTAssertEqual(Array(bytes[(8 + padded.utf8.count)...]), [0, 0, 0x80, 0x3f, 0, 0, 0, 0x40])
+
+        // An int64 scalar (PyTorch's num_batches_tracked): shape [], 8 little-endian bytes.
+        try write([StoredTensor(name: "n", shape: [], integers: [258])], to: url)
+        let scalar = [UInt8](try Data(contentsOf: url))
+        let scalarHeader = #"{"n":{"dtype":"I64","shape":[],"data_offsets":[0,8]}}"#
+        XCTAssertEqual(String(decoding: scalar[8..<(8 + scalarHeader.utf8.count)], as: UTF8.self), scalarHeader)
+        XCTAssertEqual(Array(scalar.suffix(8)), [2, 1, 0, 0, 0, 0, 0, 0])
     }
 
     /// The error reading `bytes` gives.
@@ -87,7 +104,9 @@ final class SafetensorsTests: XCTestCase {
         XCTAssertTrue(readError([0xff, 0, 0, 0, 0, 0, 0, 0, 0x7b]).contains("header length 255 exceeds the 1 bytes after it"))
         XCTAssertTrue(readError(file(header: "[1, 2]", dataBytes: 0)).contains("the header is not a JSON object"))
         XCTAssertTrue(readError(file(header: #"{"w":{"dtype":"F16","shape":[2],"data_offsets":[0,4]}}"#, dataBytes: 4))
-            .contains("tensor w: dtype F16 is not supported (only F32)"))
+            .contains("tensor w: dtype F16 is not supported (only F32 and I64)"))
+        XCTAssertTrue(readError(file(header: #"{"w":{"dtype":"I64","shape":[2],"data_offsets":[0,8]}}"#, dataBytes: 8))
+            .contains("tensor w: shape [2] needs 2 × 8 bytes but data_offsets span 8"))
         XCTAssertTrue(readError(file(header: #"{"w":{"dtype":"F32","shape":[3],"data_offsets":[0,8]}}"#, dataBytes: 8))
             .contains("tensor w: shape [3] needs 3 × 4 bytes but data_offsets span 8"))
         XCTAssertTrue(readError(file(header: #"{"w":{"dtype":"F32","shape":[4],"data_offsets":[0,16]}}"#, dataBytes: 12))
@@ -103,37 +122,27 @@ final class SafetensorsTests: XCTestCase {
         XCTAssertTrue(readError(file(header: #"{"__metadata__":{"a":1}}"#, dataBytes: 0)).contains("__metadata__ is not an object of strings"))
     }
 
-    /// When the reference implementation is installed (`pip install safetensors numpy`, and `torch` for
-    /// the PyTorch check), it reads our file to the same values. Skipped otherwise.
-    /// `SAFETENSORS_PYTHON` picks the interpreter (default: /tmp/torch-ref/bin/python3 if present).
+    /// The reference implementation (safetensors, numpy and PyTorch in the virtual environment of
+    /// launch/test.sh: see ``PythonReference``) reads our file to the same values, dtypes and shapes,
+    /// int64 scalars included. Fails in CI when that Python is missing; skipped elsewhere.
     func testReferenceImplementationReadsOurFile() throws {
-        let python = ProcessInfo.processInfo.environment["SAFETENSORS_PYTHON"]
-            ?? (FileManager.default.fileExists(atPath: "/tmp/torch-ref/bin/python3") ? "/tmp/torch-ref/bin/python3" : "/usr/bin/python3")
-        func run(_ script: String) throws -> (status: Int32, output: String) {
-            let result = try MPIRun.launch([python, "-c", script], timeout: 120)
-            XCTAssertFalse(result.timedOut, "python did not finish within 120 s")
-            return (result.status, result.output)
-        }
-        guard FileManager.default.isExecutableFile(atPath: python), try run("import safetensors.numpy").status == 0 else {
-            throw XCTSkip("python safetensors (numpy) is not installed at \(python)")
-        }
         let url = folder.appendingPathComponent("ref.safetensors")
         try write(sample.filter { $0.name != "empty" }, metadata: ["format": "pt"], to: url)
-        let result = try run("""
+        let result = try PythonReference.run(["-c", """
             from safetensors.numpy import load_file
+            from safetensors.torch import load_file as load_torch
             t = load_file("\(url.path)")
-            print(sorted(t), t["fc.weight"].shape, t["fc.weight"].dtype, t["fc.weight"].reshape(-1)[:4].tolist(), t["bn1.num_batches"].tolist())
-            """)
+            print(sorted(t), t["fc.weight"].shape, t["fc.weight"].dtype, t["fc.weight"].reshape(-1)[:4].tolist(), t["bn1.running_var"].tolist())
+            n = t["bn1.num_batches_tracked"]
+            print(n.dtype, n.shape, int(n), t["counts"].tolist())
+            p = load_torch("\(url.path)")
+            print(p["conv1.weight"].dtype, tuple(p["conv1.weight"].shape), p["conv1.weight"].flatten().tolist(), p["bn1.num_batches_tracked"].dtype, tuple(p["bn1.num_batches_tracked"].shape))
+            """])
         XCTAssertEqual(result.status, 0, result.output)
-        XCTAssertEqual(result.output.trimmingCharacters(in: .whitespacesAndNewlines),
-                       "['bn1.num_batches', 'conv1.weight', 'fc.weight'] (2, 3) float32 [1.0, -2.0, 3.5, 3.141592502593994] 7.0")
-        // PyTorch, where installed too: what `safetensors.torch.load_file` users will do with a checkpoint.
-        guard try run("import torch").status == 0 else { return }
-        let torch = try run("""
-            from safetensors.torch import load_file
-            t = load_file("\(url.path)")
-            print(t["conv1.weight"].dtype, tuple(t["conv1.weight"].shape), t["conv1.weight"].flatten().tolist())
-            """)
-        XCTAssertEqual(torch.output.trimmingCharacters(in: .whitespacesAndNewlines), "torch.float32 (1, 1, 2, 2) [0.25, 0.5, 0.75, 1.0]")
+        XCTAssertEqual(result.output.trimmingCharacters(in: .whitespacesAndNewlines).split(separator: "\n"), [
+            "['bn1.num_batches_tracked', 'bn1.running_var', 'conv1.weight', 'counts', 'fc.weight'] (2, 3) float32 [1.0, -2.0, 3.5, 3.141592502593994] 7.0",
+            "int64 () \((1 << 40) | 3) [-1, 9223372036854775807]",
+            "torch.float32 (1, 1, 2, 2) [0.25, 0.5, 0.75, 1.0] torch.int64 ()",
+        ])
     }
 }

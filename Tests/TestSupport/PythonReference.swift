@@ -1,0 +1,61 @@
+import Foundation
+import XCTest
+
+/// The Python with PyTorch, safetensors and numpy that the interoperability tests run: the virtual
+/// environment `launch/test.sh` creates (`.build/python-venv`), named by `$MULTIMIX_TEST_PYTHON`.
+///
+/// Where it is missing or lacks a package, a test that needs it fails in CI (`CI=true`: the check
+/// must run there) and is skipped elsewhere, each time with what to run.
+public enum PythonReference {
+    /// The modules every interoperability test imports.
+    public static let modules = ["torch", "safetensors", "numpy"]
+
+    /// `$MULTIMIX_TEST_PYTHON`, else the virtual environment's interpreter under the repository.
+    public static var interpreter: String {
+        if let path = ProcessInfo.processInfo.environment["MULTIMIX_TEST_PYTHON"], !path.isEmpty { return path }
+        return Repository.root.appendingPathComponent(".build/python-venv/bin/python").path
+    }
+
+    /// The project's Python folder (`python/`: the PyTorch models and the checkpoint evaluator).
+    public static let folder = Repository.root.appendingPathComponent("python")
+
+    /// Whether this is a CI run (`CI=true`, as CI services and `.ci/run` set it).
+    static var isCI: Bool { ProcessInfo.processInfo.environment["CI"]?.lowercased() == "true" }
+
+    /// Why the interpreter cannot run the tests, or nil when it can (checked once per process).
+    static let problem: String? = {
+        let python = interpreter
+        guard FileManager.default.isExecutableFile(atPath: python) else { return "no Python interpreter at \(python)" }
+        guard let result = try? MPIRun.launch([python, "-c", "import " + modules.joined(separator: ", ")], timeout: 120) else {
+            return "\(python) does not start"
+        }
+        guard result.status == 0 else {
+            return "\(python) cannot import \(modules.joined(separator: ", ")): \(result.output.split(separator: "\n").last ?? "")"
+        }
+        return nil
+    }()
+
+    /// The interpreter, once it is known to import `modules`; otherwise fails the calling test in CI
+    /// (throws a plain error) and skips it elsewhere (throws XCTSkip), saying how to set it up.
+    public static func require() throws -> String {
+        guard let problem else { return interpreter }
+        let fix = "run bash launch/test.sh (it creates .build/python-venv with PyTorch's CPU build), or point MULTIMIX_TEST_PYTHON at a Python with \(modules.joined(separator: ", "))"
+        if isCI { throw PythonReferenceMissing(description: "CI=true and \(problem); \(fix)") }
+        throw XCTSkip("\(problem); \(fix)")
+    }
+
+    /// Runs `arguments` with the interpreter (`python/` importable), at most `timeout` seconds;
+    /// returns its exit status and output (stdout and stderr together).
+    public static func run(_ arguments: [String], timeout: Double = 300) throws -> MPIRun.Result {
+        let python = try require()
+        let result = try MPIRun.launch([python] + arguments, timeout: timeout,
+                                       environment: ["PYTHONPATH": folder.path, "OMP_NUM_THREADS": "1"])
+        XCTAssertFalse(result.timedOut, "python \(arguments.first ?? "") did not finish within \(Int(timeout)) s")
+        return result
+    }
+}
+
+/// The interoperability check cannot run in CI: a failure, not a skip.
+public struct PythonReferenceMissing: Error, CustomStringConvertible {
+    public let description: String
+}
