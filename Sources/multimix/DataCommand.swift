@@ -21,7 +21,7 @@ extension Multimix {
                 PATH_OR_NAME is a folder (or a file in it) whose format is sniffed, or one of the names \
                 \(DatasetSource.knownNames.map(\.name).joined(separator: ", ")), which resolve to default folders \
                 (Fashion-MNIST under /usr/share/datasets/fashion-mnist, the others under $MULTIMIX_DATA_DIR \
-                or .cache/data, filled by launch/setup.sh).
+                or .cache/data, filled by `multimix data fetch`).
                 """
         )
 
