@@ -44,6 +44,9 @@ let package = Package(
         // Datasets: CIFAR and IDX readers, rank sharding, augmentation, the prefetching loader.
         .target(name: "Datasets", dependencies: ["Tensors", "CZlib"]),
 
+        // DataFetch: `multimix data fetch`: resumable downloads, archive and per-file checksums, unpacking.
+        .target(name: "DataFetch", dependencies: ["Datasets", "CZlib"]),
+
         // Training: config, checkpoints (safetensors, SHA-256), evaluation metrics, run outputs.
         .target(name: "Training", dependencies: [
             "SwiftMPI", "Distributed", "Tensors", "Layers", "Models", "Mixing", "Datasets",
@@ -52,7 +55,7 @@ let package = Package(
 
         // The command-line tool.
         .executableTarget(name: "multimix", dependencies: [
-            "SwiftMPI", "Tensors", "Models", "Mixing", "Datasets", "Training", "CMPI",
+            "SwiftMPI", "Tensors", "Models", "Mixing", "Datasets", "DataFetch", "Training", "CMPI",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         // Multi-rank scenarios for the tests: run under mpirun by Tests/SwiftMPITests.
@@ -62,10 +65,10 @@ let package = Package(
         .target(name: "TestSupport", path: "Tests/TestSupport"),
         .testTarget(name: "SwiftMPITests", dependencies: ["SwiftMPI", "TestSupport"]),
         .testTarget(name: "TensorsTests", dependencies: ["Tensors", "TestSupport"]),
-        .testTarget(name: "DatasetsTests", dependencies: ["Datasets", "TestSupport"]),
+        .testTarget(name: "DatasetsTests", dependencies: ["Datasets", "DataFetch", "TestSupport"], exclude: ["fetch_server.py"]),
         .testTarget(name: "LayersTests", dependencies: ["Layers", "TestSupport"]),
         .testTarget(name: "ModelsTests", dependencies: ["Models", "Datasets", "TestSupport"]),
-        .testTarget(name: "TrainingTests", dependencies: ["Training", "TestSupport"], exclude: ["metrics_reference.py"]),
+        .testTarget(name: "TrainingTests", dependencies: ["Training", "Datasets", "TestSupport"], exclude: ["metrics_reference.py"]),
         .testTarget(name: "MixingTests", dependencies: ["Mixing", "Layers", "TestSupport"]),
     ],
     swiftLanguageModes: [.v6]

@@ -28,36 +28,42 @@ if ((${#missing[@]})); then
     DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
-# 2. Data: unpack ../shared/data (xz, file by file) into the cache once, then verify the checksums.
-shared="${MULTIMIX_SHARED_DATA:-$repo/../shared/data}"
-cache="${MULTIMIX_DATA_DIR:-$repo/.cache/data}"
-if [ -d "$shared" ]; then
-    mkdir -p "$cache"
-    (cd "$shared" && find . -type f \( -name '*.xz' -o -name '*.txt' \) -print) | while read -r rel; do
-        rel="${rel#./}"
-        target="$cache/${rel%.xz}"
-        [ -s "$target" ] && continue
-        mkdir -p "$(dirname "$target")"
-        if [[ "$rel" == *.xz ]]; then
-            say "unpacking $rel"
-            xz -dkc "$shared/$rel" > "$target.partial" && mv "$target.partial" "$target"
-        else
-            cp "$shared/$rel" "$target"
-        fi
-    done
-    if [ -f "$shared/SHA256SUMS" ]; then
-        (cd "$cache" && sha256sum --quiet -c "$shared/SHA256SUMS") \
-            || { echo "[setup] error: unpacked data in $cache fails its checksums; delete $cache and run again" >&2; exit 1; }
-    fi
-    say "data ready in $cache"
-else
-    say "no shared data at $shared (set MULTIMIX_SHARED_DATA); CIFAR will need data.root"
-fi
-
-# 3. Release build.
+# 2. Release build.
 if [ "${MULTIMIX_SKIP_BUILD:-0}" != 1 ]; then
     say "building release"
     mkdir -p .build
     swift build -c release > .build/setup-build.log 2>&1 \
         || { tail -n 40 .build/setup-build.log >&2; echo "[setup] error: release build failed (log: .build/setup-build.log)" >&2; exit 1; }
+fi
+
+# 3. Data from the local mirror ../shared/data (CI), through `multimix data fetch --from`, the path a
+#    user's mirror takes: each file is checked against its SHA-256 and every record is read before the
+#    dataset is moved into the cache. Skipped when the cache already holds the files. Without a
+#    mirror, fetch CIFAR yourself: .build/release/multimix data fetch cifar10 (README, "Data").
+shared="${MULTIMIX_SHARED_DATA:-$repo/../shared/data}"
+cache="${MULTIMIX_DATA_DIR:-$repo/.cache/data}"
+if [ -d "$shared" ]; then
+    wanted=()
+    [ -d "$shared/cifar-10-batches-bin" ] && [ ! -s "$cache/cifar-10-batches-bin/test_batch.bin" ] && wanted+=("cifar10 all")
+    [ -d "$shared/cifar-100-binary" ] && [ ! -s "$cache/cifar-100-binary/test.bin" ] && {
+        # The mirror may hold CIFAR-100's test split alone (out-of-distribution evaluation).
+        if [ -e "$shared/cifar-100-binary/train.bin.xz" ] || [ -e "$shared/cifar-100-binary/train.bin" ]; then
+            wanted+=("cifar100 all"); else wanted+=("cifar100 test"); fi; }
+    if ((${#wanted[@]})); then
+        if [ ! -x .build/release/multimix ]; then
+            say "building multimix to fetch the data"
+            mkdir -p .build
+            swift build -c release --product multimix > .build/setup-build.log 2>&1 \
+                || { tail -n 40 .build/setup-build.log >&2; echo "[setup] error: release build failed (log: .build/setup-build.log)" >&2; exit 1; }
+        fi
+        for item in "${wanted[@]}"; do
+            read -r name split <<< "$item"
+            say "fetching $name ($split) from the local mirror $shared"
+            MULTIMIX_PROGRESS=lines .build/release/multimix data fetch "$name" --split "$split" --from "$shared" --into "$cache" \
+                | sed 's/^/[setup]   /' || { echo "[setup] error: the local mirror's $name failed its checks (above); fix $shared or delete $cache and run again" >&2; exit 1; }
+        done
+    fi
+    say "data ready in $cache"
+else
+    say "no local data mirror at $shared (set MULTIMIX_SHARED_DATA); fetch CIFAR with: .build/release/multimix data fetch cifar10"
 fi

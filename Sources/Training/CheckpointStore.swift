@@ -1,3 +1,4 @@
+import Datasets
 import Foundation
 
 /// A checkpoint read back and verified.

@@ -80,7 +80,7 @@ extension Evaluator {
         let source = DatasetSource(name, root: root)
         let pipeline = try DataPipeline(source: source, statistics: statistics)
         guard let test = pipeline.test else {
-            throw TrainingError.cannotStart("\(key): \(source.root) has no test split of \(name); run launch/setup.sh or give the dataset's folder")
+            throw TrainingError.cannotStart("\(key): \(source.root) has no test split of \(name); \(name.fetchAdvice(root: source.root).replacingOccurrences(of: "multimix data fetch \(name.rawValue)", with: "multimix data fetch \(name.rawValue) --split test"))")
         }
         guard test.shape == shape else {
             throw TrainingError.cannotStart("\(key): \(name) images are \(test.shape), the model takes \(shape); pick a set of the same shape (cifar10 against cifar100)")

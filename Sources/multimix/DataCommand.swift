@@ -1,4 +1,5 @@
 import ArgumentParser
+import DataFetch
 import Datasets
 
 extension Multimix {
@@ -6,8 +7,8 @@ extension Multimix {
     struct DataCommand: ParsableCommand {
         static let configuration = CommandConfiguration(
             commandName: "data",
-            abstract: "Look at datasets: formats, counts, statistics, sample grids.",
-            subcommands: [DataInspect.self]
+            abstract: "Fetch datasets, and look at them: formats, counts, statistics, sample grids.",
+            subcommands: [DataInspect.self, DataFetchCommand.self]
         )
     }
 
@@ -20,7 +21,7 @@ extension Multimix {
                 PATH_OR_NAME is a folder (or a file in it) whose format is sniffed, or one of the names \
                 \(DatasetSource.knownNames.map(\.name).joined(separator: ", ")), which resolve to default folders \
                 (Fashion-MNIST under /usr/share/datasets/fashion-mnist, the others under $MULTIMIX_DATA_DIR \
-                or .cache/data, filled by launch/setup.sh).
+                or .cache/data, filled by `multimix data fetch`).
                 """
         )
 
@@ -73,6 +74,92 @@ extension Multimix {
                                           perClass: perClass, scale: scale)
             try PNGWriter.write(width: canvas.width, height: canvas.height, rgb: canvas.rgb, to: grid)
             print("grid     \(grid): \(min(classes, dataset.classCount)) classes x \(perClass) \(report.statisticsSplit) images, \(canvas.width)x\(canvas.height) pixels")
+        }
+    }
+}
+
+extension Multimix {
+    /// `multimix data fetch NAME [--into DIR] [--from URL_OR_PATH]`.
+    struct DataFetchCommand: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "fetch",
+            abstract: "Download a dataset, check it and unpack it where data.root expects it.",
+            discussion: """
+                NAME is one of \(DatasetName.choices). The dataset goes into DIR/FOLDER (DIR is .cache/data \
+                by default, the folder the configs' data.root defaults to when run from the repository): \
+                cifar-10-batches-bin, cifar-100-binary, mnist or fashion-mnist.
+
+                Checks: a download from the official URL must have the MD5 its authors publish (they \
+                publish no SHA-256); every unpacked file is held to the SHA-256 the project ships, so a \
+                mirror that repacked the same files passes and a damaged or different file fails, named; \
+                then every record is read. Files with no shipped SHA-256 (CIFAR-100's train.bin, MNIST's \
+                four files) are checked by record structure only (size, header, label ranges) unless the \
+                download is the official file; the output says so. Nothing is installed until every check \
+                passes.
+
+                --from takes a mirror URL (CIFAR: the archive's URL; MNIST-style: the folder URL holding \
+                the four .gz files), a local archive, or a local folder holding the dataset's files, plain, \
+                .gz or .xz (air-gapped clusters, launch/setup.sh's local mirror). An interrupted download \
+                continues where it stopped (DIR/.downloads/*.part), on a retry or on the next run.
+
+                On a cluster fetch once per folder, never in every rank: on a login node into a shared \
+                folder (--into /shared/data, then data.root: /shared/data/cifar-10-batches-bin), or once \
+                on every node. A second fetch into the same folder waits for the first, then finds the \
+                dataset in place.
+                """
+        )
+
+        enum SplitChoice: String, ExpressibleByArgument, CaseIterable {
+            case all, train, test
+            var splits: [DatasetSplit] {
+                switch self {
+                case .all: return [.train, .test]
+                case .train: return [.train]
+                case .test: return [.test]
+                }
+            }
+        }
+
+        @Argument(help: "The dataset: fashion-mnist, mnist, cifar10 or cifar100.")
+        var name: String
+
+        @Option(help: "The data directory to put the dataset's folder in.")
+        var into: String = DatasetSource.relativeDataDirectory
+
+        @Option(help: "A mirror URL, a local archive, or a local folder with the dataset's files (plain, .gz or .xz).")
+        var from: String?
+
+        @Option(help: "Fetch only this split (all, train or test): CIFAR-100's test split alone serves out-of-distribution evaluation.")
+        var split: SplitChoice = .all
+
+        @Option(help: "Seconds without a byte before a download counts as stalled.")
+        var stallTimeout: Double = 60
+
+        @Option(help: "How many times to resume a download that drops or stalls before giving up.")
+        var retries: Int = 3
+
+        @Flag(help: "Fetch again even if the dataset is already in place and intact.")
+        var force = false
+
+        @Flag(help: "Keep the downloaded archive in DIR/.downloads.")
+        var keepDownload = false
+
+        func validate() throws {
+            guard DatasetName(lenient: name) != nil else {
+                throw ValidationError("unknown dataset '\(name)'; choose \(DatasetName.choices).")
+            }
+            guard stallTimeout > 0, stallTimeout <= 86_400 else {
+                throw ValidationError("--stall-timeout must be in (0, 86400] seconds (got \(stallTimeout)).")
+            }
+            guard (0...100).contains(retries) else {
+                throw ValidationError("--retries must be in [0, 100] (got \(retries)).")
+            }
+        }
+
+        func run() throws {
+            let fetcher = DatasetFetcher(dataset: DatasetName(lenient: name)!, into: into, from: from, splits: split.splits,
+                                         stallTimeout: stallTimeout, retries: retries, force: force, keepDownload: keepDownload)
+            try fetcher.run()
         }
     }
 }

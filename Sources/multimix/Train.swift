@@ -112,9 +112,13 @@ struct Train: ParsableCommand {
     /// The data the config names exists and has a training split (the full check happens as it loads).
     static func checkData(_ config: TrainingConfig) throws {
         let source = DatasetSource(config.data.dataset, root: config.data.root)
+        let advice = config.data.dataset.fetchAdvice(root: source.root)
+        guard FileManager.default.fileExists(atPath: source.root) else {
+            throw ValidationError("data.root: \(source.root) does not exist; \(advice)")
+        }
         _ = try DatasetSource.sniff(source.root)
         guard source.availableSplits.contains(.train) else {
-            throw ValidationError("data.root: \(source.root) holds no complete training split of \(config.data.dataset.rawValue); run launch/setup.sh or point data.root at the dataset's folder")
+            throw ValidationError("data.root: \(source.root) holds no complete training split of \(config.data.dataset.rawValue); \(advice)")
         }
     }
 

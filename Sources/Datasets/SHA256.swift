@@ -6,8 +6,8 @@ import Foundation
 ///     hash.update(Array("abc".utf8))
 ///     hash.finalize().hex   // "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
 ///
-/// Used for checkpoint file checksums (`SHA256.hash(file:)` reads in 1 MiB chunks) and the config
-/// hash that ranks compare. Plain Swift: no dependency, about 200 MB/s in release builds, which is
+/// Used for checkpoint file checksums (`SHA256.hash(file:)` reads in 1 MiB chunks), the config
+/// hash that ranks compare, and the dataset files `multimix data fetch` checks (``DatasetManifest``). Plain Swift: no dependency, about 200 MB/s in release builds, which is
 /// far below the cost of writing the checkpoint it checks.
 public struct SHA256: Sendable {
     /// A 32-byte digest.
@@ -44,22 +44,10 @@ public struct SHA256: Sendable {
     /// Adds bytes to the message.
     public mutating func update(_ bytes: UnsafeRawBufferPointer) {
         length &+= UInt64(bytes.count)
-        var start = 0
-        if !pending.isEmpty {
-            let take = min(64 - pending.count, bytes.count)
-            pending.append(contentsOf: bytes[0..<take])
-            start = take
-            if pending.count == 64 {
-                let block = pending
-                block.withUnsafeBytes { compress($0) }
-                pending.removeAll(keepingCapacity: true)
-            }
-        }
-        while bytes.count - start >= 64 {
-            compress(UnsafeRawBufferPointer(rebasing: bytes[start..<start + 64]))
-            start += 64
-        }
-        if start < bytes.count { pending.append(contentsOf: bytes[start...]) }
+        var pending = self.pending
+        self.pending = []
+        feedBlocks(bytes, pending: &pending) { compress($0) }
+        self.pending = pending
     }
 
     /// Adds bytes to the message.
@@ -131,4 +119,25 @@ public struct SHA256: Sendable {
         }
         return hash.finalize()
     }
+}
+
+/// Cuts a message into 64-byte blocks for `compress` (SHA-256 and MD5 share the block size): bytes
+/// left over from the last call in `pending` first, then whole blocks of `bytes`, the rest kept in
+/// `pending` for the next call.
+func feedBlocks(_ bytes: UnsafeRawBufferPointer, pending: inout [UInt8], compress: (UnsafeRawBufferPointer) -> Void) {
+    var start = 0
+    if !pending.isEmpty {
+        let take = min(64 - pending.count, bytes.count)
+        pending.append(contentsOf: bytes[0..<take])
+        start = take
+        if pending.count == 64 {
+            pending.withUnsafeBytes { compress($0) }
+            pending.removeAll(keepingCapacity: true)
+        }
+    }
+    while bytes.count - start >= 64 {
+        compress(UnsafeRawBufferPointer(rebasing: bytes[start..<start + 64]))
+        start += 64
+    }
+    if start < bytes.count { pending.append(contentsOf: bytes[start...]) }
 }

@@ -1,0 +1,226 @@
+import CZlib
+import Datasets
+import Foundation
+
+/// A file being written, hashed (SHA-256) as it goes.
+final class HashingFile {
+    let path: String
+    private let file: UnsafeMutablePointer<FILE>
+    private var hash = SHA256()
+    private(set) var size = 0
+
+    init(_ path: String) throws {
+        guard let file = fopen(path, "wb") else {
+            throw FetchError("\(path): cannot create (\(String(cString: strerror(errno)))); check that the folder is writable")
+        }
+        self.path = path
+        self.file = file
+    }
+
+    deinit { fclose(file) }
+
+    func write(_ bytes: UnsafeRawBufferPointer) throws {
+        guard !bytes.isEmpty else { return }
+        hash.update(bytes)
+        size += bytes.count
+        guard fwrite(bytes.baseAddress, 1, bytes.count, file) == bytes.count else {
+            throw FetchError("\(path): cannot write (\(String(cString: strerror(errno)))); check the disk's free space")
+        }
+    }
+
+    /// Flushes the file and returns its SHA-256 (hex) and size.
+    func finish() throws -> (sha256: String, size: Int) {
+        guard fflush(file) == 0, fsync(fileno(file)) == 0 else {
+            throw FetchError("\(path): cannot write (\(String(cString: strerror(errno)))); check the disk's free space")
+        }
+        return (hash.finalize().hex, size)
+    }
+}
+
+/// A source of bytes read in order: a gzip file (zlib), a plain file, or `xz -dc`'s output.
+protocol ByteStream: AnyObject {
+    /// Reads up to `buffer.count` bytes; 0 at the end.
+    func read(into buffer: UnsafeMutableRawBufferPointer) throws -> Int
+}
+
+extension ByteStream {
+    /// Copies everything that is left to `sink`.
+    func copyAll(to sink: HashingFile) throws {
+        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 20, alignment: 16)
+        defer { buffer.deallocate() }
+        while true {
+            let got = try read(into: buffer)
+            if got == 0 { return }
+            try sink.write(UnsafeRawBufferPointer(rebasing: buffer[0..<got]))
+        }
+    }
+
+    /// Reads exactly `count` bytes into `buffer` (false if the stream ends first).
+    func readExactly(_ count: Int, into buffer: UnsafeMutableRawBufferPointer) throws -> Bool {
+        var filled = 0
+        while filled < count {
+            let got = try read(into: UnsafeMutableRawBufferPointer(rebasing: buffer[filled..<count]))
+            if got == 0 { return false }
+            filled += got
+        }
+        return true
+    }
+}
+
+/// A gzip file read through zlib (which also reads a plain file as it is; `requireGzip` refuses that).
+final class GzipStream: ByteStream {
+    let path: String
+    private let file: gzFile
+    private var produced = 0
+
+    init(_ path: String, requireGzip: Bool) throws {
+        if requireGzip {
+            let head = FileManager.default.contents(atPath: path)?.prefix(2)
+            guard let head, head.count == 2, head.first == 0x1F, head.last == 0x8B else {
+                throw FetchError("\(path): not a gzip file (it should start with the bytes 1f 8b); the download is damaged or is not the archive: delete it and fetch again, or give the official archive")
+            }
+        }
+        guard let file = gzopen(path, "rb") else {
+            throw FetchError("\(path): cannot open (\(String(cString: strerror(errno)))); check the file")
+        }
+        gzbuffer(file, 1 << 20)
+        self.path = path
+        self.file = file
+    }
+
+    deinit { gzclose(file) }
+
+    func read(into buffer: UnsafeMutableRawBufferPointer) throws -> Int {
+        let got = gzread(file, buffer.baseAddress, UInt32(buffer.count))
+        var code: Int32 = 0
+        let message = String(cString: gzerror(file, &code))
+        if got < 0 || (code != Z_OK && code != Z_STREAM_END) {
+            let what = code == Z_BUF_ERROR ? "ends early (truncated)" : "is damaged (zlib: \(message))"
+            throw FetchError("\(path): the gzip data \(what) after \(produced) unpacked bytes; delete it and fetch again, or use another mirror")
+        }
+        produced += Int(got)
+        return Int(got)
+    }
+}
+
+/// The decompressed output of `xz -dc FILE` (xz-utils), for mirrors that store files xz-compressed.
+final class XZStream: ByteStream {
+    let path: String
+    private let process = Process()
+    private let output: FileHandle
+    private let errors = Pipe()
+
+    init(_ path: String) throws {
+        self.path = path
+        let pipe = Pipe()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = ["xz", "-dc", path]
+        process.standardOutput = pipe
+        process.standardError = errors
+        do {
+            try process.run()
+        } catch {
+            throw FetchError("\(path): cannot run xz to unpack it (\(error.localizedDescription)); install xz-utils")
+        }
+        output = pipe.fileHandleForReading
+    }
+
+    func read(into buffer: UnsafeMutableRawBufferPointer) throws -> Int {
+        let got = Glibc.read(output.fileDescriptor, buffer.baseAddress, buffer.count)
+        if got > 0 { return got }
+        process.waitUntilExit()
+        guard process.terminationStatus == 0 else {
+            let message = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+                .trimmingCharacters(in: .whitespacesAndNewlines).replacingOccurrences(of: "\n", with: " ")
+            let reason = process.terminationStatus == 127 ? "xz is not installed (install xz-utils)" : "xz failed: \(message)"
+            throw FetchError("\(path): cannot unpack: \(reason); check the mirror's file")
+        }
+        return 0
+    }
+}
+
+/// Reads a tar archive (ustar, GNU and pax names) from a stream, entry by entry.
+enum TarReader {
+    /// Calls `destination(name)` for every regular file in the archive; a path it returns receives the
+    /// file's bytes (then `written(name, sha256, size)` is called), nil skips the file.
+    static func extract(_ stream: ByteStream, archive: String, destination: (String) -> String?,
+                        written: (String, String, Int) throws -> Void) throws {
+        let block = UnsafeMutableRawBufferPointer.allocate(byteCount: 512, alignment: 16)
+        let chunk = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 20, alignment: 16)
+        defer { block.deallocate(); chunk.deallocate() }
+        var longName: String? = nil
+        var offset = 0
+        while true {
+            guard try stream.readExactly(512, into: block) else {
+                throw FetchError("\(archive): the archive ends without its end marker (at byte \(offset) of the tar data); the download is incomplete: delete it and fetch again")
+            }
+            offset += 512
+            if block.allSatisfy({ $0 == 0 }) {
+                // The end: read on to the end of the gzip stream, so that zlib checks its CRC.
+                while try stream.read(into: chunk) > 0 {}
+                return
+            }
+            let header = Array(block)
+            guard let size = octal(header[124..<136]) else {
+                throw FetchError("\(archive): damaged tar header at byte \(offset - 512) (the size field is not a number); the archive is damaged: delete it and fetch again")
+            }
+            let type = header[156]
+            var name = string(header[0..<100])
+            if header[257..<262].elementsEqual(Array("ustar".utf8)), case let prefix = string(header[345..<500]), !prefix.isEmpty {
+                name = prefix + "/" + name
+            }
+            if let long = longName { name = long }
+            longName = nil
+            let padded = (size + 511) / 512 * 512
+            switch type {
+            case UInt8(ascii: "L"), UInt8(ascii: "x"):
+                // A GNU long name, or pax extended attributes (their `path=` record names the next entry).
+                let data = try readAll(stream, count: padded, archive: archive, offset: offset)
+                let text = String(decoding: data.prefix(size), as: UTF8.self)
+                longName = type == UInt8(ascii: "L") ? text.trimmingCharacters(in: CharacterSet(charactersIn: "\0"))
+                    : text.split(separator: "\n").compactMap { record -> String? in
+                        guard let range = record.range(of: " path=") else { return nil }
+                        return String(record[range.upperBound...])
+                    }.last
+            case UInt8(ascii: "0"), 0, UInt8(ascii: "7"):
+                let target = destination(name)
+                let sink = try target.map(HashingFile.init)
+                var left = size
+                while left > 0 {
+                    let want = min(left, chunk.count)
+                    guard try stream.readExactly(want, into: chunk) else {
+                        throw FetchError("\(archive): the archive ends inside \(name) (\(size - left) of its \(size) bytes); the download is incomplete: delete it and fetch again")
+                    }
+                    try sink?.write(UnsafeRawBufferPointer(rebasing: chunk[0..<want]))
+                    left -= want
+                }
+                if padded > size { _ = try readAll(stream, count: padded - size, archive: archive, offset: offset) }
+                if let sink {
+                    let (sha, bytes) = try sink.finish()
+                    try written(name, sha, bytes)
+                }
+            default:
+                _ = try readAll(stream, count: padded, archive: archive, offset: offset)  // folders, links: skipped
+            }
+            offset += padded
+        }
+    }
+
+    private static func readAll(_ stream: ByteStream, count: Int, archive: String, offset: Int) throws -> [UInt8] {
+        var bytes = [UInt8](repeating: 0, count: count)
+        let complete = try bytes.withUnsafeMutableBytes { try stream.readExactly(count, into: $0) }
+        guard complete else {
+            throw FetchError("\(archive): the archive ends early (at byte \(offset) of the tar data); the download is incomplete: delete it and fetch again")
+        }
+        return bytes
+    }
+
+    private static func string(_ bytes: ArraySlice<UInt8>) -> String {
+        String(decoding: bytes.prefix { $0 != 0 }, as: UTF8.self)
+    }
+
+    private static func octal(_ bytes: ArraySlice<UInt8>) -> Int? {
+        let text = string(bytes).trimmingCharacters(in: .whitespaces)
+        return text.isEmpty ? 0 : Int(text, radix: 8)
+    }
+}
