@@ -49,6 +49,8 @@ public struct DatasetFetcher {
     /// Fetches, checks and installs the dataset; returns its folder.
     @discardableResult
     public func run() throws -> String {
+        // A bad --from is an error even when the dataset is already in place.
+        let origin = try source()
         do {
             try FileManager.default.createDirectory(atPath: downloadFolder, withIntermediateDirectories: true)
         } catch {
@@ -72,7 +74,7 @@ public struct DatasetFetcher {
 
         var downloaded: [String] = []
         let checker = FileChecker(dataset: dataset, wanted: wanted, progress: progress)
-        switch try source() {
+        switch origin {
         case .urls(let urls, let official):
             var allPublished = true
             for (download, candidates) in zip(manifest.downloads, urls) {
