@@ -36,23 +36,54 @@ final class BatchNorm2dTests: XCTestCase {
         XCTAssertEqual(arena.value(bn.runningMean)[0], mean[0])
     }
 
+    /// The forward pass against a Double reference of y = relu(γ·(x − μ)/√(σ² + ε) + β + r) with the
+    /// batch's μ and biased σ², for several channel counts, with and without the residual.
+    func testForwardMatchesADoubleReferenceForEveryChannelCount() {
+        for C in [5, 16, 20, 64] {
+            for withResidual in [false, true] {
+                let context = LayerContext()
+                let bn = BatchNorm2d(context, name: "bn", channels: C, activation: .relu)
+                let arena = context.arena
+                arena.finalize()
+                var random = ParameterInitializer(seed: 3)
+                random.fillUniform(arena.value(bn.weight), count: C, bound: 1)
+                random.fillUniform(arena.value(bn.bias), count: C, bound: 1)
+                let x = FiniteDifferences.randomTensor([4, 5, 3, C], seed: 5), r = FiniteDifferences.randomTensor(x.shape, seed: 6)
+                let y = bn.forward(x, residual: withResidual ? r : nil).values
+                let rows = x.count / C
+                var expected = [Double](repeating: 0, count: x.count)
+                for c in 0..<C {
+                    let column = (0..<rows).map { Double(x[$0 * C + c]) }
+                    let mu = column.reduce(0, +) / Double(rows)
+                    let variance = column.map { ($0 - mu) * ($0 - mu) }.reduce(0, +) / Double(rows)
+                    let gamma = Double(arena.value(bn.weight)[c]), beta = Double(arena.value(bn.bias)[c])
+                    for m in 0..<rows {
+                        let v = gamma * (column[m] - mu) / (variance + 1e-5).squareRoot() + beta + (withResidual ? Double(r[m * C + c]) : 0)
+                        expected[m * C + c] = max(v, 0)
+                    }
+                }
+                assertClose(y, expected, tolerance: 1e-5, "\(C) channels, residual \(withResidual)")
+            }
+        }
+    }
+
     /// Backward against central differences, with ReLU and a residual, in training and evaluation.
     /// The residual is chosen so that every pre-activation starts at ±(0.2…1.2): a step of
     /// h = 1e-2 moves a pre-activation by at most ≈ h·γ·rstd·(1 + 1/m) < 0.05, so no ReLU kink is
     /// crossed and L is smooth. Truncation error O(h²) ≈ 1e-4 relative; rounding √N·2⁻²⁴/h ≈ 5e-5.
-    /// Tolerance 2e-3.
+    /// Tolerance 2e-3. Channel counts 3, 20 and 48 (the loops run over whole rows of C channels).
     func testBackwardMatchesFiniteDifferences() {
-        for training in [true, false] {
-            for activation in [BatchNorm2d.Activation.relu, .identity] {
+        for (training, activation, C) in [true, false].flatMap({ t in [BatchNorm2d.Activation.relu, .identity].flatMap { a in [3, 20, 48].map { (t, a, $0) } } }) {
+            do {
                 let context = LayerContext()
-                let bn = BatchNorm2d(context, name: "bn", channels: 3, activation: activation)
+                let bn = BatchNorm2d(context, name: "bn", channels: C, activation: activation)
                 let arena = context.arena
                 arena.finalize()
                 var random = ParameterInitializer(seed: 7)
-                random.fillUniform(arena.value(bn.weight), count: 3, bound: 1)
-                random.fillUniform(arena.value(bn.bias), count: 3, bound: 1)
-                random.fillUniform(arena.value(bn.runningMean), count: 3, bound: 0.5)
-                let x = FiniteDifferences.randomTensor([3, 3, 2, 3], seed: 11)
+                random.fillUniform(arena.value(bn.weight), count: C, bound: 1)
+                random.fillUniform(arena.value(bn.bias), count: C, bound: 1)
+                random.fillUniform(arena.value(bn.runningMean), count: C, bound: 0.5)
+                let x = FiniteDifferences.randomTensor([3, 3, 2, C], seed: 11)
                 // Pre-activations s = ±(0.2 + u): r = s − BN(x).
                 context.isTraining = training
                 let z = normalized(x, like: bn, in: arena, training: training)
@@ -62,22 +93,22 @@ final class BatchNorm2dTests: XCTestCase {
                 for i in 0..<x.count { residual[i] = s[i] - z[i] }
                 let upstream = FiniteDifferences.randomTensor(x.shape, seed: 17)
                 // The running statistics move on every training forward: save and restore them.
-                let savedStatistics = Array(UnsafeBufferPointer(start: arena.value(bn.runningMean), count: 6))
+                let savedStatistics = Array(UnsafeBufferPointer(start: arena.value(bn.runningMean), count: 2 * C))
                 let loss = { () -> Double in
                     let result = FiniteDifferences.weightedSum(bn.forward(x, residual: residual), upstream)
-                    arena.value(bn.runningMean).update(from: savedStatistics, count: 6)
+                    arena.value(bn.runningMean).update(from: savedStatistics, count: 2 * C)
                     return result
                 }
                 _ = loss()
                 let dx = bn.backward(upstream).values
                 let dr = bn.residualGradient.values
-                let what = "training \(training) \(activation)"
+                let what = "training \(training) \(activation) \(C) channels"
                 checkGradient("\(what) dx", loss: loss, values: x.data, count: x.count, analytic: dx, step: 1e-2, tolerance: 2e-3)
                 checkGradient("\(what) dr", loss: loss, values: residual.data, count: x.count, analytic: dr, step: 1e-2,
                               tolerance: 2e-3)
-                checkGradient("\(what) dγ", loss: loss, values: arena.value(bn.weight), count: 3,
+                checkGradient("\(what) dγ", loss: loss, values: arena.value(bn.weight), count: C,
                               analytic: gradientValues(arena, bn.weight), step: 1e-2, tolerance: 2e-3)
-                checkGradient("\(what) dβ", loss: loss, values: arena.value(bn.bias), count: 3,
+                checkGradient("\(what) dβ", loss: loss, values: arena.value(bn.bias), count: C,
                               analytic: gradientValues(arena, bn.bias), step: 1e-2, tolerance: 2e-3)
             }
         }
