@@ -43,10 +43,30 @@ public struct CheckpointState: Codable, Equatable, Sendable {
     /// `true` when a stop signal ended the evaluation due at this step: a resumed run evaluates before
     /// it trains on (absent otherwise).
     public var evaluationPending: Bool? = nil
+    /// The global batch the config's learning rate is for: the run's first (absent before elastic
+    /// resume existed: `training.batch_size` × `world_size` then).
+    public var baseGlobalBatchSize: Int? = nil
+    /// The global batch of the steps taken in the current epoch, and how many were taken.
+    public var globalBatchSize: Int? = nil
+    public var stepInEpoch: Int? = nil
 
     enum CodingKeys: String, CodingKey {
         case format, step, epoch, worldSize = "world_size", config, configHash = "config_hash", metrics, files,
-             savedAt = "saved_at", evaluationPending = "evaluation_pending"
+             savedAt = "saved_at", evaluationPending = "evaluation_pending",
+             baseGlobalBatchSize = "base_global_batch_size", globalBatchSize = "global_batch_size", stepInEpoch = "step_in_epoch"
+    }
+
+    /// What a resume on another number of ranks needs besides the step.
+    public struct Batches: Equatable, Sendable {
+        public var baseGlobalBatchSize: Int
+        public var globalBatchSize: Int
+        public var stepInEpoch: Int
+
+        public init(baseGlobalBatchSize: Int, globalBatchSize: Int, stepInEpoch: Int) {
+            self.baseGlobalBatchSize = baseGlobalBatchSize
+            self.globalBatchSize = globalBatchSize
+            self.stepInEpoch = stepInEpoch
+        }
     }
 
     /// Pretty, key-sorted JSON.

@@ -73,9 +73,11 @@ public final class CheckpointStore {
     ///   - optimizer: optimizer buffers, e.g. `momentum.conv1.weight`.
     ///   - metrics: the last logged metrics, for `state.json`.
     ///   - evaluationPending: a stop signal ended the evaluation due at this step (see `CheckpointState`).
+    ///   - batches: the batch sizes and the position in the epoch, for a resume on other ranks.
     @discardableResult
     public func save(step: Int, epoch: Int, worldSize: Int, config: TrainingConfig, metrics: [String: Double],
-                     model: [TensorSlice], optimizer: [TensorSlice], evaluationPending: Bool = false) throws -> URL {
+                     model: [TensorSlice], optimizer: [TensorSlice], evaluationPending: Bool = false,
+                     batches: CheckpointState.Batches? = nil) throws -> URL {
         let fileManager = FileManager.default
         removeTemporaryFolders()
         let name = CheckpointStore.folderName(step: step)
@@ -97,6 +99,11 @@ public final class CheckpointStore {
             ],
             savedAt: ISO8601DateFormatter().string(from: Date()))
         if evaluationPending { state.evaluationPending = true }
+        if let batches {
+            state.baseGlobalBatchSize = batches.baseGlobalBatchSize
+            state.globalBatchSize = batches.globalBatchSize
+            state.stepInEpoch = batches.stepInEpoch
+        }
         try DurableFile.write(try state.encoded(), to: temporary.appendingPathComponent(CheckpointStore.stateFile))
         try DurableFile.syncFolder(temporary)
 

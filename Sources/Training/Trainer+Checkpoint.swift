@@ -55,6 +55,7 @@ extension Trainer {
     func start(resume: ResumePolicy) throws {
         let arena = model.arena
         var resumedStep: Int64 = -1, pending: Int64 = 0
+        var position = ResumedPosition()
         try Trainer.rootDecides(communicator, "loading the checkpoint") {
             guard let store = checkpoints else { return }
             var checkpoint: Checkpoint? = nil
@@ -69,11 +70,9 @@ extension Trainer {
                 if found == nil && !store.checkpointFolders().isEmpty {
                     throw TrainingError.cannotStart("\(store.folder.path) holds checkpoints and none of them can be resumed (refused above); move them away or fix them, or pass --resume never with a new --run-dir")
                 }
-                if let found { try requireSameWorldSize(found) }
                 checkpoint = found
             case .path(let path):
                 let explicit = try CheckpointStore.load(URL(fileURLWithPath: path))
-                try requireSameWorldSize(explicit)
                 // Saving after an earlier step replaces the newer checkpoints of this run folder: refuse.
                 let newer = store.checkpointFolders().filter { (CheckpointStore.step(ofFolderNamed: $0.lastPathComponent) ?? 0) > explicit.state.step }
                 if let newest = newer.last {
@@ -85,21 +84,87 @@ extension Trainer {
             guard let checkpoint else { return }
             resumedStep = Int64(checkpoint.state.step)
             pending = checkpoint.state.evaluationPending == true ? 1 : 0
+            position = ResumedPosition(checkpoint.state, data: data)
             progress.message("resuming from \(checkpoint.folder.path) (step \(checkpoint.state.step), epoch \(checkpoint.state.epoch))")
         }
 
         // Rank 0's parameters, statistics, momentum and position become everyone's.
-        var header: [Int64] = [resumedStep, Int64(optimizer.stepCount), pending]
+        var header: [Int64] = [resumedStep, Int64(optimizer.stepCount), pending] + position.values
         try communicator.broadcast(&header, root: 0)
         evaluationPending = header[2] == 1
+        position = ResumedPosition(values: Array(header[3...]))
         try communicator.broadcast(UnsafeMutableBufferPointer(start: arena.values, count: arena.valueCount), root: 0)
         try communicator.broadcast(UnsafeMutableBufferPointer(start: optimizer.momentumBuffer, count: arena.trainableCount), root: 0)
         optimizer.stepCount = Int(header[1])
         if header[0] >= 0 {
             globalStep = Int(header[0])
-            let perEpoch = stepsPerEpoch
-            epoch = perEpoch > 0 ? globalStep / perEpoch : 0
-            stepInEpoch = perEpoch > 0 ? globalStep % perEpoch : 0
+            try continueRun(at: position)
+        }
+    }
+
+    /// Where a checkpoint left the run: the epoch, the step in it and the batches that made them.
+    struct ResumedPosition {
+        var epoch = 0, worldSize = 0, baseGlobalBatchSize = 0, globalBatchSize = 0, stepInEpoch = 0
+
+        init() {}
+
+        /// From `state.json` (checkpoints from before elastic resume: the batch of their config and
+        /// world size, the step in the epoch from the step count).
+        init(_ state: CheckpointState, data: DataPipeline) {
+            epoch = state.epoch
+            worldSize = state.worldSize
+            globalBatchSize = state.globalBatchSize ?? state.config.training.batchSize * state.worldSize
+            baseGlobalBatchSize = state.baseGlobalBatchSize ?? globalBatchSize
+            stepInEpoch = state.stepInEpoch ?? {
+                let perEpoch = DistributedSampler(datasetCount: data.train?.count ?? 0, worldSize: state.worldSize, rank: 0,
+                                                  shuffle: true, seed: UInt64(state.config.seed), tail: .drop)
+                    .batchCount(batchSize: globalBatchSize / state.worldSize, dropLastBatch: true)
+                return perEpoch > 0 ? state.step % perEpoch : 0
+            }()
+        }
+
+        var values: [Int64] { [epoch, worldSize, baseGlobalBatchSize, globalBatchSize, stepInEpoch].map(Int64.init) }
+
+        init(values: [Int64]) {
+            (epoch, worldSize, baseGlobalBatchSize, globalBatchSize, stepInEpoch) =
+                (Int(values[0]), Int(values[1]), Int(values[2]), Int(values[3]), Int(values[4]))
+        }
+    }
+
+    /// Continues at `position` on this run's ranks. On as many ranks as wrote the checkpoint: the same
+    /// batches. On another number, `distributed.on_world_size_change` says what is kept (the global
+    /// batch, or the per-rank batch with the learning rate scaled), and the epoch goes on from the
+    /// same example: the sampler's global order is the same on any number of ranks (rank r takes
+    /// order[r], order[r + W], …), so a global batch of B at step s is order[s·B ..< (s + 1)·B] for any W.
+    func continueRun(at position: ResumedPosition) throws {
+        let W = communicator.size, base = position.baseGlobalBatchSize
+        baseGlobalBatchSize = base
+        switch config.distributed.onWorldSizeChange {
+        case .keepGlobalBatch:
+            guard base % W == 0 else {
+                let divisors = (1...min(base, 64)).filter { base % $0 == 0 }.map(String.init).joined(separator: ", ")
+                throw TrainingError.cannotStart("the run's global batch of \(base) does not split over \(W) ranks (distributed.on_world_size_change: keep-global-batch); resume on \(divisors)\(base > 64 ? ", …" : "") ranks, or set distributed.on_world_size_change: keep-rank-batch")
+            }
+            rankBatchSize = base / W
+            learningRateScale = 1
+        case .keepRankBatch:
+            rankBatchSize = config.training.batchSize
+            learningRateScale = Double(rankBatchSize * W) / Double(base)
+        }
+        let global = rankBatchSize * W
+        let examplesDone = position.stepInEpoch * position.globalBatchSize
+        guard examplesDone % global == 0 else {
+            throw TrainingError.cannotStart("the checkpoint is \(position.stepInEpoch) steps of \(position.globalBatchSize) examples into epoch \(position.epoch + 1), which steps of \(global) cannot continue; resume on \(position.worldSize) ranks, or from a checkpoint at an epoch's end")
+        }
+        epoch = position.epoch
+        stepInEpoch = examplesDone / global
+        guard stepInEpoch == 0 || stepInEpoch < stepsPerEpoch else {
+            throw TrainingError.cannotStart("the checkpoint is \(stepInEpoch) steps of \(global) into epoch \(epoch + 1), which has only \(stepsPerEpoch) on \(W) ranks; resume on \(position.worldSize) ranks, or from a checkpoint at an epoch's end")
+        }
+        if W != position.worldSize && communicator.rank == 0 {
+            progress.message(config.distributed.onWorldSizeChange == .keepGlobalBatch
+                ? "resuming on \(W) ranks a run of \(position.worldSize): global batch \(global) kept, \(rankBatchSize) per rank (distributed.on_world_size_change: keep-global-batch)"
+                : "resuming on \(W) ranks a run of \(position.worldSize): \(rankBatchSize) per rank kept, global batch \(global), learning rate ×\(String(format: "%.4g", learningRateScale)) (distributed.on_world_size_change: keep-rank-batch)")
         }
     }
 
@@ -111,18 +176,11 @@ extension Trainer {
         }
     }
 
-    /// A checkpoint resumes on as many ranks as wrote it.
-    func requireSameWorldSize(_ checkpoint: Checkpoint) throws {
-        guard checkpoint.state.worldSize == communicator.size else {
-            throw TrainingError.cannotStart("\(checkpoint.folder.path) was written by a run of \(checkpoint.state.worldSize) ranks and this run has \(communicator.size); resume with mpirun -np \(checkpoint.state.worldSize), or pass --resume never with a new --run-dir")
-        }
-    }
-
     /// Steps per epoch on this world size (as the training loader will count them).
     var stepsPerEpoch: Int {
         DistributedSampler(datasetCount: data.train?.count ?? 0, worldSize: communicator.size, rank: communicator.rank,
                            shuffle: true, seed: UInt64(config.seed), tail: .drop)
-            .batchCount(batchSize: config.training.batchSize, dropLastBatch: true)
+            .batchCount(batchSize: rankBatchSize, dropLastBatch: true)
     }
 
     /// Copies a loaded checkpoint into the arena and the optimizer, checking every tensor's name and shape.
@@ -172,7 +230,10 @@ extension Trainer {
                 } + [TensorSlice(name: Trainer.optimizerStepName, shape: [1], values: UnsafeBufferPointer(start: stepPointer, count: 1))]
                 saved = try store.save(step: globalStep, epoch: epoch, worldSize: communicator.size, config: config,
                                        metrics: lastMetrics, model: modelTensors, optimizer: optimizerTensors,
-                                       evaluationPending: evaluationPending)
+                                       evaluationPending: evaluationPending,
+                                       batches: .init(baseGlobalBatchSize: baseGlobalBatchSize,
+                                                      globalBatchSize: rankBatchSize * communicator.size,
+                                                      stepInEpoch: stepInEpoch))
             } }
         }
         return saved

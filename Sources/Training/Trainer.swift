@@ -53,6 +53,13 @@ public final class Trainer {
 
     /// Position of the next step.
     var epoch = 0, stepInEpoch = 0, globalStep = 0
+    /// Examples per rank and step: `training.batch_size`, unless a resume on another number of ranks
+    /// kept the global batch (`distributed.on_world_size_change`).
+    var rankBatchSize: Int
+    /// The global batch the config's learning rate is for: the run's first.
+    var baseGlobalBatchSize: Int
+    /// The learning rate's factor after a resume that changed the global batch (keep-rank-batch).
+    var learningRateScale = 1.0
     var lastMetrics: [String: Double] = [:]
     /// Whether BatchNorm's running statistics are the cross-rank average (no training forward since):
     /// an epoch end that evaluates and checkpoints averages them once.
@@ -78,6 +85,8 @@ public final class Trainer {
                 progress: ProgressReporter = ProgressReporter()) throws {
         self.config = config
         self.communicator = communicator
+        rankBatchSize = config.training.batchSize
+        baseGlobalBatchSize = config.training.batchSize * communicator.size
         self.runDirectory = runDirectory
         self.maxSteps = maxSteps
         self.progress = progress
@@ -185,14 +194,14 @@ public final class Trainer {
             return .preempted(signal: receivedSignal, checkpoint: checkpoints?.latest())
         }
         let loader = data.trainingLoader(rank: communicator.rank, worldSize: communicator.size,
-                                         seed: UInt64(config.seed), batchSize: config.training.batchSize,
+                                         seed: UInt64(config.seed), batchSize: rankBatchSize,
                                          augmentation: Augmentation(cropPadding: config.data.augment.cropPadding,
                                                                     horizontalFlip: config.data.augment.horizontalFlip),
                                          startEpoch: epoch, startStep: stepInEpoch, endEpoch: config.training.epochs)
         defer { loader.stop() }
         let stepsPerEpoch = loader.batchesPerEpoch
         guard stepsPerEpoch > 0 else {
-            throw TrainingError.cannotStart("training.batch_size: \(config.training.batchSize) per rank × \(communicator.size) ranks is more than the \(data.train!.count) training examples; lower it or use fewer ranks")
+            throw TrainingError.cannotStart("training.batch_size: \(rankBatchSize) per rank × \(communicator.size) ranks is more than the \(data.train!.count) training examples; lower it or use fewer ranks")
         }
         let shape = loader.shape
         let isRoot = communicator.rank == 0
@@ -205,7 +214,7 @@ public final class Trainer {
             epoch = batch.epoch
             stepInEpoch = batch.step
             let epochsDone = Double(batch.epoch) + Double(batch.step) / Double(stepsPerEpoch)
-            let learningRate = schedule.rate(atEpoch: epochsDone)
+            let learningRate = schedule.rate(atEpoch: epochsDone) * learningRateScale
             let trainingProgress = epochsDone / Double(config.training.epochs)
 
             // A step that may be skipped must leave BatchNorm's running statistics as they were.

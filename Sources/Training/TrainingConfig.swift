@@ -299,12 +299,27 @@ public struct DistributedConfig: Codable, Equatable, Sendable {
     /// (a rank that died, hangs or stopped early would otherwise leave the others waiting forever;
     /// 0: wait forever). At least 0.
     public var stallAbortS = 600.0
+    /// `distributed.on_world_size_change`: what a run resumed on another number of ranks keeps.
+    public var onWorldSizeChange = WorldSizeChange.keepGlobalBatch
+
+    /// Resuming on W′ ranks a checkpoint written by W (a requeued job that got fewer nodes, a user who
+    /// added some). The learning rate in the config is for the run's first global batch B₀.
+    public enum WorldSizeChange: String, ConfigChoice {
+        /// The global batch B₀ stays, split B₀/W′ per rank (refused when W′ does not divide B₀):
+        /// same steps, same learning rates, same examples per step as the run that did not change.
+        case keepGlobalBatch = "keep-global-batch"
+        /// `training.batch_size` stays per rank, so the global batch becomes b·W′, and the learning
+        /// rate is scaled by b·W′/B₀ (the linear scaling rule); the epoch's position is kept in examples.
+        case keepRankBatch = "keep-rank-batch"
+
+        public static let noun = "world size change policy"
+    }
 
     public init() {}
 
     enum CodingKeys: String, CodingKey, CaseIterable {
         case bucketMB = "bucket_mb", checkEverySteps = "check_every_steps", stallTimeoutS = "stall_timeout_s",
-             stallAbortS = "stall_abort_s"
+             stallAbortS = "stall_abort_s", onWorldSizeChange = "on_world_size_change"
     }
 }
 

@@ -141,10 +141,7 @@ final class TrainerRunTests: XCTestCase {
         let straight = folder.appendingPathComponent("straight"), resumed = folder.appendingPathComponent("resumed")
         XCTAssertEqual(try train(ranks: 2, config: path, runDirectory: straight).status, 0)
         // 8 steps per epoch: stop 3 steps into the second epoch, then continue.
-        let first = try train(ranks: 2, config: path, runDirectory: resumed, arguments: ["--max-steps", "11"])
-        XCTAssertEqual(first.status, 0, first.output)
-        let second = try train(ranks: 2, config: path, runDirectory: resumed, arguments: ["--resume", "auto"])
-        XCTAssertEqual(second.status, 0, second.output)
+        let second = try stopAndResume(config: path, runDirectory: resumed, ranks: 2, stoppingAfter: 11, thenRanks: 2)
         XCTAssertTrue(second.output.contains("resuming from"), second.output)
         let a = try trainableTensors(straight.appendingPathComponent("checkpoints/step-000016"))
         let b = try trainableTensors(resumed.appendingPathComponent("checkpoints/step-000016"))
@@ -299,6 +296,68 @@ final class TrainerRunTests: XCTestCase {
         let evaluated = try MetricsLog.read(run.appendingPathComponent("metrics.jsonl")).filter { $0.kind == .eval }.map(\.step)
         XCTAssertEqual(evaluated, [8, 16], "the pending evaluation first, then the last epoch's, each once")
         XCTAssertNil(store.newestGood().0?.state.evaluationPending, "the final checkpoint has nothing pending")
+    }
+
+    /// Trains on `ranks` until step `stoppingAfter`, then resumes (`--resume auto`) on `thenRanks`;
+    /// both runs must succeed. Returns the resumed run's result.
+    func stopAndResume(config: String, runDirectory: URL, ranks: Int, stoppingAfter steps: Int, thenRanks: Int) throws -> MPIRun.Result {
+        let first = try train(ranks: ranks, config: config, runDirectory: runDirectory, arguments: ["--max-steps", String(steps)])
+        XCTAssertEqual(first.status, 0, first.output)
+        let resumed = try train(ranks: thenRanks, config: config, runDirectory: runDirectory, arguments: ["--resume", "auto"])
+        XCTAssertEqual(resumed.status, 0, resumed.output)
+        return resumed
+    }
+
+    /// The logged learning rate of each train record, by step.
+    func loggedLearningRates(_ runDirectory: URL) throws -> [Int: Double] {
+        let records = try MetricsLog.read(runDirectory.appendingPathComponent("metrics.jsonl")).filter { $0.kind == .train }
+        return Dictionary(records.compactMap { record in record.values["lr"].map { (record.step, $0) } }) { _, last in last }
+    }
+
+    /// Elastic resume, keep-global-batch (the default): 3 ranks × 32 stop mid-epoch at step 3; 2 ranks
+    /// continue with 48 each (the same global batch of 96, so the same steps per epoch and learning
+    /// rates as a run that never changed) and finish; the checkpoint records the new world size.
+    func testResumeOnFewerRanksKeepsTheGlobalBatch() throws {
+        let path = try config("elastic-global", epochs: 2, replacing: ["training": "{epochs: 2, batch_size: 32, threads: 1, log_every_steps: 1}"])
+        let run = folder.appendingPathComponent("elastic-global"), reference = folder.appendingPathComponent("elastic-reference")
+        XCTAssertEqual(try train(ranks: 3, config: path, runDirectory: reference).status, 0)
+        let resumed = try stopAndResume(config: path, runDirectory: run, ranks: 3, stoppingAfter: 3, thenRanks: 2)
+        XCTAssertTrue(resumed.output.contains("resuming on 2 ranks a run of 3: global batch 96 kept, 48 per rank"), resumed.output)
+        let (checkpoint, _) = try CheckpointStore(folder: run.appendingPathComponent("checkpoints"), keep: 3).newestGood()
+        XCTAssertEqual(checkpoint?.state.step, 10, "5 steps per epoch on 3 ranks and on 2")
+        XCTAssertEqual(checkpoint?.state.worldSize, 2)
+        XCTAssertEqual(checkpoint?.state.globalBatchSize, 96)
+        XCTAssertEqual(checkpoint?.state.baseGlobalBatchSize, 96)
+        let rates = try loggedLearningRates(run), expected = try loggedLearningRates(reference)
+        XCTAssertEqual(Array(rates.keys).sorted(), Array(1...10))
+        for step in 4...10 { XCTAssertEqual(rates[step]!, expected[step]!, accuracy: 1e-12, "step \(step)") }
+    }
+
+    /// Elastic resume, keep-rank-batch: 2 ranks × 32 (global 64) finish epoch 1; 3 ranks continue with
+    /// 32 each (global 96, 5 steps per epoch instead of 8) and the learning rate × 96/64. The default
+    /// policy refuses the same resume by name: 64 does not split over 3 ranks.
+    func testResumeOnMoreRanksKeepsTheRankBatchAndScalesTheLearningRate() throws {
+        let training = ["training": "{epochs: 2, batch_size: 32, threads: 1, log_every_steps: 1}"]
+        let keepGlobal = try config("elastic-refused", epochs: 2, replacing: training)
+        let run = folder.appendingPathComponent("elastic-rank")
+        XCTAssertEqual(try train(ranks: 2, config: keepGlobal, runDirectory: run, arguments: ["--max-steps", "8"]).status, 0)
+        let refused = try train(ranks: 3, config: keepGlobal, runDirectory: run, arguments: ["--resume", "auto"])
+        XCTAssertNotEqual(refused.status, 0)
+        XCTAssertTrue(refused.output.contains("the run's global batch of 64 does not split over 3 ranks (distributed.on_world_size_change: keep-global-batch); resume on 1, 2, 4, 8, 16, 32, 64 ranks, or set distributed.on_world_size_change: keep-rank-batch"), refused.output)
+
+        let keepRank = try config("elastic-rank", epochs: 2, replacing: training.merging(
+            ["distributed": "{check_every_steps: 1, stall_timeout_s: 60, on_world_size_change: keep-rank-batch}"]) { $1 })
+        let reference = folder.appendingPathComponent("elastic-rank-reference")
+        XCTAssertEqual(try train(ranks: 2, config: keepRank, runDirectory: reference).status, 0)
+        let resumed = try train(ranks: 3, config: keepRank, runDirectory: run, arguments: ["--resume", "auto"])
+        XCTAssertEqual(resumed.status, 0, resumed.output)
+        XCTAssertTrue(resumed.output.contains("resuming on 3 ranks a run of 2: 32 per rank kept, global batch 96, learning rate ×1.5"), resumed.output)
+        let (checkpoint, _) = try CheckpointStore(folder: run.appendingPathComponent("checkpoints"), keep: 3).newestGood()
+        XCTAssertEqual(checkpoint?.state.step, 13, "8 steps of epoch 1 on 2 ranks, 5 of epoch 2 on 3")
+        XCTAssertEqual(checkpoint?.state.globalBatchSize, 96)
+        XCTAssertEqual(checkpoint?.state.baseGlobalBatchSize, 64)
+        // Step 9 starts epoch 2 in both runs: the same point of the schedule, ×1.5.
+        XCTAssertEqual(try loggedLearningRates(run)[9]!, 1.5 * (try loggedLearningRates(reference)[9]!), accuracy: 1e-12)
     }
 
     /// A damaged newest checkpoint is refused by name: `--resume auto` falls back to the previous good
