@@ -68,7 +68,8 @@ let package = Package(
         .testTarget(name: "DatasetsTests", dependencies: ["Datasets", "DataFetch", "TestSupport"], exclude: ["fetch_server.py"]),
         .testTarget(name: "LayersTests", dependencies: ["Layers", "TestSupport"]),
         .testTarget(name: "ModelsTests", dependencies: ["Models", "Datasets", "TestSupport"]),
-        .testTarget(name: "TrainingTests", dependencies: ["Training", "Datasets", "TestSupport"], exclude: ["metrics_reference.py"]),
+        .testTarget(name: "TrainingTests", dependencies: ["Training", "Datasets", "TestSupport"],
+                    exclude: ["metrics_reference.py", "tensorboard_events.py"]),
         .testTarget(name: "MixingTests", dependencies: ["Mixing", "Layers", "TestSupport"]),
     ],
     swiftLanguageModes: [.v6]

@@ -18,7 +18,7 @@ MULTIMIX_SKIP_BUILD=1 bash launch/setup.sh
 # configured to look (this machine: find-links /opt/wheels); elsewhere point pip at PyTorch's CPU
 # wheels, e.g. PIP_EXTRA_INDEX_URL=https://download.pytorch.org/whl/cpu bash launch/test.sh
 # (or PIP_FIND_LINKS=/folder/of/wheels). In CI (CI=true) those tests fail when this Python is missing.
-python_packages=("torch==2.13.0+cpu" numpy safetensors)
+python_packages=("torch==2.13.0+cpu" numpy safetensors tensorboard)
 venv="$repo/.build/python-venv"
 if [ "$(cat "$venv/.packages" 2>/dev/null)" != "${python_packages[*]}" ]; then
     venv_start=$(date +%s)

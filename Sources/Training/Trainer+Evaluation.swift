@@ -30,7 +30,9 @@ extension Trainer {
                      MetricName.uniformity, MetricName.oodAUROC]
             .compactMap { name in metrics[name].map { String(format: "%@ %.4f", name, $0) } }
         progress.message("eval after epoch \(epoch): " + shown.joined(separator: "  "))
-        try log?.append(MetricsRecord(kind: .eval, step: globalStep, epoch: Double(epoch), values: metrics))
+        try record(MetricsRecord(kind: .eval, step: globalStep, epoch: Double(epoch), values: metrics))
+        try tensorBoard?.appendHistogram(tag: TensorBoardLog.parametersTag, step: globalStep,
+                                         values: UnsafeBufferPointer(start: model.arena.values, count: model.arena.trainableCount))
         try writeReport()
         return true
     }

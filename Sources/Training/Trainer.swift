@@ -48,6 +48,8 @@ public final class Trainer {
     let checkpoints: CheckpointStore?
     let progress: ProgressReporter
     var log: MetricsLog?
+    /// The TensorBoard event files beside the metrics log (rank 0).
+    var tensorBoard: TensorBoardLog?
     let maxSteps: Int?
     var synchronisationError: Error?
 
@@ -165,13 +167,21 @@ public final class Trainer {
             do { try synchroniser.gradientsReady(from: offset) } catch { synchronisationError = error }
         }
         try start(resume: resume)
-        // The metrics log continues after the step resumed from (lines of an interrupted run's lost
-        // steps are dropped: they are about to be logged again).
-        var metricsLog: MetricsLog? = nil
+        // The metrics log and the TensorBoard files continue after the step resumed from (records of
+        // an interrupted run's lost steps are dropped: they are about to be logged again).
+        var metricsLog: MetricsLog? = nil, events: TensorBoardLog? = nil
         try Trainer.rootDecides(communicator, "opening the metrics log") {
             metricsLog = try MetricsLog(url: runDirectory.appendingPathComponent("metrics.jsonl"), resumingAfter: globalStep)
+            events = try TensorBoardLog(folder: runDirectory.appendingPathComponent("tb"), resumingAfter: globalStep)
         }
         log = metricsLog
+        tensorBoard = events
+    }
+
+    /// Appends a record to the metrics log and the TensorBoard files (rank 0; a no-op elsewhere).
+    func record(_ record: MetricsRecord) throws {
+        try log?.append(record)
+        try tensorBoard?.append(record)
     }
 
     /// Writes report.html from the metrics log (rank 0).
@@ -283,8 +293,8 @@ public final class Trainer {
                                MetricName.imagesPerSecond: window.imagesPerSecond,
                                "data_wait_fraction": window.dataWaitFraction, "exposed_comm_ms": window.meanExposed * 1e3]
                 if config.training.skipNonfinite { lastMetrics["skipped_steps"] = Double(skippedSteps) }
-                try log?.append(MetricsRecord(kind: .train, step: globalStep,
-                                              epoch: Double(globalStep) / Double(stepsPerEpoch), values: lastMetrics))
+                try record(MetricsRecord(kind: .train, step: globalStep,
+                                         epoch: Double(globalStep) / Double(stepsPerEpoch), values: lastMetrics))
                 window.reset()
             }
 

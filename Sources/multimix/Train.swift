@@ -11,7 +11,7 @@ struct Train: ParsableCommand {
         abstract: "Train a model with MultiMix (or a baseline) on every rank of an MPI job.",
         discussion: """
             Every rank checks the config and the data before any MPI work. Rank 0 writes the run \
-            folder: config.yaml, metrics.jsonl, checkpoints/ and report.html.
+            folder: config.yaml, metrics.jsonl, tb/ (TensorBoard), checkpoints/ and report.html.
             Exit codes: 0 finished; 1 error (config, data, checkpoint, I/O); 2 bad command line; \
             3 non-finite loss or gradient; 4 ranks disagree (config or parameters); \
             75 stopped by SIGTERM/SIGUSR1 after writing a checkpoint (resume with --resume auto).

@@ -1,8 +1,9 @@
 import Foundation
 import XCTest
 
-/// The Python with PyTorch, safetensors and numpy that the interoperability tests run: the virtual
-/// environment `launch/test.sh` creates (`.build/python-venv`), named by `$MULTIMIX_TEST_PYTHON`.
+/// The Python with PyTorch, safetensors and numpy (and tensorboard, for the TensorBoard test) that the
+/// interoperability tests run: the virtual environment `launch/test.sh` creates (`.build/python-venv`),
+/// named by `$MULTIMIX_TEST_PYTHON`.
 ///
 /// Where it is missing or lacks a package, a test that needs it fails in CI (`CI=true`: the check
 /// must run there) and is skipped elsewhere, each time with what to run.
@@ -22,8 +23,11 @@ public enum PythonReference {
     /// Whether this is a CI run (`CI=true`, as CI services and `.ci/run` set it).
     static var isCI: Bool { ProcessInfo.processInfo.environment["CI"]?.lowercased() == "true" }
 
-    /// Why the interpreter cannot run the tests, or nil when it can (checked once per process).
-    static let problem: String? = {
+    /// The module the TensorBoard tests import besides `modules` (its event file reader).
+    public static let tensorBoardModule = "tensorboard"
+
+    /// Why the interpreter cannot import `modules`, or nil when it can.
+    static func problem(importing modules: [String]) -> String? {
         let python = interpreter
         guard FileManager.default.isExecutableFile(atPath: python) else { return "no Python interpreter at \(python)" }
         guard let result = try? MPIRun.launch([python, "-c", "import " + modules.joined(separator: ", ")], timeout: 120) else {
@@ -33,21 +37,29 @@ public enum PythonReference {
             return "\(python) cannot import \(modules.joined(separator: ", ")): \(result.output.split(separator: "\n").last ?? "")"
         }
         return nil
-    }()
+    }
 
-    /// The interpreter, once it is known to import `modules`; otherwise fails the calling test in CI
-    /// (throws a plain error) and skips it elsewhere (throws XCTSkip), saying how to set it up.
-    public static func require() throws -> String {
-        guard let problem else { return interpreter }
-        let fix = "run bash launch/test.sh (it creates .build/python-venv with PyTorch's CPU build), or point MULTIMIX_TEST_PYTHON at a Python with \(modules.joined(separator: ", "))"
+    /// Why the interpreter cannot run the tests, or nil when it can (checked once per process).
+    static let problem: String? = problem(importing: modules)
+    /// The same for the TensorBoard tests.
+    static let tensorBoardProblem: String? = problem ?? problem(importing: [tensorBoardModule])
+
+    /// The interpreter, once it is known to import `modules` (and `tensorboard` with `tensorBoard`);
+    /// otherwise fails the calling test in CI (throws a plain error) and skips it elsewhere (throws
+    /// XCTSkip), saying how to set it up.
+    public static func require(tensorBoard: Bool = false) throws -> String {
+        guard let problem = tensorBoard ? tensorBoardProblem : problem else { return interpreter }
+        let wanted = modules + (tensorBoard ? [tensorBoardModule] : [])
+        let fix = "run bash launch/test.sh (it creates .build/python-venv with PyTorch's CPU build), or point MULTIMIX_TEST_PYTHON at a Python with \(wanted.joined(separator: ", "))"
         if isCI { throw PythonReferenceMissing(description: "CI=true and \(problem); \(fix)") }
         throw XCTSkip("\(problem); \(fix)")
     }
 
     /// Runs `arguments` with the interpreter (`python/` importable), at most `timeout` seconds;
-    /// returns its exit status and output (stdout and stderr together).
-    public static func run(_ arguments: [String], timeout: Double = 300) throws -> MPIRun.Result {
-        let python = try require()
+    /// returns its exit status and output (stdout and stderr together). `tensorBoard`: the test needs
+    /// the `tensorboard` package too.
+    public static func run(_ arguments: [String], timeout: Double = 300, tensorBoard: Bool = false) throws -> MPIRun.Result {
+        let python = try require(tensorBoard: tensorBoard)
         let result = try MPIRun.launch([python] + arguments, timeout: timeout,
                                        environment: ["PYTHONPATH": folder.path, "OMP_NUM_THREADS": "1"])
         XCTAssertFalse(result.timedOut, "python \(arguments.first ?? "") did not finish within \(Int(timeout)) s")
