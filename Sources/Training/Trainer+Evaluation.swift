@@ -18,8 +18,9 @@ extension Trainer {
         }
         if communicator.rank == 0 { progress.message("evaluating after epoch \(epoch)") }
         let metrics: [String: Double]
+        var details: EvaluationDetails
         do {
-            metrics = try evaluator.evaluate(evaluated, outOfDistributionSets: outOfDistributionSets)
+            (metrics, details) = try evaluator.evaluateWithDetails(evaluated, outOfDistributionSets: outOfDistributionSets)
         } catch is Evaluator.EvaluationStopped {
             return false
         }
@@ -31,6 +32,8 @@ extension Trainer {
             .compactMap { name in metrics[name].map { String(format: "%@ %.4f", name, $0) } }
         progress.message("eval after epoch \(epoch): " + shown.joined(separator: "  "))
         try log?.append(MetricsRecord(kind: .eval, step: globalStep, epoch: Double(epoch), values: metrics))
+        (details.step, details.epoch) = (globalStep, Double(epoch))
+        if log != nil { try details.write(toRunFolder: runDirectory) }
         try writeReport()
         return true
     }
