@@ -71,8 +71,7 @@ public struct ClassificationTally: Equatable, Sendable {
             nllSum += logSumExp - Double(z[y])
             // (Non-finite logits, from a diverged model, give a NaN confidence: it goes to bin 0, and the
             // NaN it carries makes NLL and ECE NaN, as they should be.)
-            let scaled = confidence.isNaN ? 0 : (confidence * Double(Self.binCount)).rounded(.up)
-            let bin = min(max(Int(scaled) - 1, 0), Self.binCount - 1)
+            let bin = ScoreHistogram.bin(of: confidence, count: Self.binCount)
             binExamples[bin] += 1
             binConfidence[bin] += confidence
             binCorrect[bin] += hit

@@ -11,6 +11,7 @@ import Tensors
 ///     alignment, uniformity of ℓ2-normalised   EmbeddingTally (pairs within each rank's shard), summed
 ///       pooled embeddings
 ///     OOD by maximum softmax probability       scores gathered to rank 0: AUROC, AUPR-in, AUPR-out
+///     reliability bins, MSP histograms         EvaluationDetails (for the report), counts summed
 ///
 /// BatchNorm uses its running statistics (the trainer averages them over the ranks first).
 public struct Evaluator {
@@ -52,21 +53,28 @@ public struct Evaluator {
     /// The metrics on `data`'s test split, and against each out-of-distribution set's test split; the
     /// same dictionary on every rank.
     public func evaluate(_ data: DataPipeline, outOfDistributionSets: [OutOfDistributionSet] = []) throws -> [String: Double] {
+        try evaluateWithDetails(data, outOfDistributionSets: outOfDistributionSets).metrics
+    }
+
+    /// The metrics, and the reliability bins and MSP histograms behind them (``EvaluationDetails``,
+    /// step and epoch left 0); the same on every rank.
+    public func evaluateWithDetails(_ data: DataPipeline, outOfDistributionSets: [OutOfDistributionSet] = []) throws
+        -> (metrics: [String: Double], details: EvaluationDetails) {
         let wasTraining = model.isTraining
         model.isTraining = false
         defer { model.isTraining = wasTraining }
 
         var tally = ClassificationTally()
         var embeddings: [Float] = [], labels: [Int32] = [], scores: [Double] = []
+        var histogram = ScoreHistogram(name: EvaluationDetails.inDistribution)
         try pass(data) { logits, z, batchLabels, count in
-            tally.add(logits: UnsafeBufferPointer(rebasing: logits[0..<(count * model.classCount)]),
-                      classes: model.classCount, labels: batchLabels.prefix(count))
+            let real = UnsafeBufferPointer(rebasing: logits[0..<(count * model.classCount)])
+            tally.add(logits: real, classes: model.classCount, labels: batchLabels.prefix(count))
             embeddings += z.prefix(count * model.featureChannels)
             labels += batchLabels.prefix(count)
-            if !outOfDistributionSets.isEmpty {
-                scores += OODScores.maximumSoftmaxProbabilities(
-                    logits: UnsafeBufferPointer(rebasing: logits[0..<(count * model.classCount)]), classes: model.classCount)
-            }
+            let msp = OODScores.maximumSoftmaxProbabilities(logits: real, classes: model.classCount)
+            histogram.add(msp)
+            if !outOfDistributionSets.isEmpty { scores += msp }
         }
         // Alignment and uniformity twice: on ℓ2-normalised embeddings (Wang & Isola) and on raw ones.
         var normalised = EmbeddingTally(), raw = EmbeddingTally()
@@ -75,12 +83,15 @@ public struct Evaluator {
             raw.add(embeddings: embeddings, dimension: model.featureChannels, labels: labels, seed: UInt64(communicator.rank),
                     normalise: false)
         }
-        var sums = tally.flattened + normalised.flattened + raw.flattened
+        var sums = tally.flattened + normalised.flattened + raw.flattened + histogram.counts
         try communicator.allreduce(&sums, op: .sum)
         let (classificationEnd, normalisedEnd) = (tally.flattened.count, tally.flattened.count + normalised.flattened.count)
+        let rawEnd = normalisedEnd + raw.flattened.count
         tally = ClassificationTally(flattened: Array(sums[..<classificationEnd]))
         normalised = EmbeddingTally(flattened: Array(sums[classificationEnd..<normalisedEnd]))
-        raw = EmbeddingTally(flattened: Array(sums[normalisedEnd...]))
+        raw = EmbeddingTally(flattened: Array(sums[normalisedEnd..<rawEnd]))
+        histogram.counts = Array(sums[rawEnd...])
+        var histograms = [histogram]
         var metrics = tally.values.merging(normalised.values) { first, _ in first }
         metrics.merge(raw.rawValues) { first, _ in first }
 
@@ -91,6 +102,10 @@ public struct Evaluator {
                 outScores += OODScores.maximumSoftmaxProbabilities(
                     logits: UnsafeBufferPointer(rebasing: logits[0..<(count * model.classCount)]), classes: model.classCount)
             }
+            var outHistogram = ScoreHistogram(name: set.name.isEmpty ? "ood" : set.name)
+            outHistogram.add(outScores)
+            try communicator.allreduce(&outHistogram.counts, op: .sum)
+            histograms.append(outHistogram)
             let outAll = try gatherScores(outScores)
             var ood = [Double](repeating: 0, count: 3)
             if communicator.rank == 0 {
@@ -100,7 +115,7 @@ public struct Evaluator {
             try communicator.broadcast(&ood, root: 0)
             metrics.merge(OODScores(auroc: ood[0], auprIn: ood[1], auprOut: ood[2]).values(forSet: set.name)) { first, _ in first }
         }
-        return metrics
+        return (metrics, EvaluationDetails(reliability: EvaluationDetails.reliability(of: tally), histograms: histograms))
     }
 
     /// Runs the model over this rank's shard of `data`'s test split; `body` gets the logits, the pooled

@@ -121,10 +121,12 @@ struct SVGLinePlot {
         let step = [1.0, 2, 5, 10].map { $0 * magnitude }.first { $0 >= rough } ?? 10 * magnitude
         let first = (low / step).rounded(.down) * step
         var ticks: [Double] = []
+        // Up to the first tick at or above `high` (a top within half a step above the last tick was
+        // once left out, and its points drawn above the plot).
         var value = first
-        while value < high + step * 0.5 {
+        while ticks.count < 100 {
             ticks.append(abs(value) < step * 1e-9 ? 0 : value)
-            if value >= high { break }
+            if value >= high - step * 1e-9 { break }
             value += step
         }
         if ticks.count < 2 { ticks.append(first + step) }

@@ -43,6 +43,7 @@ public enum StudyReport {
             <title>\(HTML.escape(title)): multimix study report</title>
             <style>
             \(RunReport.style)div.bars svg.plot { display: inline-block; margin: 0.5em 1em 0.5em 0; }
+            div.wide { overflow-x: auto; } div.wide td.value { white-space: nowrap; }
             </style>
             </head>
             <body>
@@ -52,7 +53,7 @@ public enum StudyReport {
         page += "<h2>Test top-1 against epochs</h2>\n" + accuracyPlot(results).svg() + "\n"
         page += "<h2>Final metrics</h2>\n<p>Mean over seeds; whiskers: ± sample standard deviation (none with one seed).</p>\n<div class=\"bars\">\n"
         for chart in barCharts(results) { page += chart.svg() + "\n" }
-        page += "</div>\n<h2>Results</h2>\n" + table(results.table())
+        page += "</div>\n<h2>Results</h2>\n<div class=\"wide\">\n" + table(results.table()) + "</div>\n"
         for note in results.notes() { page += "<p>\(HTML.escape(note))</p>\n" }
         if let studyYAML { page += "<h2>Study file</h2>\n<pre>\(HTML.escape(studyYAML))</pre>\n" }
         return page + "</body>\n</html>\n"

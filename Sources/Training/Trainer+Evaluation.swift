@@ -18,8 +18,9 @@ extension Trainer {
         }
         if communicator.rank == 0 { progress.message("evaluating after epoch \(epoch)") }
         let metrics: [String: Double]
+        var details: EvaluationDetails
         do {
-            metrics = try evaluator.evaluate(evaluated, outOfDistributionSets: outOfDistributionSets)
+            (metrics, details) = try evaluator.evaluateWithDetails(evaluated, outOfDistributionSets: outOfDistributionSets)
         } catch is Evaluator.EvaluationStopped {
             return false
         }
@@ -33,6 +34,8 @@ extension Trainer {
         try record(MetricsRecord(kind: .eval, step: globalStep, epoch: Double(epoch), values: metrics))
         try tensorBoard?.appendHistogram(tag: TensorBoardLog.parametersTag, step: globalStep,
                                          values: UnsafeBufferPointer(start: model.arena.values, count: model.arena.trainableCount))
+        (details.step, details.epoch) = (globalStep, Double(epoch))
+        if log != nil { try details.write(toRunFolder: runDirectory) }
         try writeReport()
         return true
     }

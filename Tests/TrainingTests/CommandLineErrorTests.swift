@@ -28,6 +28,7 @@ final class CommandLineErrorTests: XCTestCase {
         try assertOneLine(["train", "--config", "x.yaml", "--max-steps", "0"], status: 2, startsWith: "--max-steps must be at least 1")
         try assertOneLine(["eval"], status: 2, startsWith: "Missing expected argument")
         try assertOneLine(["study"], status: 2, startsWith: "Missing expected argument")
+        try assertOneLine(["report"], status: 2, startsWith: "give at least one RUN_DIR")
         try assertOneLine(["nonsense"], status: 2, startsWith: "Unexpected argument 'nonsense'")
         try assertOneLine(["eval", "--checkpoint", "x", "--ood", ""], status: 2, startsWith: "--ood: unknown dataset ''")
         try assertOneLine(["data", "inspect", "cifar10", "--grid", "g.png", "--per-class", "100000"], status: 2,
@@ -38,6 +39,17 @@ final class CommandLineErrorTests: XCTestCase {
         try assertOneLine(["eval", "--checkpoint", "/nonexistent/checkpoint"], status: 1, startsWith: "/nonexistent/checkpoint: no such checkpoint folder")
         try assertOneLine(["data", "inspect", "/nonexistent/data"], status: 1, startsWith: "/nonexistent/data: data folder does not exist")
         try assertOneLine(["train", "--config", "/nonexistent/config.yaml"], status: 1, startsWith: "config: /nonexistent/config.yaml")
+        try assertOneLine(["report", "/nonexistent/run"], status: 1, startsWith: "/nonexistent/run: no such folder")
+        let empty = FileManager.default.temporaryDirectory.appendingPathComponent("no-metrics-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: empty, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: empty) }
+        try assertOneLine(["report", empty.path], status: 1, startsWith: "\(empty.path) has no metrics.jsonl: not a run folder")
+        try Data("{\"kind\":\"train\",\"step\":1,\"epoch\":0.1,\"loss\":2}\nnot json\n{\"kind\":\"eval\",\"step\":2,\"epoch\":1}\n".utf8)
+            .write(to: empty.appendingPathComponent("metrics.jsonl"))
+        try assertOneLine(["report", empty.path], status: 1, startsWith: "\(empty.path)/metrics.jsonl")
+        try Data().write(to: empty.appendingPathComponent("metrics.jsonl"))
+        try assertOneLine(["report", empty.path, "--out", "/nonexistent/report.html"], status: 1,
+                          startsWith: "/nonexistent/report.html: cannot write the report")
         // A run folder that cannot be made (a file where a folder should be): the path and the reason, not an NSError dump.
         let file = FileManager.default.temporaryDirectory.appendingPathComponent("not-a-folder-\(UUID().uuidString)")
         try Data().write(to: file)
