@@ -7,7 +7,7 @@ enum DatasetFolder {
         var isFolder: ObjCBool = false
         guard FileManager.default.fileExists(atPath: path, isDirectory: &isFolder) else {
             throw DatasetError(.missing, path: path, problem: "data folder does not exist",
-                               fix: "fetch the dataset with `multimix data fetch NAME` (or launch/setup.sh), or point data.root (or the PATH argument) at the unpacked official archive")
+                               fix: "fetch it with `multimix data fetch DATASET` (cifar10, cifar100, mnist or fashion-mnist), or point data.root (or the PATH argument) at the unpacked official archive")
         }
         guard isFolder.boolValue else {
             throw DatasetError(.missing, path: path, problem: "is a file, not a data folder",

@@ -97,10 +97,10 @@ final class ReaderTests: XCTestCase {
 
     func testMissingFolder() {
         let folder = "/nonexistent/multimix/cifar-10-batches-bin"
-        assertDatasetError(.missing, "\(folder): data folder does not exist; run launch/setup.sh to unpack the data, or point data.root (or the PATH argument) at the unpacked official archive") {
+        assertDatasetError(.missing, "\(folder): data folder does not exist; fetch it with `multimix data fetch DATASET` (cifar10, cifar100, mnist or fashion-mnist), or point data.root (or the PATH argument) at the unpacked official archive") {
             _ = try DatasetSource(format: .cifar10, root: folder).load(.train)
         }
-        assertDatasetError(.missing, "\(folder): data folder does not exist; run launch/setup.sh to unpack the data, or point data.root (or the PATH argument) at the unpacked official archive") {
+        assertDatasetError(.missing, "\(folder): data folder does not exist; fetch it with `multimix data fetch DATASET` (cifar10, cifar100, mnist or fashion-mnist), or point data.root (or the PATH argument) at the unpacked official archive") {
             _ = try DatasetSource.resolve(folder)
         }
     }
