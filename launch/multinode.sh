@@ -17,7 +17,7 @@
 # unanswered probes (about 10 s): "lost communication with a remote daemon". The other ranks, stuck
 # in an all-reduce with the lost one, then get SIGTERM and SIGKILL after odls_base_sigkill_timeout,
 # which Open MPI waits out twice (once per kill round): MULTIMIX_SIGKILL_TIMEOUT, default 15 s, so
-# the job ends about 10 + 2 x 15 = 40 s after the node went (measured 39 s; 60 s would be 130 s).
+# the job ends about 10 + 2 x 15 = 40 s after the node went (measured 39-40 s; with 60 s it took 127 s).
 # Nothing is left running on any node, mpirun exits non-zero (205), and this script adds one line
 # naming the lost node. The last checkpoint is intact (written aside, then renamed): rerun the same
 # command with --resume auto. The same timeout is what a preempted job (SIGTERM to this script) has
@@ -35,8 +35,12 @@ set -euo pipefail
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$repo"
 
+if [ "${1:-}" = -h ] || [ "${1:-}" = --help ]; then
+    sed -n '2,/^set -euo pipefail/{/^set /d; s/^# \{0,1\}//; p}' "${BASH_SOURCE[0]}"
+    exit 0
+fi
 if [ $# -lt 2 ] || [ ! -f "$1" ] || [ ! -f "$2" ]; then
-    echo "usage: bash launch/multinode.sh HOSTFILE CONFIG [multimix train flags...]   (both must be files)" >&2
+    echo "usage: bash launch/multinode.sh HOSTFILE CONFIG [multimix train flags...]   (both must be files; --help: settings and environment)" >&2
     exit 2
 fi
 hostfile="$1"; config="$2"; shift 2

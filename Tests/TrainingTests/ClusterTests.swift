@@ -178,6 +178,7 @@ final class ClusterTests: XCTestCase {
         let output = job.output
         let named = output.split(separator: "\n").filter { $0.hasPrefix("[multinode] lost node node3:") }
         XCTAssertEqual(named.count, 1, "one line naming the lost node: \(output)")
+        if let line = named.first { print("ClusterTests: \(line)") }
 
         // Nothing left on any node (a few seconds' grace for daemons that are ending).
         var left: [Int: [String]] = [:]
