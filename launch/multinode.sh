@@ -14,18 +14,23 @@
 # probes 20 s apart). This script passes
 #     --mca oob_tcp_keepalive_time 5 --mca oob_tcp_keepalive_intvl 2 --mca oob_tcp_keepalive_probes 3
 # so mpirun probes each node's daemon after 5 s of silence, every 2 s, and gives up after 3
-# unanswered probes (about 10 s): "lost communication with a remote daemon". The other ranks, stuck
-# in an all-reduce with the lost one, then get SIGTERM and SIGKILL after odls_base_sigkill_timeout,
-# which Open MPI waits out twice (once per kill round): MULTIMIX_SIGKILL_TIMEOUT, default 15 s, so
-# the job ends about 10 + 2 x 15 = 40 s after the node went (measured 39-40 s; with 60 s it took 127 s).
-# Nothing is left running on any node, mpirun exits non-zero (205), and this script adds one line
-# naming the lost node. The last checkpoint is intact (written aside, then renamed): rerun the same
-# command with --resume auto. The same timeout is what a preempted job (SIGTERM to this script) has
-# to reach the next step boundary and write its checkpoint: raise it for steps slower than ~10 s.
+# unanswered probes (about 10 s): "lost communication with a remote daemon". It then ends the other
+# ranks (stuck in an all-reduce with the lost one) with Open MPI's kill sequence: SIGCONT, a wait of
+# odls_base_sigkill_timeout seconds, SIGTERM, the same wait again, SIGKILL. That timeout is
+# MULTIMIX_SIGKILL_TIMEOUT, default 15 s, so the job ends about 10 + 2 x 15 = 40 s after the node
+# went (measured 39-40 s; with 60 s it took 127 s). Nothing is left running on any node, mpirun
+# exits non-zero (205), and this script adds one line naming the lost node. The last checkpoint is
+# intact (written aside, then renamed): rerun the same command with --resume auto.
+#
+# Stopping a job for a checkpoint: SIGUSR1 to this script (or mpirun) reaches the ranks at once; they
+# checkpoint at the next step boundary and exit 75, and mpirun ends the job (the same kill sequence
+# for ranks still finishing: about 2 x the timeout). SIGTERM goes through the kill sequence itself:
+# the ranks get it one timeout after mpirun and have one more to checkpoint before SIGKILL, so raise
+# MULTIMIX_SIGKILL_TIMEOUT when a step takes more than ~10 s.
 #
 # Environment:
 #   MULTIMIX_THREADS       threads per rank (default: this node's cores / slots of the first host)
-#   MULTIMIX_SIGKILL_TIMEOUT  seconds between SIGTERM and SIGKILL for the ranks (default 15, see above)
+#   MULTIMIX_SIGKILL_TIMEOUT  each wait of the kill sequence, odls_base_sigkill_timeout (default 15, see above)
 #   MULTIMIX_RSH_AGENT     program mpirun starts its daemons with instead of ssh (plm_rsh_agent,
 #                          without tree spawn), e.g. the agent of launch/local-cluster.sh
 #   MULTIMIX_MPI_SUBNET    the network MPI uses, e.g. 10.77.0.0/24 (oob_tcp_if_include and
@@ -51,9 +56,9 @@ first_slots=$(awk '!/^[[:space:]]*(#|$)/ { n = 1; for (i = 2; i <= NF; i++) if (
 threads="${MULTIMIX_THREADS:-$(( $(nproc) / first_slots ))}"; [ "$threads" -ge 1 ] || threads=1
 
 [ -x .build/release/multimix ] || bash launch/setup.sh >&2
-# SIGTERM to mpirun is forwarded to the ranks, which checkpoint at the next step boundary; Open MPI
-# sends SIGKILL 1 s later by default, too soon for a step to end. Not 60 s as in launch/train.sh:
-# after a lost node the survivors wait out this timeout twice (see the top of this file).
+# Open MPI's kill sequence (SIGCONT, wait, SIGTERM, wait, SIGKILL) waits 1 s by default, too soon for
+# a step to end after SIGTERM; not 60 s as in launch/train.sh, since every job end that goes through
+# it (a lost node, a rank exiting non-zero) takes twice this long (see the top of this file).
 sigkill_timeout="${MULTIMIX_SIGKILL_TIMEOUT:-15}"
 [[ "$sigkill_timeout" =~ ^[0-9]+$ ]] || { echo "launch/multinode.sh: MULTIMIX_SIGKILL_TIMEOUT must be a number of seconds (got '$sigkill_timeout')" >&2; exit 2; }
 flags=(--hostfile "$hostfile" -np "$ranks" --bind-to none --map-by slot --mca odls_base_sigkill_timeout "$sigkill_timeout")
