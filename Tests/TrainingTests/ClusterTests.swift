@@ -45,6 +45,7 @@ final class ClusterTests: XCTestCase {
         _ = try cluster(["down"])  // what an interrupted earlier run may have left
         let up = try cluster(["up", "3"])
         guard up.status == 0 else {
+            _ = try? cluster(["down"])
             throw ClusterUnavailable(description: "launch/local-cluster.sh up 3 failed (status \(up.status)); set MULTIMIX_SKIP_CLUSTER_TESTS=1 to skip these tests\n\(up.output)")
         }
     }
