@@ -8,12 +8,44 @@
 # passwordless ssh from this one; the data must be readable at the config's data.root on every node.
 # Rank 0 (the first slot of the first host) writes the run folder; no shared filesystem is needed.
 # Threads per rank: MULTIMIX_THREADS, else the cores of this node / its slots.
+#
+# A node that dies or loses its network ends the job within about 40 s. Open MPI's defaults hang for
+# minutes: mpirun notices a silent daemon only through TCP keepalive (first probe after 300 s, 9
+# probes 20 s apart). This script passes
+#     --mca oob_tcp_keepalive_time 5 --mca oob_tcp_keepalive_intvl 2 --mca oob_tcp_keepalive_probes 3
+# so mpirun probes each node's daemon after 5 s of silence, every 2 s, and gives up after 3
+# unanswered probes (about 10 s): "lost communication with a remote daemon". It then ends the other
+# ranks (stuck in an all-reduce with the lost one) with Open MPI's kill sequence: SIGCONT, a wait of
+# odls_base_sigkill_timeout seconds, SIGTERM, the same wait again, SIGKILL. That timeout is
+# MULTIMIX_SIGKILL_TIMEOUT, default 15 s, so the job ends about 10 + 2 x 15 = 40 s after the node
+# went (measured 39-40 s; with 60 s it took 127 s). Nothing is left running on any node, mpirun
+# exits non-zero (205), and this script adds one line naming the lost node. The last checkpoint is
+# intact (written aside, then renamed): rerun the same command with --resume auto.
+#
+# Stopping a job for a checkpoint: SIGUSR1 to this script (or mpirun) reaches the ranks at once; they
+# checkpoint at the next step boundary and exit 75, and mpirun ends the job (the same kill sequence
+# for ranks still finishing: about 2 x the timeout). SIGTERM goes through the kill sequence itself:
+# the ranks get it one timeout after mpirun and have one more to checkpoint before SIGKILL, so raise
+# MULTIMIX_SIGKILL_TIMEOUT when a step takes more than ~10 s.
+#
+# Environment:
+#   MULTIMIX_THREADS       threads per rank (default: this node's cores / slots of the first host)
+#   MULTIMIX_SIGKILL_TIMEOUT  each wait of the kill sequence, odls_base_sigkill_timeout (default 15, see above)
+#   MULTIMIX_RSH_AGENT     program mpirun starts its daemons with instead of ssh (plm_rsh_agent,
+#                          without tree spawn), e.g. the agent of launch/local-cluster.sh
+#   MULTIMIX_MPI_SUBNET    the network MPI uses, e.g. 10.77.0.0/24 (oob_tcp_if_include and
+#                          btl_tcp_if_include): only that interface, on every node
+#   MULTIMIX_MPIRUN_FLAGS  more mpirun flags, split at spaces (e.g. "--mca btl tcp,self")
 set -euo pipefail
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$repo"
 
+if [ "${1:-}" = -h ] || [ "${1:-}" = --help ]; then
+    sed -n '2,/^set -euo pipefail/{/^set /d; s/^# \{0,1\}//; p}' "${BASH_SOURCE[0]}"
+    exit 0
+fi
 if [ $# -lt 2 ] || [ ! -f "$1" ] || [ ! -f "$2" ]; then
-    echo "usage: bash launch/multinode.sh HOSTFILE CONFIG [multimix train flags...]   (both must be files)" >&2
+    echo "usage: bash launch/multinode.sh HOSTFILE CONFIG [multimix train flags...]   (both must be files; --help: settings and environment)" >&2
     exit 2
 fi
 hostfile="$1"; config="$2"; shift 2
@@ -24,12 +56,32 @@ first_slots=$(awk '!/^[[:space:]]*(#|$)/ { n = 1; for (i = 2; i <= NF; i++) if (
 threads="${MULTIMIX_THREADS:-$(( $(nproc) / first_slots ))}"; [ "$threads" -ge 1 ] || threads=1
 
 [ -x .build/release/multimix ] || bash launch/setup.sh >&2
-# SIGTERM to mpirun is forwarded to the ranks, which checkpoint at the next step boundary; Open MPI
-# sends SIGKILL 1 s later by default, too soon for a step or an evaluation to end: give them 60 s.
-flags=(--hostfile "$hostfile" -np "$ranks" --bind-to none --map-by slot --mca odls_base_sigkill_timeout 60)
+# Open MPI's kill sequence (SIGCONT, wait, SIGTERM, wait, SIGKILL) waits 1 s by default, too soon for
+# a step to end after SIGTERM; not 60 s as in launch/train.sh, since every job end that goes through
+# it (a lost node, a rank exiting non-zero) takes twice this long (see the top of this file).
+sigkill_timeout="${MULTIMIX_SIGKILL_TIMEOUT:-15}"
+[[ "$sigkill_timeout" =~ ^[0-9]+$ ]] || { echo "launch/multinode.sh: MULTIMIX_SIGKILL_TIMEOUT must be a number of seconds (got '$sigkill_timeout')" >&2; exit 2; }
+flags=(--hostfile "$hostfile" -np "$ranks" --bind-to none --map-by slot --mca odls_base_sigkill_timeout "$sigkill_timeout")
 [ "$(id -u)" -ne 0 ] || flags+=(--allow-run-as-root)
+# A lost node ends the job in seconds instead of minutes (see the top of this file).
+flags+=(--mca oob_tcp_keepalive_time 5 --mca oob_tcp_keepalive_intvl 2 --mca oob_tcp_keepalive_probes 3)
+[ -z "${MULTIMIX_RSH_AGENT:-}" ] || flags+=(--mca plm_rsh_agent "$MULTIMIX_RSH_AGENT" --mca plm_rsh_no_tree_spawn 1)
+[ -z "${MULTIMIX_MPI_SUBNET:-}" ] || flags+=(--mca oob_tcp_if_include "$MULTIMIX_MPI_SUBNET" --mca btl_tcp_if_include "$MULTIMIX_MPI_SUBNET")
+# shellcheck disable=SC2206
+[ -z "${MULTIMIX_MPIRUN_FLAGS:-}" ] || flags+=($MULTIMIX_MPIRUN_FLAGS)
 export MULTIMIX_PROGRESS=lines
 
 echo "[multinode] $ranks ranks from $hostfile, $threads threads each: $config" >&2
+# mpirun's stderr passes through a filter that adds one line when Open MPI reports a lost node (its
+# own report is a banner of several lines). exec keeps mpirun this script's process: signals to the
+# script reach mpirun, which forwards them to the ranks.
 exec mpirun "${flags[@]}" -x MULTIMIX_PROGRESS \
-    "$repo/.build/release/multimix" train --config "$config" --set "training.threads=$threads" "$@"
+    "$repo/.build/release/multimix" train --config "$config" --set "training.threads=$threads" "$@" \
+    2> >(awk '
+        { print > "/dev/stderr"; fflush("/dev/stderr") }
+        /lost communication with a remote daemon/ { lost = 1 }
+        lost && !said && /Remote daemon:.* on node / {
+            node = $0; sub(/.* on node /, "", node); gsub(/[[:space:]]/, "", node)
+            print "[multinode] lost node " node ": its daemon stopped answering (node down or cut off); the job is ending, resume with --resume auto" > "/dev/stderr"
+            fflush("/dev/stderr"); said = 1
+        }')

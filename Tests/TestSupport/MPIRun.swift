@@ -103,6 +103,12 @@ public enum MPIRun {
         try BackgroundJob(["mpirun", "-np", String(ranks)] + localFlags + [program] + arguments, environment: environment)
     }
 
+    /// Starts any command line in the background (the first element is looked up on PATH), e.g. a
+    /// launch script (see ``BackgroundJob``).
+    public static func start(_ commandLine: [String], environment: [String: String] = [:]) throws -> BackgroundJob {
+        try BackgroundJob(commandLine, environment: environment)
+    }
+
     /// Runs any command line (the first element is looked up on PATH), with the same watchdog.
     public static func launch(_ commandLine: [String], timeout: Double = 120,
                               environment: [String: String] = [:],
