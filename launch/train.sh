@@ -28,9 +28,12 @@ bash launch/setup.sh >&2
 
 cores=$(nproc)
 threads=$(( cores / ranks )); [ "$threads" -ge 1 ] || threads=1
-# SIGTERM to mpirun is forwarded to the ranks, which checkpoint at the next step boundary; Open MPI
-# sends SIGKILL 1 s later by default, too soon for a step or an evaluation to end: give them 60 s.
-flags=(--bind-to none --mca odls_base_sigkill_timeout 60)
+# Stopping: SIGTERM, SIGHUP, SIGINT or SIGUSR1 to this script reaches the ranks at once as SIGUSR1
+# (below), and they checkpoint at the next step boundary (or within an evaluation batch) and exit 75.
+# mpirun's own SIGTERM path is slow: it sends SIGCONT, waits odls_base_sigkill_timeout, sends SIGTERM,
+# waits again, then SIGKILL (measured). It still ends the other ranks once one has exited, so the wait
+# stays short: 5 s, enough for a rank to finish its checkpoint.
+flags=(--bind-to none --mca odls_base_sigkill_timeout 5)
 [ "$ranks" -le "$cores" ] || flags+=(--oversubscribe)
 [ "$(id -u)" -ne 0 ] || flags+=(--allow-run-as-root)
 # A live progress line when this script's output is a terminal, plain lines in a batch log.
@@ -39,5 +42,13 @@ if [ -t 1 ]; then export MULTIMIX_PROGRESS=live; else export MULTIMIX_PROGRESS=l
 echo "[$subcommand] $ranks ranks x $threads threads on $cores cores: $config" >&2
 # A study's runs take their threads from their configs; a single run gets this machine's share.
 extra=(); [ "$subcommand" != train ] || extra=(--set "training.threads=$threads")
-exec mpirun -np "$ranks" "${flags[@]}" -x MULTIMIX_PROGRESS \
-    "$repo/.build/release/multimix" "$subcommand" --config "$config" "${extra[@]}" "$@"
+mpirun -np "$ranks" "${flags[@]}" -x MULTIMIX_PROGRESS \
+    "$repo/.build/release/multimix" "$subcommand" --config "$config" "${extra[@]}" "$@" &
+job=$!
+trap 'kill -USR1 "$job" 2>/dev/null || true' TERM HUP INT USR1
+# wait returns early when a trapped signal arrives: wait again until mpirun itself has ended.
+while :; do
+    status=0; wait "$job" || status=$?
+    kill -0 "$job" 2>/dev/null || break
+done
+exit "$status"

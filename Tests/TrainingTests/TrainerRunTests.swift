@@ -486,6 +486,26 @@ final class TrainerRunTests: XCTestCase {
     // MARK: - Launch scripts
 
     /// launch/train.sh and launch/multinode.sh (with a hostfile of localhost slots), for real.
+    /// SIGTERM to `launch/train.sh` reaches the ranks at once (as SIGUSR1): they checkpoint at the next
+    /// step boundary and the script ends with the ranks' 75 within seconds, not after mpirun's kill
+    /// sequence (which delays SIGTERM by its whole timeout).
+    func testTheLaunchScriptPassesAStopSignalOnAtOnce() throws {
+        let run = folder.appendingPathComponent("launched-signal")
+        let script = Repository.root.appendingPathComponent("launch/train.sh").path
+        let job = try MPIRun.start(["bash", script, try config("launched-signal", epochs: 50), "2", "--run-dir", run.path],
+                                   environment: ["MULTIMIX_SKIP_BUILD": "1"])
+        waitForFirstMetrics(run)
+        kill(job.processIdentifier, SIGTERM)
+        let result = job.finish(timeout: 60)
+        XCTAssertFalse(result.timedOut, "the launcher did not end within 60 s of SIGTERM: \(result.output)")
+        XCTAssertEqual(result.status, 75, result.output)
+        let announced = result.output.components(separatedBy: "signal received: checkpoint written at step ").dropFirst().first
+            .flatMap { Int($0.prefix { $0.isNumber }) }
+        XCTAssertNotNil(announced, result.output)
+        let (checkpoint, _) = try CheckpointStore(folder: run.appendingPathComponent("checkpoints"), keep: 3).newestGood()
+        XCTAssertEqual(checkpoint?.state.step, announced)
+    }
+
     func testLaunchScriptsTrain() throws {
         let repository = Repository.root
         let path = try config("launched", epochs: 1)
