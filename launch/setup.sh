@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Set up a machine for multimix-mpi: system packages, the data cache, a release build.
 #
-#   bash launch/setup.sh          # idempotent; fast when everything is already there
+#   bash launch/setup.sh                 # idempotent; fast when everything is already there
+#   bash launch/setup.sh cifar10 [...]   # also fetch these datasets (multimix data fetch) into the cache
 #
 # Environment:
 #   MULTIMIX_SHARED_DATA  where the xz-compressed datasets are     (default: <repo>/../shared/data)
@@ -14,6 +15,12 @@ repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$repo"
 
 say() { printf '[setup] %s\n' "$*"; }
+for name in "$@"; do
+    case "$name" in
+        cifar10|cifar100|mnist|fashion-mnist) ;;
+        *) echo "[setup] error: unknown dataset '$name'; name cifar10, cifar100, mnist or fashion-mnist (or none)" >&2; exit 2 ;;
+    esac
+done
 
 # 1. System packages (Debian 12). Installed only where missing: CI and new machines start bare.
 packages=(libopenmpi-dev openmpi-bin libopenblas-dev libdnnl-dev dataset-fashion-mnist
@@ -78,3 +85,15 @@ if [ -d "$shared" ]; then
 else
     say "no local data mirror at $shared (set MULTIMIX_SHARED_DATA); fetch CIFAR with: .build/release/multimix data fetch cifar10"
 fi
+
+# 4. Datasets named on the command line, from their official URLs (checked as `data fetch` checks
+#    them) into the cache the configs' data.root defaults to; one already there and intact is kept.
+for name in "$@"; do
+    if [ ! -x .build/release/multimix ]; then
+        mkdir -p .build
+        swift build -c release --product multimix > .build/setup-build.log 2>&1 \
+            || { tail -n 40 .build/setup-build.log >&2; echo "[setup] error: release build failed (log: .build/setup-build.log)" >&2; exit 1; }
+    fi
+    say "fetching $name"
+    .build/release/multimix data fetch "$name" --into "${MULTIMIX_DATA_DIR:-.cache/data}"
+done
