@@ -48,11 +48,12 @@ write_config() {
         chown munge:munge "$dir/munge/munge.key"; chmod 400 "$dir/munge/munge.key"
     fi
     chmod 755 "$dir/munge"   # clients (sbatch, srun as root) connect to the socket inside
+    # The node as slurmd sees it; the loopback address, so that no name lookup is needed.
     local node; node="$(slurmd -C | head -n 1)"
     cat >"$conf" <<EOF
 # Written by launch/local-slurm.sh: a one-node Slurm for tests (see the script).
 ClusterName=multimix
-SlurmctldHost=$host
+SlurmctldHost=$host(127.0.0.1)
 SlurmctldPort=$port
 SlurmdPort=$((port + 1))
 SlurmUser=root
@@ -83,7 +84,7 @@ KillWait=5
 MinJobAge=60
 MailProg=/bin/true
 TmpFS=$dir/tmp/%n
-$node State=UNKNOWN
+$node NodeAddr=127.0.0.1 State=UNKNOWN
 PartitionName=debug Nodes=ALL Default=YES MaxTime=INFINITE State=UP
 EOF
 }
