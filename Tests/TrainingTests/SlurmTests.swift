@@ -77,9 +77,11 @@ final class SlurmTests: XCTestCase {
         return url.path
     }
 
-    /// The job long enough to be signalled while it trains: 12 epochs of 32 steps (about 20 s here).
-    let longSteps = 384
-    func longConfig() throws -> String { try config("long", subset: 2048, epochs: 12) }
+    /// The job long enough to be signalled while it trains: 36 epochs of 32 steps (about 20 s on an
+    /// idle machine; 12 epochs once finished in 7 s, before the warning came, which then stopped the final
+    /// evaluation instead of training).
+    let longSteps = 1152
+    func longConfig() throws -> String { try config("long", subset: 2048, epochs: 36) }
 
     func slurm(_ commandLine: [String], timeout: Double = 30) throws -> MPIRun.Result {
         try MPIRun.launch(commandLine, timeout: timeout, environment: slurmEnvironment)
@@ -200,7 +202,7 @@ final class SlurmTests: XCTestCase {
         let submitted = Date()
 
         let warned = waitFor("SIGUSR1 received", in: output, timeout: 100)
-        let checkpointed = waitFor("signal received: checkpoint written at step", in: output, timeout: 60)
+        let checkpointed = waitFor("checkpoint written at step", in: output, timeout: 60)
         let requeued = waitFor("requeueing job \(id)", in: output, timeout: 60)
         let log = text(output)
         XCTAssertTrue(log.contains("ranks stopped (status 75, SIGUSR1)"), log)
@@ -241,10 +243,10 @@ final class SlurmTests: XCTestCase {
         let path = try longConfig()
         let run = folder.appendingPathComponent("requeued")
         let (id, output) = try submit(path, run: run)
-        waitFor("epoch 1/12  step 16/32", in: output, timeout: 120)
+        waitFor("epoch 1/36  step 16/32", in: output, timeout: 120)
         let requeue = Date()
         XCTAssertEqual(try slurm(["scontrol", "requeue", id]).status, 0)
-        let checkpointed = waitFor("signal received: checkpoint written at step", in: output, timeout: 30)
+        let checkpointed = waitFor("checkpoint written at step", in: output, timeout: 30)
         let resumed = waitFor("resuming from", in: output, timeout: 120)
         print("[slurm timing] scontrol requeue → checkpoint \(seconds(requeue, checkpointed)), → resumed training \(seconds(requeue, resumed))")
         XCTAssertTrue(text(output).contains("(restart 1)"), text(output))
@@ -263,9 +265,9 @@ final class SlurmTests: XCTestCase {
         // A plain scancel ends the job for good, after a checkpoint.
         let cancelledRun = folder.appendingPathComponent("cancelled")
         let (cancelled, cancelledOutput) = try submit(path, run: cancelledRun)
-        waitFor("epoch 1/12  step 16/32", in: cancelledOutput, timeout: 120)
+        waitFor("epoch 1/36  step 16/32", in: cancelledOutput, timeout: 120)
         XCTAssertEqual(try slurm(["scancel", cancelled]).status, 0)
-        waitFor("signal received: checkpoint written at step", in: cancelledOutput, timeout: 30)
+        waitFor("checkpoint written at step", in: cancelledOutput, timeout: 30)
         XCTAssertEqual(try finish(cancelled, output: cancelledOutput, timeout: 60), "CANCELLED", text(cancelledOutput))
         Thread.sleep(forTimeInterval: 3)
         XCTAssertEqual(try job(cancelled).state, "CANCELLED", "a cancelled job must stay cancelled:\n\(text(cancelledOutput))")
