@@ -17,14 +17,20 @@
 #     data included, is shared as on a cluster with the code installed on every node).
 #   - a hostfile (one rank per node); node K's private files are $DIR/nodes/nodeK on this host.
 # $DIR is $MULTIMIX_CLUSTER_DIR, default /tmp/multimix-cluster. `down` deletes it, node folders included.
+# Two test beds side by side (the tests use their own): set, besides the folder and the bridge,
+# MULTIMIX_CLUSTER_NODE_PREFIX (default node: nodes node1..N) and MULTIMIX_CLUSTER_SUBNET (the first
+# three numbers of a /24, default 10.77.0).
 #
 # To cut a node off mid-run: ip link set veth-nodeK down (and up again to bring it back).
 set -euo pipefail
 
 dir="${MULTIMIX_CLUSTER_DIR:-/tmp/multimix-cluster}"
 bridge="${MULTIMIX_CLUSTER_BRIDGE:-br-mmx}"
-subnet_prefix=10.77.0
+prefix="${MULTIMIX_CLUSTER_NODE_PREFIX:-node}"
+subnet_prefix="${MULTIMIX_CLUSTER_SUBNET:-10.77.0}"
 host_address="$subnet_prefix.254"
+[[ "$prefix" =~ ^[a-z][a-z-]{0,6}$ ]] || { echo "launch/local-cluster.sh: MULTIMIX_CLUSTER_NODE_PREFIX='$prefix' is not 1-7 lower-case letters (interface names are at most 15 characters); use e.g. node" >&2; exit 2; }
+[[ "$subnet_prefix" =~ ^[0-9]{1,3}\.[0-9]{1,3}\.[0-9]{1,3}$ ]] || { echo "launch/local-cluster.sh: MULTIMIX_CLUSTER_SUBNET='$subnet_prefix' is not the first three numbers of a /24; use e.g. 10.77.0" >&2; exit 2; }
 
 usage() { echo "usage: bash launch/local-cluster.sh up [N] | down | status   (N: 1 to 200 nodes, default 3)" >&2; exit 2; }
 
@@ -39,7 +45,7 @@ need_root() {
 }
 
 # The namespaces this script made: node1, node2, ... (as far as they go without a gap).
-nodes() { local k=1; while ip netns list | awk '{print $1}' | grep -qx "node$k"; do echo "node$k"; k=$((k + 1)); done; }
+nodes() { local k=1; while ip netns list | awk '{print $1}' | grep -qx "$prefix$k"; do echo "$prefix$k"; k=$((k + 1)); done; }
 
 write_agent() {
     cat > "$dir/rsh-agent" <<EOF
@@ -56,7 +62,7 @@ while [ \$# -gt 0 ]; do
 done
 [ \$# -ge 2 ] || { echo "rsh-agent: usage: rsh-agent [ssh options] HOST command..." >&2; exit 2; }
 host="\$1"; shift
-case "\$host" in node[0-9]*) ;; *) echo "rsh-agent: unknown host '\$host' (the nodes are node1..N)" >&2; exit 255 ;; esac
+case "\$host" in $prefix[0-9]*) ;; *) echo "rsh-agent: unknown host '\$host' (the nodes are ${prefix}1..N)" >&2; exit 255 ;; esac
 [ -d "$dir/nodes/\$host" ] || { echo "rsh-agent: no node '\$host' (bash launch/local-cluster.sh up N)" >&2; exit 255; }
 # ip netns exec gives the command its own mount namespace (/ is rslave): the mounts below stay inside.
 exec ip netns exec "\$host" unshare --uts sh -c '
@@ -84,12 +90,12 @@ up() {
     ip link set "$bridge" up
     # Nodes beyond N from an earlier `up` go away.
     for name in $(nodes); do
-        [ "${name#node}" -le "$n" ] || remove_node "$name"
+        [ "${name#"$prefix"}" -le "$n" ] || remove_node "$name"
     done
     local hosts="127.0.0.1 localhost"$'\n'"$host_address launcher"$'\n'
-    for k in $(seq 1 "$n"); do hosts+="$subnet_prefix.$k node$k"$'\n'; done
+    for k in $(seq 1 "$n"); do hosts+="$subnet_prefix.$k $prefix$k"$'\n'; done
     for k in $(seq 1 "$n"); do
-        local name="node$k" veth="veth-node$k"
+        local name="$prefix$k" veth="veth-$prefix$k"
         ip netns list | awk '{print $1}' | grep -qx "$name" || ip netns add "$name"
         if ! ip link show "$veth" >/dev/null 2>&1; then
             ip link add "$veth" type veth peer name eth0 netns "$name"
@@ -103,29 +109,29 @@ up() {
         printf '%s' "$hosts" > "/etc/netns/$name/hosts"
     done
     : > "$dir/hostfile"
-    for k in $(seq 1 "$n"); do echo "node$k slots=1" >> "$dir/hostfile"; done
+    for k in $(seq 1 "$n"); do echo "$prefix$k slots=1" >> "$dir/hostfile"; done
     write_agent
     # Every node answers (a few tries: a fresh bridge port takes a moment to forward), where ping exists.
     command -v ping >/dev/null || n_ping=0
     for k in $(seq 1 "${n_ping:-$n}"); do
         local tries=0
-        until ip netns exec "node$k" ping -c 1 -W 1 "$host_address" >/dev/null 2>&1; do
+        until ip netns exec "$prefix$k" ping -c 1 -W 1 "$host_address" >/dev/null 2>&1; do
             tries=$((tries + 1))
-            [ "$tries" -lt 10 ] || { echo "launch/local-cluster.sh: node$k does not reach $host_address" >&2; exit 1; }
+            [ "$tries" -lt 10 ] || { echo "launch/local-cluster.sh: $prefix$k does not reach $host_address" >&2; exit 1; }
             sleep 0.3
         done
     done
     local repo; repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
     cat <<EOF
-[local-cluster] $n nodes up: node1..node$n on $bridge ($subnet_prefix.0/24, this host $host_address)
+[local-cluster] $n nodes up: ${prefix}1..$prefix$n on $bridge ($subnet_prefix.0/24, this host $host_address)
 hostfile:  $dir/hostfile
 rsh agent: $dir/rsh-agent
-scratch:   $dir/scratch on every node, node K's own folder $dir/nodes/nodeK (rank 0 runs on node1)
+scratch:   $dir/scratch on every node, node K's own folder $dir/nodes/${prefix}K (rank 0 runs on ${prefix}1)
 launch:
   MULTIMIX_RSH_AGENT=$dir/rsh-agent MULTIMIX_MPI_SUBNET=$subnet_prefix.0/24 \\
     bash $repo/launch/multinode.sh $dir/hostfile CONFIG --run-dir $dir/scratch/runs/NAME
-  (the run folder then appears in $dir/nodes/node1/runs/NAME)
-cut a node off: ip link set veth-nodeK down      stop: bash launch/local-cluster.sh down
+  (the run folder then appears in $dir/nodes/${prefix}1/runs/NAME)
+cut a node off: ip link set veth-${prefix}K down      stop: bash launch/local-cluster.sh down
 EOF
 }
 
@@ -148,7 +154,7 @@ down() {
     need_root
     for name in $(nodes); do remove_node "$name"; done
     # A namespace left by a gap in the numbering (node2 removed by hand) is found through its veth.
-    for veth in $(ip -o link show type veth 2>/dev/null | awk -F': ' '{print $2}' | sed 's/@.*//' | grep '^veth-node' || true); do
+    for veth in $(ip -o link show type veth 2>/dev/null | awk -F': ' '{print $2}' | sed 's/@.*//' | grep "^veth-$prefix[0-9]" || true); do
         remove_node "${veth#veth-}"
     done
     ip link del "$bridge" 2>/dev/null || true

@@ -12,8 +12,12 @@ import XCTest
 /// whose link is cut mid-run. Needs root and network namespaces (CI has both): elsewhere these tests
 /// fail saying so, unless MULTIMIX_SKIP_CLUSTER_TESTS=1 skips them.
 final class ClusterTests: XCTestCase {
-    /// The test bed's folder: node K's private files are nodes/nodeK, seen on node K as scratch/.
+    /// The test bed's folder: node K's private files are nodes/tnodeK, seen on node K as scratch/.
     let clusterDirectory = URL(fileURLWithPath: "/tmp/multimix-cluster-tests")
+    /// The test bed's own names and network, apart from a user's `launch/local-cluster.sh up`
+    /// (node1..N on 10.77.0.0/24), which may run beside it.
+    static let node = "tnode"
+    static let subnet = "10.78.0"
     let script = Repository.root.appendingPathComponent("launch/local-cluster.sh").path
     let multinode = Repository.root.appendingPathComponent("launch/multinode.sh").path
     var folder: URL!
@@ -23,7 +27,8 @@ final class ClusterTests: XCTestCase {
     }
 
     var clusterEnvironment: [String: String] {
-        ["MULTIMIX_CLUSTER_DIR": clusterDirectory.path, "MULTIMIX_CLUSTER_BRIDGE": "br-mmx-test"]
+        ["MULTIMIX_CLUSTER_DIR": clusterDirectory.path, "MULTIMIX_CLUSTER_BRIDGE": "br-mmx-test",
+         "MULTIMIX_CLUSTER_NODE_PREFIX": Self.node, "MULTIMIX_CLUSTER_SUBNET": Self.subnet]
     }
 
     func cluster(_ arguments: [String]) throws -> MPIRun.Result {
@@ -81,7 +86,7 @@ final class ClusterTests: XCTestCase {
     /// launch/multinode.sh over the test bed's hostfile and agent, TCP only (`--mca btl tcp,self`).
     var launchEnvironment: [String: String] {
         ["MULTIMIX_RSH_AGENT": clusterDirectory.appendingPathComponent("rsh-agent").path,
-         "MULTIMIX_MPI_SUBNET": "10.77.0.0/24",
+         "MULTIMIX_MPI_SUBNET": "\(Self.subnet).0/24",
          "MULTIMIX_MPIRUN_FLAGS": "--mca btl tcp,self",
          "MULTIMIX_THREADS": "1"]
     }
@@ -91,22 +96,22 @@ final class ClusterTests: XCTestCase {
          "--run-dir", clusterDirectory.appendingPathComponent("scratch/runs/\(run)").path] + arguments
     }
 
-    /// Node K's private copy of the run folder (the agent mounts nodes/nodeK over scratch/ on node K).
+    /// Node K's private copy of the run folder (the agent mounts nodes/tnodeK over scratch/ on node K).
     func runFolder(_ run: String, node: Int) -> URL {
-        clusterDirectory.appendingPathComponent("nodes/node\(node)/runs/\(run)")
+        clusterDirectory.appendingPathComponent("nodes/\(Self.node)\(node)/runs/\(run)")
     }
 
     /// Bytes through node K's veth, both ways.
     func vethBytes(node: Int) -> Int {
         ["rx_bytes", "tx_bytes"].reduce(0) { total, name in
-            let text = (try? String(contentsOfFile: "/sys/class/net/veth-node\(node)/statistics/\(name)", encoding: .utf8)) ?? ""
+            let text = (try? String(contentsOfFile: "/sys/class/net/veth-\(Self.node)\(node)/statistics/\(name)", encoding: .utf8)) ?? ""
             return total + (Int(text.trimmingCharacters(in: .whitespacesAndNewlines)) ?? 0)
         }
     }
 
     /// The processes in node K's namespace.
     func processes(node: Int) throws -> [String] {
-        try MPIRun.launch(["ip", "netns", "pids", "node\(node)"], timeout: 10).output.split(separator: "\n").map(String.init)
+        try MPIRun.launch(["ip", "netns", "pids", "\(Self.node)\(node)"], timeout: 10).output.split(separator: "\n").map(String.init)
     }
 
     // MARK: - Tests
@@ -165,7 +170,7 @@ final class ClusterTests: XCTestCase {
         while !FileManager.default.fileExists(atPath: latest.path) && job.isRunning && Date() < deadline { Thread.sleep(forTimeInterval: 0.1) }
         XCTAssertTrue(FileManager.default.fileExists(atPath: latest.path), "no checkpoint within 120 s: \(job.output)")
         XCTAssertTrue(job.isRunning, "the job ended before the link was cut: \(job.output)")
-        let cut = try MPIRun.launch(["ip", "link", "set", "veth-node3", "down"], timeout: 10)
+        let cut = try MPIRun.launch(["ip", "link", "set", "veth-\(Self.node)3", "down"], timeout: 10)
         let cutAt = Date()
         XCTAssertEqual(cut.status, 0, cut.output)
 
@@ -177,7 +182,7 @@ final class ClusterTests: XCTestCase {
         XCTAssertNotEqual(result.status, 0, result.output)
         Thread.sleep(forTimeInterval: 0.5)  // the stderr filter's line may trail mpirun's exit
         let output = job.output
-        let named = output.split(separator: "\n").filter { $0.hasPrefix("[multinode] lost node node3:") }
+        let named = output.split(separator: "\n").filter { $0.hasPrefix("[multinode] lost node \(Self.node)3:") }
         XCTAssertEqual(named.count, 1, "one line naming the lost node: \(output)")
         if let line = named.first { print("ClusterTests: \(line)") }
 
@@ -201,7 +206,7 @@ final class ClusterTests: XCTestCase {
         let resumedFrom = checkpoint?.state.step ?? 0
         XCTAssertGreaterThanOrEqual(resumedFrom, 5)
 
-        XCTAssertEqual(try MPIRun.launch(["ip", "link", "set", "veth-node3", "up"], timeout: 10).status, 0)
+        XCTAssertEqual(try MPIRun.launch(["ip", "link", "set", "veth-\(Self.node)3", "up"], timeout: 10).status, 0)
         let resumed = try MPIRun.launch(launchCommand(config: path, run: "lost", arguments: ["--resume", "auto"]),
                                         timeout: 150, environment: launchEnvironment)
         XCTAssertEqual(resumed.status, 0, resumed.output)
