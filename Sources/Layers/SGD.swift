@@ -50,24 +50,60 @@ public final class SGD {
     public func step(learningRate eta: Float) {
         let c = configuration, first = stepCount == 0
         let theta = arena.values!, grad = arena.gradients!, b = momentumBuffer
-        for entry in arena.entries where entry.role != .buffer {
-            let lambda = entry.role == .weight || c.decayNormAndBias ? c.weightDecay : 0
-            let base = entry.offset
-            Parallel.forEachChunk(entry.count, minimumChunk: 1 << 15) { _, range in
-                for i in (base + range.lowerBound)..<(base + range.upperBound) {
-                    // g = ∇θ + λ·θ
-                    var g = grad[i] + lambda * theta[i]
-                    if c.momentum != 0 {
-                        // b = μ·b + (1 − τ)·g   (b = g on the first step)
-                        b[i] = first ? g : c.momentum * b[i] + (1 - c.dampening) * g
-                        // d = g + μ·b (Nesterov) or b
-                        g = c.nesterov ? g + c.momentum * b[i] : b[i]
-                    }
-                    // θ = θ − η·d
-                    theta[i] -= eta * g
-                }
+        // λ per trainable tensor; the trainables fill 0..<trainableCount, so one parallel pass covers
+        // them all (one OpenMP region per step, not one per tensor).
+        let decays = arena.entries.filter { $0.role != .buffer }.map { entry in
+            (range: entry.offset..<(entry.offset + entry.count),
+             lambda: entry.role == .weight || c.decayNormAndBias ? c.weightDecay : 0)
+        }
+        Parallel.forEachChunk(arena.trainableCount, minimumChunk: 1 << 15) { _, chunk in
+            for decay in decays where decay.range.overlaps(chunk) {
+                let part = decay.range.clamped(to: chunk)
+                Self.update(theta + part.lowerBound, grad + part.lowerBound, b + part.lowerBound, count: part.count,
+                            lambda: decay.lambda, eta: eta, configuration: c, first: first)
             }
         }
         stepCount += 1
+    }
+
+    /// The update of `count` parameters, one loop per case so that each inner loop is branch-free
+    /// (and vectorised).
+    private static func update(_ theta: UnsafeMutablePointer<Float>, _ grad: UnsafeMutablePointer<Float>,
+                               _ b: UnsafeMutablePointer<Float>, count: Int, lambda: Float, eta: Float,
+                               configuration c: Configuration, first: Bool) {
+        let mu = c.momentum, keep = 1 - c.dampening
+        switch (mu != 0, first, c.nesterov) {
+        case (false, _, _):
+            for i in 0..<count {
+                let g = grad[i] + lambda * theta[i]        // g = ∇θ + λ·θ
+                theta[i] -= eta * g                         // θ = θ − η·g
+            }
+        case (true, true, false):
+            for i in 0..<count {
+                let g = grad[i] + lambda * theta[i]
+                b[i] = g                                    // b = g (first step)
+                theta[i] -= eta * g                         // θ = θ − η·b
+            }
+        case (true, true, true):
+            for i in 0..<count {
+                let g = grad[i] + lambda * theta[i]
+                b[i] = g
+                theta[i] -= eta * (g + mu * g)              // d = g + μ·b
+            }
+        case (true, false, false):
+            for i in 0..<count {
+                let g = grad[i] + lambda * theta[i]
+                let v = mu * b[i] + keep * g                // b = μ·b + (1 − τ)·g
+                b[i] = v
+                theta[i] -= eta * v                         // θ = θ − η·b
+            }
+        case (true, false, true):
+            for i in 0..<count {
+                let g = grad[i] + lambda * theta[i]
+                let v = mu * b[i] + keep * g
+                b[i] = v
+                theta[i] -= eta * (g + mu * v)              // d = g + μ·b
+            }
+        }
     }
 }

@@ -1,4 +1,5 @@
 import Layers
+import Tensors
 import XCTest
 
 final class SGDTests: XCTestCase {
@@ -43,6 +44,62 @@ final class SGDTests: XCTestCase {
         XCTAssertEqual(arena.value(w).pointee, 1 - 0.0969, accuracy: 1e-6)
         // v decays too: g = 0.25 + 0.02 = 0.27, d = 0.27·1.9 = 0.513, v = 2 − 0.0513
         XCTAssertEqual(arena.value(v).pointee, 2 - 0.0513, accuracy: 1e-6)
+    }
+
+    /// Every case (plain, momentum, dampening, Nesterov; first and later steps; decay on and off for
+    /// norms) over an arena of several tensors large enough to be split over two threads, with chunk
+    /// borders inside tensors: equal, bit for bit, to the equations applied one element at a time.
+    func testEveryCaseMatchesTheEquationsAcrossChunksAndTensors() {
+        let cases: [SGD.Configuration] = [
+            .init(momentum: 0, weightDecay: 0.01),
+            .init(momentum: 0.9, weightDecay: 5e-4, decayNormAndBias: false),
+            .init(momentum: 0.8, dampening: 0.3, weightDecay: 1e-3),
+            .init(momentum: 0.9, nesterov: true, weightDecay: 5e-4, decayNormAndBias: false),
+        ]
+        let previous = ComputeThreads.count
+        ComputeThreads.set(2)
+        defer { ComputeThreads.set(previous) }
+        for configuration in cases {
+            let arena = ParameterArena()
+            let shapes: [(String, Int, ParameterArena.Role)] = [
+                ("conv.weight", 40_000, .weight), ("bn.weight", 7, .normOrBias), ("bn.running_mean", 7, .buffer),
+                ("bn.bias", 7, .normOrBias), ("fc.weight", 30_001, .weight), ("fc.bias", 10, .normOrBias),
+            ]
+            for (name, count, role) in shapes { _ = arena.register(name, shape: [count], role: role, initial: 0) }
+            arena.finalize()
+            XCTAssertGreaterThan(Parallel.chunkCount(arena.trainableCount, minimumChunk: 1 << 15), 1, "not split")
+            var random = SystemRandomNumberGenerator()
+            let n = arena.trainableCount
+            for i in 0..<n { arena.values[i] = Float.random(in: -1...1, using: &random) }
+            var theta = Array(UnsafeBufferPointer(start: arena.values, count: n))
+            var momentum = [Float](repeating: 0, count: n)
+            let sgd = SGD(arena: arena, configuration: configuration)
+            let c = configuration
+            for step in 0..<3 {
+                let eta = Float(0.1) / Float(step + 1)
+                let grads = (0..<n).map { _ in Float.random(in: -1...1, using: &random) }
+                for i in 0..<n { arena.gradients[i] = grads[i] }
+                sgd.step(learningRate: eta)
+                // The equations, one element at a time.
+                for entry in arena.entries where entry.role != .buffer {
+                    let lambda = entry.role == .weight || c.decayNormAndBias ? c.weightDecay : 0
+                    for i in entry.offset..<(entry.offset + entry.count) {
+                        var g = grads[i] + lambda * theta[i]
+                        if c.momentum != 0 {
+                            momentum[i] = step == 0 ? g : c.momentum * momentum[i] + (1 - c.dampening) * g
+                            g = c.nesterov ? g + c.momentum * momentum[i] : momentum[i]
+                        }
+                        theta[i] -= eta * g
+                    }
+                }
+                let mismatches = (0..<n).filter { arena.values[$0] != theta[$0] }.count
+                XCTAssertEqual(mismatches, 0, "\(c), step \(step + 1): \(mismatches) parameters differ")
+                if c.momentum != 0 {
+                    let bufferMismatches = (0..<n).filter { sgd.momentumBuffer[$0] != momentum[$0] }.count
+                    XCTAssertEqual(bufferMismatches, 0, "\(c), step \(step + 1): momentum buffer differs")
+                }
+            }
+        }
     }
 }
 
