@@ -14,6 +14,7 @@ set -euo pipefail
 subcommand="${MULTIMIX_SUBCOMMAND:-train}"
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$repo"
+source "$repo/launch/lib/stop-signals.sh"
 
 if [ $# -lt 1 ] || [ ! -f "$1" ]; then
     echo "usage: bash launch/$subcommand.sh CONFIG [RANKS] [multimix $subcommand flags...]   (CONFIG must be a file; got '${1:-}')" >&2
@@ -29,10 +30,10 @@ bash launch/setup.sh >&2
 cores=$(nproc)
 threads=$(( cores / ranks )); [ "$threads" -ge 1 ] || threads=1
 # Stopping: SIGTERM, SIGHUP, SIGINT or SIGUSR1 to this script reaches the ranks at once as SIGUSR1
-# (below), and they checkpoint at the next step boundary (or within an evaluation batch) and exit 75.
-# mpirun's own SIGTERM path is slow: it sends SIGCONT, waits odls_base_sigkill_timeout, sends SIGTERM,
-# waits again, then SIGKILL (measured). It still ends the other ranks once one has exited, so the wait
-# stays short: 5 s, enough for a rank to finish its checkpoint.
+# (launch/lib/stop-signals.sh), and they checkpoint at the next step boundary (or within an evaluation
+# batch) and exit 75. mpirun still ends the other ranks through its kill sequence once one has exited
+# (SIGCONT, wait, SIGTERM, wait, SIGKILL), so the wait stays short: 5 s, enough for a rank to finish
+# its checkpoint.
 flags=(--bind-to none --mca odls_base_sigkill_timeout 5)
 [ "$ranks" -le "$cores" ] || flags+=(--oversubscribe)
 [ "$(id -u)" -ne 0 ] || flags+=(--allow-run-as-root)
@@ -42,13 +43,7 @@ if [ -t 1 ]; then export MULTIMIX_PROGRESS=live; else export MULTIMIX_PROGRESS=l
 echo "[$subcommand] $ranks ranks x $threads threads on $cores cores: $config" >&2
 # A study's runs take their threads from their configs; a single run gets this machine's share.
 extra=(); [ "$subcommand" != train ] || extra=(--set "training.threads=$threads")
-mpirun -np "$ranks" "${flags[@]}" -x MULTIMIX_PROGRESS \
-    "$repo/.build/release/multimix" "$subcommand" --config "$config" "${extra[@]}" "$@" &
-job=$!
-trap 'kill -USR1 "$job" 2>/dev/null || true' TERM HUP INT USR1
-# wait returns early when a trapped signal arrives: wait again until mpirun itself has ended.
-while :; do
-    status=0; wait "$job" || status=$?
-    kill -0 "$job" 2>/dev/null || break
-done
+status=0
+run_passing_stop_signals mpirun -np "$ranks" "${flags[@]}" -x MULTIMIX_PROGRESS \
+    "$repo/.build/release/multimix" "$subcommand" --config "$config" "${extra[@]}" "$@" || status=$?
 exit "$status"

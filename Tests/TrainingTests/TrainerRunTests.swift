@@ -489,21 +489,33 @@ final class TrainerRunTests: XCTestCase {
     /// SIGTERM to `launch/train.sh` reaches the ranks at once (as SIGUSR1): they checkpoint at the next
     /// step boundary and the script ends with the ranks' 75 within seconds, not after mpirun's kill
     /// sequence (which delays SIGTERM by its whole timeout).
-    func testTheLaunchScriptPassesAStopSignalOnAtOnce() throws {
-        let run = folder.appendingPathComponent("launched-signal")
-        let script = Repository.root.appendingPathComponent("launch/train.sh").path
-        let job = try MPIRun.start(["bash", script, try config("launched-signal", epochs: 50), "2", "--run-dir", run.path],
-                                   environment: ["MULTIMIX_SKIP_BUILD": "1"])
-        waitForFirstMetrics(run)
-        kill(job.processIdentifier, SIGTERM)
-        let result = job.finish(timeout: 60)
-        XCTAssertFalse(result.timedOut, "the launcher did not end within 60 s of SIGTERM: \(result.output)")
-        XCTAssertEqual(result.status, 75, result.output)
-        let announced = result.output.components(separatedBy: "signal received: checkpoint written at step ").dropFirst().first
-            .flatMap { Int($0.prefix { $0.isNumber }) }
-        XCTAssertNotNil(announced, result.output)
-        let (checkpoint, _) = try CheckpointStore(folder: run.appendingPathComponent("checkpoints"), keep: 3).newestGood()
-        XCTAssertEqual(checkpoint?.state.step, announced)
+    /// SIGTERM to either launcher (one node: train.sh; several: multinode.sh, here over a localhost
+    /// hostfile) reaches the ranks at once as SIGUSR1: a checkpoint at the next step boundary, exit 75.
+    func testTheLaunchScriptsPassAStopSignalOnAtOnce() throws {
+        let hostfile = folder.appendingPathComponent("signal-hosts")
+        try "localhost slots=2\n".write(to: hostfile, atomically: true, encoding: .utf8)
+        let launchers: [(name: String, arguments: (String, String) -> [String])] = [
+            ("train.sh", { config, run in ["launch/train.sh", config, "2", "--run-dir", run] }),
+            ("multinode.sh", { config, run in ["launch/multinode.sh", hostfile.path, config, "--run-dir", run] }),
+        ]
+        for launcher in launchers {
+            let run = folder.appendingPathComponent("signal-\(launcher.name)")
+            let script = launcher.arguments(try config("signal-\(launcher.name)", epochs: 50), run.path)
+            let job = try MPIRun.start(["bash", Repository.root.appendingPathComponent(script[0]).path] + script.dropFirst(),
+                                       environment: ["MULTIMIX_SKIP_BUILD": "1", "MULTIMIX_THREADS": "1"])
+            waitForFirstMetrics(run)
+            let signalled = Date()
+            kill(job.processIdentifier, SIGTERM)
+            let result = job.finish(timeout: 60)
+            XCTAssertFalse(result.timedOut, "\(launcher.name) did not end within 60 s of SIGTERM: \(result.output)")
+            XCTAssertEqual(result.status, 75, "\(launcher.name): \(result.output)")
+            let announced = result.output.components(separatedBy: "signal received: checkpoint written at step ").dropFirst().first
+                .flatMap { Int($0.prefix { $0.isNumber }) }
+            XCTAssertNotNil(announced, "\(launcher.name): \(result.output)")
+            let (checkpoint, _) = try CheckpointStore(folder: run.appendingPathComponent("checkpoints"), keep: 3).newestGood()
+            XCTAssertEqual(checkpoint?.state.step, announced, launcher.name)
+            print("TrainerRunTests: \(launcher.name) SIGTERM -> exit \(result.status) in \(String(format: "%.1f", Date().timeIntervalSince(signalled))) s")
+        }
     }
 
     func testLaunchScriptsTrain() throws {
