@@ -248,7 +248,10 @@ public final class Trainer {
             var agreement: [Double] = [outcome.loss.isFinite ? outcome.loss : 0,
                                        outcome.loss.isFinite && gradientsFinite ? 0 : 1,
                                        PreemptionSignal.isRequested ? 1 : 0]
+            let agreementStart = MPI.wallTime
             try communicator.allreduce(&agreement, op: .sum)
+            // Exposed communication: the gradient wait, this all-reduce and the checksum comparison below.
+            var communication = exposed + (MPI.wallTime - agreementStart)
             let meanLoss = agreement[0] / Double(communicator.size)
             let skipped = agreement[1] > 0
             if skipped {
@@ -270,14 +273,16 @@ public final class Trainer {
             }
 
             if config.distributed.checkEverySteps > 0 && globalStep % config.distributed.checkEverySteps == 0 {
+                let checkStart = MPI.wallTime
                 let divergent = try ParameterConsistency.divergentRanks(model.arena.values, count: model.arena.trainableCount,
                                                                         communicator: communicator)
+                communication += MPI.wallTime - checkStart
                 if !divergent.isEmpty { throw TrainingError.diverged(step: globalStep, ranks: divergent) }
             }
 
             // Progress and metrics (rank 0).
             let seconds = MPI.wallTime - stepStart
-            window.add(loss: skipped ? nil : meanLoss, seconds: seconds, dataWait: loader.lastWaitSeconds, exposed: exposed,
+            window.add(loss: skipped ? nil : meanLoss, seconds: seconds, dataWait: loader.lastWaitSeconds, exposed: communication,
                        images: batch.count * communicator.size)
             if isRoot {
                 let remaining = Double(config.training.epochs * stepsPerEpoch - globalStep)
@@ -291,7 +296,8 @@ public final class Trainer {
             if config.training.logEverySteps > 0 && globalStep % config.training.logEverySteps == 0 {
                 lastMetrics = [MetricName.loss: window.meanLoss, MetricName.learningRate: learningRate,
                                MetricName.imagesPerSecond: window.imagesPerSecond,
-                               "data_wait_fraction": window.dataWaitFraction, "exposed_comm_ms": window.meanExposed * 1e3]
+                               "data_wait_fraction": window.dataWaitFraction, "exposed_comm_ms": window.meanExposed * 1e3,
+                               "step_ms": window.meanStepSeconds * 1e3]
                 if config.training.skipNonfinite { lastMetrics["skipped_steps"] = Double(skippedSteps) }
                 try record(MetricsRecord(kind: .train, step: globalStep,
                                          epoch: Double(globalStep) / Double(stepsPerEpoch), values: lastMetrics))
@@ -364,6 +370,8 @@ public final class Trainer {
         var imagesPerSecond: Double { seconds > 0 ? Double(images) / seconds : 0 }
         var dataWaitFraction: Double { seconds > 0 ? dataWait / seconds : 0 }
         var meanExposed: Double { steps > 0 ? exposed / Double(steps) : 0 }
+        /// A step's mean wall time, its wait for data included.
+        var meanStepSeconds: Double { steps > 0 ? seconds / Double(steps) : 0 }
     }
 
     // MARK: - Helpers
