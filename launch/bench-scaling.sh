@@ -19,6 +19,8 @@
 #   --steps N          measured steps per job (default 20)
 #   --warmup N         steps run first and dropped (default 5)
 #   --threads N        training.threads per rank (default 1)
+#   --mpi-flags "..."  more mpirun flags for every job, e.g. "--mca mpi_yield_when_idle 0" (after
+#                      launch/multinode.sh's own and `--mca btl tcp,self`)
 #   --config FILE      the job (default configs/fashion-mnist-resnet20-multimix.yaml: the README's
 #                      default job, ResNet-20 on Fashion-MNIST, batch 64 per rank)
 #   --out DIR          also keep each job's log and metrics.jsonl, and the table, in DIR
@@ -66,14 +68,14 @@ subnet="${MULTIMIX_SCALING_SUBNET:-10.80.0}"
 queue=7
 
 nodes_list=1,2,3 latency_list=0,20 bucket_list=0.0625,0.25,1,4
-steps=20 warmup=5 threads=1 config=configs/fashion-mnist-resnet20-multimix.yaml out=""
+steps=20 warmup=5 threads=1 config=configs/fashion-mnist-resnet20-multimix.yaml out="" mpi_flags=""
 while [ $# -gt 0 ]; do
     option="$1"
     case "$option" in
-        --nodes|--latency-ms|--bucket-mb|--steps|--warmup|--threads|--config|--out)
+        --nodes|--latency-ms|--bucket-mb|--steps|--warmup|--threads|--mpi-flags|--config|--out)
             [ $# -ge 2 ] || die "$option needs a value (see --help)"
             value="$2"; shift 2 ;;
-        *) die "unknown argument '$option'; the options are --nodes, --latency-ms, --bucket-mb, --steps, --warmup, --threads, --config, --out (see --help)" ;;
+        *) die "unknown argument '$option'; the options are --nodes, --latency-ms, --bucket-mb, --steps, --warmup, --threads, --mpi-flags, --config, --out (see --help)" ;;
     esac
     case "$option" in
         --nodes) nodes_list="$value" ;;
@@ -82,6 +84,7 @@ while [ $# -gt 0 ]; do
         --steps) steps="$value" ;;
         --warmup) warmup="$value" ;;
         --threads) threads="$value" ;;
+        --mpi-flags) mpi_flags="$value" ;;
         --config) config="$value" ;;
         --out) out="$value" ;;
     esac
@@ -103,6 +106,7 @@ check_list --bucket-mb "$bucket_list" '^([0-9]+(\.[0-9]*)?|\.[0-9]+)$' 0.000001 
 [[ "$steps" =~ ^[0-9]+$ ]] && [ "$steps" -ge 1 ] && [ "$steps" -le 100000 ] || die "--steps '$steps' is not a number of measured steps from 1 to 100000; give e.g. --steps 20"
 [[ "$warmup" =~ ^[0-9]+$ ]] && [ "$warmup" -le 100000 ] || die "--warmup '$warmup' is not a number of steps from 0 to 100000; give e.g. --warmup 5"
 [[ "$threads" =~ ^[0-9]+$ ]] && [ "$threads" -ge 1 ] && [ "$threads" -le 1024 ] || die "--threads '$threads' is not a thread count of at least 1; give e.g. --threads 1"
+[ -z "$mpi_flags" ] || [[ "$mpi_flags" =~ ^- ]] || die "--mpi-flags '$mpi_flags' does not start with a flag; give mpirun flags, e.g. --mpi-flags \"--mca mpi_yield_when_idle 0\""
 [ -f "$config" ] || die "--config '$config' is not a file; give a training config, e.g. configs/fashion-mnist-resnet20-multimix.yaml"
 config="$(cd "$(dirname "$config")" && pwd)/$(basename "$config")"
 if [ -n "$out" ]; then
@@ -231,14 +235,14 @@ share() { awk -v warm="$warmup" '
 # 3. The jobs.
 cpu=$(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)
 say "CPU: ${cpu:-unknown} ($(nproc) cores), load average $(cut -d' ' -f1-3 /proc/loadavg) at start"
-say "job: $(basename "$config"), $threads thread(s) per rank, 1 rank per node, $warmup warm-up + $steps measured steps, TCP only"
+say "job: $(basename "$config"), $threads thread(s) per rank, 1 rank per node, $warmup warm-up + $steps measured steps, TCP only${mpi_flags:+, mpirun $mpi_flags}"
 rows=()
 single_rate=""
 run_job() {
     local n="$1" latency="$2" bucket="$3"
     local name="n$n-l$latency-b$bucket" log="$dir/logs/n$n-l$latency-b$bucket.log"
     head -n "$n" "$dir/hostfile" > "$dir/hostfile-$n"
-    MULTIMIX_RSH_AGENT="$dir/rsh-agent" MULTIMIX_MPI_SUBNET="$subnet.0/24" MULTIMIX_MPIRUN_FLAGS="--mca btl tcp,self" \
+    MULTIMIX_RSH_AGENT="$dir/rsh-agent" MULTIMIX_MPI_SUBNET="$subnet.0/24" MULTIMIX_MPIRUN_FLAGS="--mca btl tcp,self $mpi_flags" \
         MULTIMIX_THREADS="$threads" bash launch/multinode.sh "$dir/hostfile-$n" "$config" \
         --run-dir "$dir/scratch/runs/$name" --max-steps $((warmup + steps)) \
         --set training.log_every_steps=1 --set "distributed.bucket_mb=$bucket" \
@@ -279,7 +283,7 @@ done
 
 # 4. The table.
 {
-    echo "CPU: ${cpu:-unknown} ($(nproc) cores); $(basename "$config"), $threads thread(s) per rank, 1 rank per node, TCP (--mca btl tcp,self); medians of $steps steps after $warmup warm-up steps"
+    echo "CPU: ${cpu:-unknown} ($(nproc) cores); $(basename "$config"), $threads thread(s) per rank, 1 rank per node, TCP (--mca btl tcp,self${mpi_flags:+ $mpi_flags}); medians of $steps steps after $warmup warm-up steps"
     echo
     echo "| nodes | added latency ms (last node) | bucket MB | images/s | speed-up | step ms | exposed comm ms | exposed % of step |"
     echo "| --- | --- | --- | --- | --- | --- | --- | --- |"
