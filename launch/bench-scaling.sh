@@ -39,9 +39,9 @@
 # Missing packages (iptables, libnetfilter-queue-dev, iputils-ping) are installed with apt-get.
 #
 # "Exposed communication" is the trainer's `exposed_comm_ms`: the time a step waits in MPI after its
-# backward (the gradient buckets backward did not hide, the step's small agreement all-reduce and,
-# every distributed.check_every_steps, the parameter checksums). It includes waiting for the slowest
-# rank. Figures are rank 0's (node 1 is never the delayed one).
+# backward (the gradient buckets backward did not hide, with the step's loss and flags beside the
+# last one, and every distributed.check_every_steps the parameter checksums). It includes waiting
+# for the slowest rank. Figures are rank 0's (node 1 is never the delayed one).
 #
 # The test bed's names keep clear of a user's `launch/local-cluster.sh up` (node1..N, 10.77.0.0/24)
 # and of the tests' beds. Environment:

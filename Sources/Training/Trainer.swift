@@ -241,19 +241,17 @@ public final class Trainer {
                                                                 progress: trainingProgress))
             runningStatisticsAreAveraged = false
             if let error = synchronisationError { throw error }
-            let exposed = try synchroniser.finish()
-
-            // One small all-reduce: Σ loss, any non-finite loss or gradient, any stop signal.
-            let gradientsFinite = Trainer.allFinite(model.arena.gradients, count: model.arena.trainableCount)
+            // The gradients' all-reduce carries three sums beside its last bucket (no round trip of
+            // their own): Σ loss, any non-finite loss, any stop signal.
             var agreement: [Double] = [outcome.loss.isFinite ? outcome.loss : 0,
-                                       outcome.loss.isFinite && gradientsFinite ? 0 : 1,
+                                       outcome.loss.isFinite ? 0 : 1,
                                        PreemptionSignal.isRequested ? 1 : 0]
-            let agreementStart = MPI.wallTime
-            try communicator.allreduce(&agreement, op: .sum)
-            // Exposed communication: the gradient wait, this all-reduce and the checksum comparison below.
-            var communication = exposed + (MPI.wallTime - agreementStart)
+            // Exposed communication: this wait, and the checksum comparison below.
+            var communication = try synchroniser.finish(summing: &agreement)
+            // The averaged gradients are the same on every rank: so is this verdict.
+            let gradientsFinite = Trainer.allFinite(model.arena.gradients, count: model.arena.trainableCount)
             let meanLoss = agreement[0] / Double(communicator.size)
-            let skipped = agreement[1] > 0
+            let skipped = agreement[1] > 0 || !gradientsFinite
             if skipped {
                 // Steps are counted from 1 in messages, as in the progress lines.
                 guard config.training.skipNonfinite else {
