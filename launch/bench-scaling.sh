@@ -13,13 +13,14 @@
 #
 # Options (lists are comma-separated):
 #   --nodes LIST       node counts (default 1,2,3)
-#   --latency-ms LIST  added one-way latency on the last node of each job, in ms (default 0,20);
-#                      1-node jobs run at 0 only (no traffic between nodes)
+#   --latency-ms LIST  latency added on the last node of each job, in ms (default 0,20): every
+#                      packet it receives waits that long, so each round trip with it takes that
+#                      much longer; 1-node jobs run at 0 only (no traffic between nodes)
 #   --bucket-mb LIST   distributed.bucket_mb values (default 0.0625,0.25,1,4); 1-node jobs run once
 #   --steps N          measured steps per job (default 20)
 #   --warmup N         steps run first and dropped (default 5)
 #   --threads N        training.threads per rank (default 1)
-#   --mpi-flags "..."  more mpirun flags for every job, e.g. "--mca mpi_yield_when_idle 0" (after
+#   --mpi-flags "..."  more mpirun flags for every job, e.g. "--mca coll_libnbc_iallreduce_algorithm 4" (after
 #                      launch/multinode.sh's own and `--mca btl tcp,self`)
 #   --config FILE      the job (default configs/fashion-mnist-resnet20-multimix.yaml: the README's
 #                      default job, ResNet-20 on Fashion-MNIST, batch 64 per rank)
@@ -32,8 +33,9 @@
 #     iptables -I INPUT -i eth0 -j NFQUEUE --queue-num 7 --queue-bypass
 # so every round trip with that node takes that much longer. Not OUTPUT: a packet held on its way
 # out still counts against its socket's TCP Small Queues budget (about 2 packets at these rates), so
-# each connection of the node sent ~5 KB per 20 ms (a 1 MB all-reduce took 4 s instead of 90 ms);
-# the packets a node receives came through the veth, which detached them from their socket. The
+# each connection of the node sent ~5 KB per 20 ms (a 256 KB all-reduce took 1 s instead of 93 ms,
+# a training step 3.9 s instead of 0.2 s); the packets a node receives came through the veth, which
+# detached them from their socket. The
 # script measures the delay with ping from node 1 before and after, prints the added RTT, and stops
 # when it is not there.
 # Missing packages (iptables, libnetfilter-queue-dev, iputils-ping) are installed with apt-get.
@@ -66,6 +68,10 @@ bridge="${MULTIMIX_SCALING_BRIDGE:-br-mmx-scale}"
 prefix="${MULTIMIX_SCALING_NODE_PREFIX:-knode}"
 subnet="${MULTIMIX_SCALING_SUBNET:-10.80.0}"
 queue=7
+[[ "$dir" =~ ^/[^/]+/[^/]+ ]] || die "MULTIMIX_SCALING_DIR='$dir' is not an absolute path below a top-level folder (it is deleted at the end); use e.g. /tmp/multimix-scaling"
+[[ "$bridge" =~ ^[A-Za-z0-9_.-]{1,15}$ ]] || die "MULTIMIX_SCALING_BRIDGE='$bridge' is not an interface name of 1-15 letters, digits, '.', '_', '-'; use e.g. br-mmx-scale"
+[[ "$prefix" =~ ^[a-z][a-z-]{0,6}$ ]] || die "MULTIMIX_SCALING_NODE_PREFIX='$prefix' is not 1-7 lower-case letters (interface names are at most 15 characters); use e.g. knode"
+[[ "$subnet" =~ ^[0-9]{1,3}\.[0-9]{1,3}\.[0-9]{1,3}$ ]] || die "MULTIMIX_SCALING_SUBNET='$subnet' is not the first three numbers of a /24; use e.g. 10.80.0"
 
 nodes_list=1,2,3 latency_list=0,20 bucket_list=0.0625,0.25,1,4
 steps=20 warmup=5 threads=1 config=configs/fashion-mnist-resnet20-multimix.yaml out="" mpi_flags=""
@@ -170,14 +176,15 @@ clean_up() {
         kill -TERM "$job_pid" 2>/dev/null || true
         for _ in 1 2 3 4 5 6 7 8 9 10; do kill -0 "$job_pid" 2>/dev/null || break; sleep 0.5; done
         kill -KILL "$job_pid" 2>/dev/null || true
+        wait "$job_pid" 2>/dev/null || true
     fi
     stop_delay
     [ "$bed_up" = 0 ] || cluster down >/dev/null 2>&1 || echo "$me: tearing the bed down failed; run: MULTIMIX_CLUSTER_DIR=$dir MULTIMIX_CLUSTER_BRIDGE=$bridge MULTIMIX_CLUSTER_NODE_PREFIX=$prefix MULTIMIX_CLUSTER_SUBNET=$subnet bash launch/local-cluster.sh down" >&2
     exit "$status"
 }
 trap clean_up EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
+trap 'echo "$me: interrupted; tearing the test bed down" >&2; exit 130' INT
+trap 'echo "$me: terminated; tearing the test bed down" >&2; exit 143' TERM
 bed_up=1
 cluster down >/dev/null 2>&1 || true   # what an interrupted earlier run left
 cluster up "$max_nodes" > "$dir.up.log" 2>&1 || { cat "$dir.up.log" >&2; echo "$me: launch/local-cluster.sh up $max_nodes failed (above)" >&2; exit 1; }

@@ -55,19 +55,20 @@ final class ScalingBenchTests: XCTestCase {
 
     /// Wrong input: one line naming the problem and the fix, status 2, before anything is built.
     func testWrongInputsAreRefusedInOneLine() throws {
-        let cases: [([String], String)] = [
-            (["--nodes", "0"], "--nodes: '0' is not a node count from 1 to 16"),
-            (["--nodes", "2,,3"], "--nodes '2,,3' is not a comma-separated list"),
-            (["--latency-ms", "-5"], "--latency-ms: '-5' is not a latency"),
-            (["--bucket-mb", "0"], "--bucket-mb: '0' is not a bucket size"),
-            (["--steps", "x"], "--steps 'x' is not a number of measured steps"),
-            (["--config", "/nonexistent.yaml"], "--config '/nonexistent.yaml' is not a file"),
-            (["--mpi-flags", "yield"], "--mpi-flags 'yield' does not start with a flag"),
-            (["--warmup"], "--warmup needs a value"),
-            (["--fast"], "unknown argument '--fast'"),
+        let cases: [(arguments: [String], message: String, bed: [String: String])] = [
+            (["--nodes", "0"], "--nodes: '0' is not a node count from 1 to 16", [:]),
+            (["--nodes", "2,,3"], "--nodes '2,,3' is not a comma-separated list", [:]),
+            (["--latency-ms", "-5"], "--latency-ms: '-5' is not a latency", [:]),
+            (["--bucket-mb", "0"], "--bucket-mb: '0' is not a bucket size", [:]),
+            (["--steps", "x"], "--steps 'x' is not a number of measured steps", [:]),
+            (["--config", "/nonexistent.yaml"], "--config '/nonexistent.yaml' is not a file", [:]),
+            (["--mpi-flags", "yield"], "--mpi-flags 'yield' does not start with a flag", [:]),
+            (["--warmup"], "--warmup needs a value", [:]),
+            (["--fast"], "unknown argument '--fast'", [:]),
+            ([], "MULTIMIX_SCALING_SUBNET='10.81' is not the first three numbers of a /24", ["MULTIMIX_SCALING_SUBNET": "10.81"]),
         ]
-        for (arguments, message) in cases {
-            let result = try MPIRun.launch(["bash", script] + arguments, timeout: 20, environment: environment)
+        for (arguments, message, bed) in cases {
+            let result = try MPIRun.launch(["bash", script] + arguments, timeout: 20, environment: environment.merging(bed) { $1 })
             XCTAssertEqual(result.status, 2, "\(arguments): \(result.output)")
             let lines = result.output.split(separator: "\n")
             XCTAssertEqual(lines.count, 1, "\(arguments): \(result.output)")
