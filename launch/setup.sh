@@ -10,6 +10,8 @@
 #   MULTIMIX_SKIP_BUILD=1 skip the release build
 #   MULTIMIX_TEST_BROWSER=1 also install headless Chromium and a font, for the tests that look at the
 #                         report pages (launch/test.sh sets it; training machines do not need it)
+#   MULTIMIX_TEST_NETWORK=1 also install iptables, libnetfilter-queue-dev and iputils-ping, for the
+#                         latency that launch/bench-scaling.sh adds and its test (launch/test.sh sets it)
 set -euo pipefail
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$repo"
@@ -33,6 +35,11 @@ done
 # on a machine that had the build packages) only where tests need it.
 if [ "${MULTIMIX_TEST_BROWSER:-0}" = 1 ]; then
     for p in chromium fonts-dejavu-core; do
+        dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+    done
+fi
+if [ "${MULTIMIX_TEST_NETWORK:-0}" = 1 ]; then
+    for p in iptables libnetfilter-queue-dev iputils-ping; do
         dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
     done
 fi

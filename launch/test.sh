@@ -4,14 +4,15 @@
 #   bash launch/test.sh [extra swift test arguments, e.g. --filter SwiftMPITests]
 #
 # Installs what is missing (launch/setup.sh, with headless Chromium for ReportBrowserTests unless
-# MULTIMIX_TEST_BROWSER=0), creates the Python environment of the PyTorch interoperability tests,
+# MULTIMIX_TEST_BROWSER=0, and the packet-delay tools of ScalingBenchTests unless
+# MULTIMIX_TEST_NETWORK=0), creates the Python environment of the PyTorch interoperability tests,
 # builds release, then runs `swift test -c release`.
 set -euo pipefail
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$repo"
 start=$(date +%s)
 
-MULTIMIX_SKIP_BUILD=1 MULTIMIX_TEST_BROWSER="${MULTIMIX_TEST_BROWSER:-1}" bash launch/setup.sh
+MULTIMIX_SKIP_BUILD=1 MULTIMIX_TEST_BROWSER="${MULTIMIX_TEST_BROWSER:-1}" MULTIMIX_TEST_NETWORK="${MULTIMIX_TEST_NETWORK:-1}" bash launch/setup.sh
 
 # Python for the PyTorch interoperability tests (Tests/TestSupport/PythonReference.swift), in an
 # ignored folder: created when missing, topped up when the package list below changes, else untouched.

@@ -319,7 +319,8 @@ func pointToPointScenario(_ world: Communicator) throws {
 // MARK: - Distributed (the trainer's synchronisation pieces)
 
 /// Buckets posted as "backward" completes the gradients from the end, with compute in between;
-/// afterwards every rank holds the average ḡᵢ = (1/N) Σ_r g_r,i.
+/// afterwards every rank holds the average ḡᵢ = (1/N) Σ_r g_r,i. From the second step on, two scalars
+/// travel beside the buckets (`finish(summing:)`) and come back summed over the ranks.
 func gradientSyncScenario(_ world: Communicator) throws {
     for (count, bucketBytes) in [(1000, 64), (1003, 4 << 20), (250_001, 40_000), (1, 4)] {
         let gradients = UnsafeMutablePointer<Float>.allocate(capacity: count)
@@ -340,7 +341,15 @@ func gradientSyncScenario(_ world: Communicator) throws {
                 try expect(work > 0, "no work")
                 try sync.gradientsReady(from: offset)
             }
-            try sync.finish()
+            if step == 0 {
+                try sync.finish()
+            } else {
+                var scalars = [Double(world.rank) + 0.5, Double(step)]
+                try sync.finish(summing: &scalars)
+                let ranks = Double(world.size)
+                try expect(scalars == [ranks * (ranks - 1) / 2 + 0.5 * ranks, Double(step) * ranks],
+                           "count \(count), step \(step): the scalars summed to \(scalars)")
+            }
             for i in 0..<count {
                 let expected = Float(expectedReduction(.sum, size: world.size, index: i + step)) / Float(world.size)
                 try expect(gradients[i] == expected,

@@ -241,16 +241,17 @@ public final class Trainer {
                                                                 progress: trainingProgress))
             runningStatisticsAreAveraged = false
             if let error = synchronisationError { throw error }
-            let exposed = try synchroniser.finish()
-
-            // One small all-reduce: Σ loss, any non-finite loss or gradient, any stop signal.
-            let gradientsFinite = Trainer.allFinite(model.arena.gradients, count: model.arena.trainableCount)
+            // The gradients' all-reduce carries three sums beside its last bucket (no round trip of
+            // their own): Σ loss, any non-finite loss, any stop signal.
             var agreement: [Double] = [outcome.loss.isFinite ? outcome.loss : 0,
-                                       outcome.loss.isFinite && gradientsFinite ? 0 : 1,
+                                       outcome.loss.isFinite ? 0 : 1,
                                        PreemptionSignal.isRequested ? 1 : 0]
-            try communicator.allreduce(&agreement, op: .sum)
+            // Exposed communication: this wait, and the checksum comparison below.
+            var communication = try synchroniser.finish(summing: &agreement)
+            // The averaged gradients are the same on every rank: so is this verdict.
+            let gradientsFinite = Trainer.allFinite(model.arena.gradients, count: model.arena.trainableCount)
             let meanLoss = agreement[0] / Double(communicator.size)
-            let skipped = agreement[1] > 0
+            let skipped = agreement[1] > 0 || !gradientsFinite
             if skipped {
                 // Steps are counted from 1 in messages, as in the progress lines.
                 guard config.training.skipNonfinite else {
@@ -270,14 +271,16 @@ public final class Trainer {
             }
 
             if config.distributed.checkEverySteps > 0 && globalStep % config.distributed.checkEverySteps == 0 {
+                let checkStart = MPI.wallTime
                 let divergent = try ParameterConsistency.divergentRanks(model.arena.values, count: model.arena.trainableCount,
                                                                         communicator: communicator)
+                communication += MPI.wallTime - checkStart
                 if !divergent.isEmpty { throw TrainingError.diverged(step: globalStep, ranks: divergent) }
             }
 
             // Progress and metrics (rank 0).
             let seconds = MPI.wallTime - stepStart
-            window.add(loss: skipped ? nil : meanLoss, seconds: seconds, dataWait: loader.lastWaitSeconds, exposed: exposed,
+            window.add(loss: skipped ? nil : meanLoss, seconds: seconds, dataWait: loader.lastWaitSeconds, exposed: communication,
                        images: batch.count * communicator.size)
             if isRoot {
                 let remaining = Double(config.training.epochs * stepsPerEpoch - globalStep)
@@ -291,7 +294,8 @@ public final class Trainer {
             if config.training.logEverySteps > 0 && globalStep % config.training.logEverySteps == 0 {
                 lastMetrics = [MetricName.loss: window.meanLoss, MetricName.learningRate: learningRate,
                                MetricName.imagesPerSecond: window.imagesPerSecond,
-                               "data_wait_fraction": window.dataWaitFraction, "exposed_comm_ms": window.meanExposed * 1e3]
+                               "data_wait_fraction": window.dataWaitFraction, "exposed_comm_ms": window.meanExposed * 1e3,
+                               "step_ms": window.meanStepSeconds * 1e3]
                 if config.training.skipNonfinite { lastMetrics["skipped_steps"] = Double(skippedSteps) }
                 try record(MetricsRecord(kind: .train, step: globalStep,
                                          epoch: Double(globalStep) / Double(stepsPerEpoch), values: lastMetrics))
@@ -364,6 +368,8 @@ public final class Trainer {
         var imagesPerSecond: Double { seconds > 0 ? Double(images) / seconds : 0 }
         var dataWaitFraction: Double { seconds > 0 ? dataWait / seconds : 0 }
         var meanExposed: Double { steps > 0 ? exposed / Double(steps) : 0 }
+        /// A step's mean wall time, its wait for data included.
+        var meanStepSeconds: Double { steps > 0 ? seconds / Double(steps) : 0 }
     }
 
     // MARK: - Helpers

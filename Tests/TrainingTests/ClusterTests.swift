@@ -22,10 +22,6 @@ final class ClusterTests: XCTestCase {
     let multinode = Repository.root.appendingPathComponent("launch/multinode.sh").path
     var folder: URL!
 
-    struct ClusterUnavailable: Error, CustomStringConvertible {
-        var description: String
-    }
-
     var clusterEnvironment: [String: String] {
         ["MULTIMIX_CLUSTER_DIR": clusterDirectory.path, "MULTIMIX_CLUSTER_BRIDGE": "br-mmx-test",
          "MULTIMIX_CLUSTER_NODE_PREFIX": Self.node, "MULTIMIX_CLUSTER_SUBNET": Self.subnet]
@@ -36,16 +32,7 @@ final class ClusterTests: XCTestCase {
     }
 
     override func setUpWithError() throws {
-        if ProcessInfo.processInfo.environment["MULTIMIX_SKIP_CLUSTER_TESTS"] == "1" {
-            throw XCTSkip("MULTIMIX_SKIP_CLUSTER_TESTS=1")
-        }
-        guard getuid() == 0 else {
-            throw ClusterUnavailable(description: "the cluster tests need root (network namespaces, mounts): run as root, or set MULTIMIX_SKIP_CLUSTER_TESTS=1 to skip them")
-        }
-        let probe = try MPIRun.launch(["ip", "netns", "list"], timeout: 10)
-        guard probe.status == 0 else {
-            throw ClusterUnavailable(description: "`ip netns list` failed (status \(probe.status)): network namespaces are needed; set MULTIMIX_SKIP_CLUSTER_TESTS=1 to skip these tests\n\(probe.output)")
-        }
+        try requireClusterTestBed()
         folder = try Repository.runFolderWithFashionMNIST(prefix: "cluster")
         _ = try cluster(["down"])  // what an interrupted earlier run may have left
         let up = try cluster(["up", "3"])
