@@ -13,7 +13,7 @@ final class ScalingBenchTests: XCTestCase {
     /// Its own bed, apart from the bench's default one (knode*, 10.80.0.0/24) and the other tests'.
     static let node = "qnode"
     let environment = ["MULTIMIX_SCALING_DIR": "/tmp/multimix-scaling-tests", "MULTIMIX_SCALING_BRIDGE": "br-mmx-stest",
-                       "MULTIMIX_SCALING_NODE_PREFIX": ScalingBenchTests.node, "MULTIMIX_SCALING_SUBNET": "10.81.0"]
+                       "MULTIMIX_SCALING_NODE_PREFIX": ScalingBenchTests.node, "MULTIMIX_SCALING_SUBNET": "10.82.0"]
 
     /// The table's rows (`| nodes | latency | bucket | images/s | speed-up | step ms | exposed ms | % |`), as cells.
     func rows(_ output: String) -> [[String]] {
