@@ -23,15 +23,18 @@
 # (SlurmctldHost=`hostname`(SUBNET.254)), and on node K `slurmd -N PREFIXK` at SUBNET.K, with its own
 # hostname (UTS namespace), /dev/shm, spool, log and TmpFS (a TmpFS shared by nodes breaks mpi/pmix).
 # `ip netns exec` mounts a fresh /sys without /sys/fs/cgroup, where slurmd 22.05 dies: an rbind copy
-# of /sys/fs/cgroup in $MULTIMIX_SLURM_DIR/cgroup is bound back inside each node. Set, so that the
-# nodes do not collide with a user's `launch/local-cluster.sh up` (node1..N on 10.77.0.0/24) or with
-# the test beds (tnode on 10.78.0, tsnode on 10.81.0):
+# of /sys/fs/cgroup in $MULTIMIX_SLURM_DIR/cgroup is bound back inside each node (run `down`, which
+# unmounts it, before deleting that folder by hand). Set, so that the nodes do not collide with a
+# user's `launch/local-cluster.sh up` (node1..N on 10.77.0.0/24) or with the test beds (tnode on
+# 10.78.0, tsnode on 10.81.0):
 #   MULTIMIX_SLURM_NODE_PREFIX  node names           (default snode: snode1..N; 1-7 lower-case letters)
 #   MULTIMIX_SLURM_SUBNET       the nodes' /24       (default 10.79.0: nodes 10.79.0.K, this host .254)
 #   MULTIMIX_SLURM_BRIDGE       the bridge           (default br-mmx-slurm)
 # A node fails: `ip link set veth-snode3 down` cuts snode3 off (its slurmd and job steps go on, alone);
-# about 30 s later (SlurmdTimeout) the node is `down*` and a `--requeue` job is requeued; `ip link set
-# veth-snode3 up` brings the node back (idle again once slurmctld hears from it, ReturnToService=2).
+# 36-53 s later (SlurmdTimeout=30, then slurmctld's next ping round) the node is `down*` and a
+# `--requeue` job is requeued. `ip link set veth-snode3 up` reconnects it: slurmctld noticed that on
+# its own 6 minutes after setting the node down (ReturnToService=2); `scontrol update
+# NodeName=snode3 State=RESUME` returns it at once. (README, "Slurm", has what the jobs do.)
 set -euo pipefail
 dir="${MULTIMIX_SLURM_DIR:-/tmp/multimix-slurm}"
 port="${MULTIMIX_SLURM_PORT:-6917}"
