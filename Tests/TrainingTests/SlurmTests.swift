@@ -13,68 +13,32 @@ import XCTest
 /// run Slurm fails these tests, saying so, unless MULTIMIX_SKIP_SLURM_TESTS=1.
 /// Every wait has a deadline; each requeue costs about 35-40 s (cred_expire=30), the bulk of the time.
 final class SlurmTests: XCTestCase {
-    struct SlurmUnavailable: Error, CustomStringConvertible {
-        let message: String
-        var description: String { message }
-    }
-
-    let multimix = MPIRun.executable("multimix")
-    let bed = Repository.root.appendingPathComponent("launch/local-slurm.sh").path
-    let slurmDirectory = FileManager.default.temporaryDirectory.appendingPathComponent("multimix-slurm-tests")
+    let bed = SlurmBed(folder: "multimix-slurm-tests", port: 6927)
+    var multimix: String { bed.multimix }
     var folder: URL!
     /// When slurmctld started: it checks time limits (and sends `--signal` warnings) every 30 s from then.
     var controllerStart = Date()
-
-    var slurmEnvironment: [String: String] {
-        ["MULTIMIX_SLURM_DIR": slurmDirectory.path, "MULTIMIX_SLURM_PORT": "6927", "SLURM_CONF": slurmDirectory.appendingPathComponent("slurm.conf").path,
-         "MULTIMIX_BIN": multimix]
-    }
 
     override func setUpWithError() throws {
         if ProcessInfo.processInfo.environment["MULTIMIX_SKIP_SLURM_TESTS"] == "1" {
             throw XCTSkip("MULTIMIX_SKIP_SLURM_TESTS=1")
         }
         folder = try Repository.runFolderWithFashionMNIST(prefix: "slurm")
-        let up = try MPIRun.launch(["bash", bed, "up"], timeout: 600, environment: slurmEnvironment)
-        guard up.status == 0, !up.timedOut else {
-            _ = try? MPIRun.launch(["bash", bed, "down"], timeout: 120, environment: slurmEnvironment)
-            // A failure, not a skip: CI must not pass without having run these tests.
-            throw SlurmUnavailable(message: "this machine cannot run the local Slurm (launch/local-slurm.sh up, status \(up.status)); "
-                                   + "set MULTIMIX_SKIP_SLURM_TESTS=1 to skip the Slurm tests:\n\(up.output)")
-        }
-        print("[slurm] \(up.output.split(separator: "\n").last ?? "") (\(String(format: "%.1f", up.seconds)) s)")
-        let pidFile = slurmDirectory.appendingPathComponent("slurmctld.pid").path
+        _ = try bed.up(skipVariable: "MULTIMIX_SKIP_SLURM_TESTS")
+        let pidFile = bed.directory.appendingPathComponent("slurmctld.pid").path
         controllerStart = (try? FileManager.default.attributesOfItem(atPath: pidFile)[.modificationDate] as? Date) ?? Date()
     }
 
     override func tearDownWithError() throws {
         if folder != nil {
-            let down = try MPIRun.launch(["bash", bed, "down"], timeout: 120, environment: slurmEnvironment)
+            let down = try bed.down()
             XCTAssertEqual(down.status, 0, down.output)
         }
         if let folder { try? FileManager.default.removeItem(at: folder) }
     }
 
-    /// TrainerRunTests' tiny job (ResNet-20 at width 1/4, 2 ranks × 32 images a step); `subset`
-    /// training images and `epochs` epochs, a checkpoint every epoch.
     func config(_ name: String, subset: Int = 512, epochs: Int = 2) throws -> String {
-        let text = """
-            name: \(name)
-            seed: 7
-            data: {dataset: fashion-mnist, root: /usr/share/datasets/fashion-mnist, train_subset: \(subset), augment: {crop_padding: 0, horizontal_flip: false}}
-            model: {name: resnet20, width: 0.25}
-            mixing: {method: multimix, n: 64, alpha: [0.5, 2.0], probability: 1.0}
-            optimizer: {lr: 0.05, momentum: 0.9, weight_decay: 0.0001}
-            schedule: {kind: cosine}
-            training: {epochs: \(epochs), batch_size: 32, threads: 1, log_every_steps: 8}
-            distributed: {check_every_steps: 1, stall_timeout_s: 60}
-            eval: {every_epochs: 100}
-            checkpoint: {every_epochs: 1, keep: 3}
-
-            """
-        let url = folder.appendingPathComponent("\(name).yaml")
-        try text.write(to: url, atomically: true, encoding: .utf8)
-        return url.path
+        try SlurmBed.config(name, in: folder, subset: subset, epochs: epochs)
     }
 
     /// The job long enough to be signalled while it trains: 36 epochs of 32 steps (about 20 s on an
@@ -83,79 +47,26 @@ final class SlurmTests: XCTestCase {
     let longSteps = 1152
     func longConfig() throws -> String { try config("long", subset: 2048, epochs: 36) }
 
-    func slurm(_ commandLine: [String], timeout: Double = 30) throws -> MPIRun.Result {
-        try MPIRun.launch(commandLine, timeout: timeout, environment: slurmEnvironment)
-    }
+    func slurm(_ commandLine: [String], timeout: Double = 30) throws -> MPIRun.Result { try bed.slurm(commandLine, timeout: timeout) }
 
     /// `sbatch launch/slurm.sbatch CONFIG --run-dir RUN` on 1 node × 2 tasks × 1 CPU; returns the job id
     /// and its output file.
     func submit(_ config: String, run: URL, sbatchFlags: [String] = [], environment: [String: String] = [:]) throws -> (String, URL) {
-        let output = folder.appendingPathComponent("job-\(run.lastPathComponent).out")
-        let result = try MPIRun.launch(["sbatch", "--parsable", "--nodes=1", "--ntasks-per-node=2", "--cpus-per-task=1",
-                                        "--output=\(output.path)"] + sbatchFlags
-                                       + ["launch/slurm.sbatch", config, "--run-dir", run.path],
-                                       timeout: 30, environment: slurmEnvironment.merging(environment) { $1 },
-                                       currentDirectory: Repository.root)
-        XCTAssertEqual(result.status, 0, result.output)
-        let id = result.output.trimmingCharacters(in: .whitespacesAndNewlines).split(separator: ";").first.map(String.init) ?? ""
-        XCTAssertFalse(id.isEmpty, result.output)
-        return (id, output)
+        try bed.submit(config, run: run, folder: folder, geometry: ["--nodes=1", "--ntasks-per-node=2", "--cpus-per-task=1"],
+                       sbatchFlags: sbatchFlags, environment: environment)
     }
 
-    /// JobState and Restarts of a job (`scontrol show job`, which keeps finished jobs for MinJobAge).
-    func job(_ id: String) throws -> (state: String, restarts: Int, exitCode: String) {
-        let text = try slurm(["scontrol", "show", "job", "-o", id]).output
-        func field(_ key: String) -> String {
-            text.components(separatedBy: " ").first { $0.hasPrefix(key + "=") }.map { String($0.dropFirst(key.count + 1)) } ?? ""
-        }
-        return (field("JobState"), Int(field("Restarts")) ?? -1, field("ExitCode"))
-    }
-
-    static let finalStates: Set<String> = ["COMPLETED", "FAILED", "CANCELLED", "TIMEOUT", "NODE_FAIL", "OUT_OF_MEMORY", "BOOT_FAIL", "DEADLINE", "PREEMPTED"]
-
-    /// Waits (at most `timeout` s) until the job is in a final state; cancels it past the deadline.
-    func finish(_ id: String, output: URL, timeout: Double) throws -> String {
-        let deadline = Date().addingTimeInterval(timeout)
-        while Date() < deadline {
-            let state = try job(id).state
-            if Self.finalStates.contains(state) { return state }
-            Thread.sleep(forTimeInterval: 0.5)
-        }
-        _ = try? slurm(["scancel", "--full", id])
-        XCTFail("job \(id) did not end within \(Int(timeout)) s:\n\(text(output))")
-        return "TIMEOUT (test)"
-    }
-
-    func text(_ url: URL) -> String { (try? String(contentsOf: url, encoding: .utf8)) ?? "" }
-
-    /// Waits until `needle` appears `count` times in the job's output; returns when it was first seen.
+    func job(_ id: String) throws -> SlurmBed.Job { try bed.job(id) }
+    func finish(_ id: String, output: URL, timeout: Double) throws -> String { try bed.finish(id, output: output, timeout: timeout) }
+    func text(_ url: URL) -> String { SlurmBed.text(url) }
     @discardableResult
     func waitFor(_ needle: String, count: Int = 1, in output: URL, timeout: Double) -> Date? {
-        let deadline = Date().addingTimeInterval(timeout)
-        while Date() < deadline {
-            if text(output).components(separatedBy: needle).count - 1 >= count { return Date() }
-            Thread.sleep(forTimeInterval: 0.1)
-        }
-        XCTFail("'\(needle)' (×\(count)) not in the job output within \(Int(timeout)) s:\n\(text(output))")
-        return nil
+        SlurmBed.waitFor(needle, count: count, in: output, timeout: timeout)
     }
-
-    /// The trainable tensors (not BatchNorm's running statistics) of a checkpoint.
-    func trainableTensors(_ checkpoint: URL) throws -> [String: [Float]] {
-        let (tensors, _) = try Safetensors.read(checkpoint.appendingPathComponent("model.safetensors"))
-        return Dictionary(uniqueKeysWithValues: tensors.filter { !$0.name.contains("running_") }.map { ($0.name, $0.values) })
-    }
+    func seconds(_ from: Date?, _ to: Date?) -> String { SlurmBed.seconds(from, to) }
 
     func assertBitForBitEqual(_ a: URL, _ b: URL, file: StaticString = #filePath, line: UInt = #line) throws {
-        let x = try trainableTensors(a), y = try trainableTensors(b)
-        XCTAssertFalse(x.isEmpty, file: file, line: line)
-        XCTAssertEqual(x.keys.sorted(), y.keys.sorted(), file: file, line: line)
-        for (name, values) in x { XCTAssertTrue(values == y[name], "\(name) differs", file: file, line: line) }
-    }
-
-    func seconds(_ from: Date?, _ to: Date?) -> String {
-        guard let from, let to else { return "?" }
-        return String(format: "%.1f s", to.timeIntervalSince(from))
+        try SlurmBed.assertBitForBitEqual(a, b, file: file, line: line)
     }
 
     // MARK: - Tests
