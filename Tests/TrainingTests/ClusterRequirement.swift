@@ -10,7 +10,7 @@ struct ClusterUnavailable: Error, CustomStringConvertible {
     var description: String
 }
 
-/// What every test on namespace nodes needs (ClusterTests, ScalingBenchTests): root and network
+/// What every test on namespace nodes needs (ClusterTests, ScalingBenchTests, SlurmNodeTests): root and network
 /// namespaces. Skips with MULTIMIX_SKIP_CLUSTER_TESTS=1; elsewhere it fails saying what is missing.
 func requireClusterTestBed() throws {
     if ProcessInfo.processInfo.environment["MULTIMIX_SKIP_CLUSTER_TESTS"] == "1" {

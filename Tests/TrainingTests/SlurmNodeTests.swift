@@ -34,17 +34,10 @@ final class SlurmNodeTests: XCTestCase {
     var folder: URL!
 
     override func setUpWithError() throws {
-        let environment = ProcessInfo.processInfo.environment
-        for variable in ["MULTIMIX_SKIP_CLUSTER_TESTS", "MULTIMIX_SKIP_SLURM_TESTS"] where environment[variable] == "1" {
-            throw XCTSkip("\(variable)=1")
+        if ProcessInfo.processInfo.environment["MULTIMIX_SKIP_SLURM_TESTS"] == "1" {
+            throw XCTSkip("MULTIMIX_SKIP_SLURM_TESTS=1")
         }
-        guard getuid() == 0 else {
-            throw SlurmBed.Unavailable(message: "the Slurm node tests need root (network namespaces, mounts, slurmd): run as root, or set MULTIMIX_SKIP_CLUSTER_TESTS=1 to skip them")
-        }
-        let probe = try MPIRun.launch(["ip", "netns", "list"], timeout: 10)
-        guard probe.status == 0 else {
-            throw SlurmBed.Unavailable(message: "`ip netns list` failed (status \(probe.status)): network namespaces are needed; set MULTIMIX_SKIP_CLUSTER_TESTS=1 to skip these tests\n\(probe.output)")
-        }
+        try requireClusterTestBed()  // root and network namespaces, or MULTIMIX_SKIP_CLUSTER_TESTS=1
         folder = try Repository.runFolderWithFashionMNIST(prefix: "slurm-nodes")
         _ = try bed.down()  // what an interrupted earlier run may have left
         _ = try bed.up(skipVariable: "MULTIMIX_SKIP_CLUSTER_TESTS")
