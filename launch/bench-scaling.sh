@@ -69,9 +69,10 @@ prefix="${MULTIMIX_SCALING_NODE_PREFIX:-knode}"
 subnet="${MULTIMIX_SCALING_SUBNET:-10.80.0}"
 queue=7
 [[ "$dir" =~ ^/[^/]+/[^/]+ ]] || die "MULTIMIX_SCALING_DIR='$dir' is not an absolute path below a top-level folder (it is deleted at the end); use e.g. /tmp/multimix-scaling"
-[[ "$bridge" =~ ^[A-Za-z0-9_.-]{1,15}$ ]] || die "MULTIMIX_SCALING_BRIDGE='$bridge' is not an interface name of 1-15 letters, digits, '.', '_', '-'; use e.g. br-mmx-scale"
-[[ "$prefix" =~ ^[a-z][a-z-]{0,6}$ ]] || die "MULTIMIX_SCALING_NODE_PREFIX='$prefix' is not 1-7 lower-case letters (interface names are at most 15 characters); use e.g. knode"
-[[ "$subnet" =~ ^[0-9]{1,3}\.[0-9]{1,3}\.[0-9]{1,3}$ ]] || die "MULTIMIX_SCALING_SUBNET='$subnet' is not the first three numbers of a /24; use e.g. 10.80.0"
+source launch/lib/node-settings.sh
+is_interface_name "$bridge" || die "MULTIMIX_SCALING_BRIDGE='$bridge' is not an interface name of 1-15 letters, digits, '.', '_', '-'; use e.g. br-mmx-scale"
+is_node_prefix "$prefix" || die "MULTIMIX_SCALING_NODE_PREFIX='$prefix' is not 1-7 lower-case letters (interface names are at most 15 characters); use e.g. knode"
+is_subnet24 "$subnet" || die "MULTIMIX_SCALING_SUBNET='$subnet' is not the first three numbers of a /24; use e.g. 10.80.0"
 
 nodes_list=1,2,3 latency_list=0,20 bucket_list=0.0625,0.25,1,4
 steps=20 warmup=5 threads=1 config=configs/fashion-mnist-resnet20-multimix.yaml out="" mpi_flags=""

@@ -29,8 +29,10 @@ bridge="${MULTIMIX_CLUSTER_BRIDGE:-br-mmx}"
 prefix="${MULTIMIX_CLUSTER_NODE_PREFIX:-node}"
 subnet_prefix="${MULTIMIX_CLUSTER_SUBNET:-10.77.0}"
 host_address="$subnet_prefix.254"
-[[ "$prefix" =~ ^[a-z][a-z-]{0,6}$ ]] || { echo "launch/local-cluster.sh: MULTIMIX_CLUSTER_NODE_PREFIX='$prefix' is not 1-7 lower-case letters (interface names are at most 15 characters); use e.g. node" >&2; exit 2; }
-[[ "$subnet_prefix" =~ ^[0-9]{1,3}\.[0-9]{1,3}\.[0-9]{1,3}$ ]] || { echo "launch/local-cluster.sh: MULTIMIX_CLUSTER_SUBNET='$subnet_prefix' is not the first three numbers of a /24; use e.g. 10.77.0" >&2; exit 2; }
+source "$(dirname "${BASH_SOURCE[0]}")/lib/node-settings.sh"
+is_node_prefix "$prefix" || { echo "launch/local-cluster.sh: MULTIMIX_CLUSTER_NODE_PREFIX='$prefix' is not 1-7 lower-case letters (interface names are at most 15 characters); use e.g. node" >&2; exit 2; }
+is_subnet24 "$subnet_prefix" || { echo "launch/local-cluster.sh: MULTIMIX_CLUSTER_SUBNET='$subnet_prefix' is not the first three numbers of a /24; use e.g. 10.77.0" >&2; exit 2; }
+is_interface_name "$bridge" || { echo "launch/local-cluster.sh: MULTIMIX_CLUSTER_BRIDGE='$bridge' is not an interface name (1-15 letters, digits, . _ -); use e.g. br-mmx" >&2; exit 2; }
 
 usage() { echo "usage: bash launch/local-cluster.sh up [N] | down | status   (N: 1 to 200 nodes, default 3)" >&2; exit 2; }
 

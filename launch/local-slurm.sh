@@ -42,6 +42,7 @@ conf="$dir/slurm.conf"
 bed_file="$dir/bed"   # what `up` built, read back by down and status
 host="$(hostname)"
 cluster_script="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/local-cluster.sh"
+source "$(dirname "${BASH_SOURCE[0]}")/lib/node-settings.sh"
 # The namespace nodes (`up --nodes N`); down and status use what bed_file recorded.
 nodes=0
 prefix="${MULTIMIX_SLURM_NODE_PREFIX:-snode}"
@@ -86,12 +87,11 @@ install_packages() {
 
 # The settings of `up --nodes`, checked before anything is made: every mistake named with its fix.
 check_node_settings() {
-    [[ "$prefix" =~ ^[a-z][a-z-]{0,6}$ ]] \
+    is_node_prefix "$prefix" \
         || bad_setting "MULTIMIX_SLURM_NODE_PREFIX='$prefix' is not 1-7 lower-case letters (interface names are at most 15 characters); use e.g. snode"
-    [[ "$subnet" =~ ^([0-9]{1,3})\.([0-9]{1,3})\.([0-9]{1,3})$ ]] && [ "${BASH_REMATCH[1]}" -le 255 ] \
-        && [ "${BASH_REMATCH[2]}" -le 255 ] && [ "${BASH_REMATCH[3]}" -le 255 ] \
+    is_subnet24 "$subnet" \
         || bad_setting "MULTIMIX_SLURM_SUBNET='$subnet' is not the first three numbers of a /24; use e.g. 10.79.0"
-    [[ "$bridge" =~ ^[A-Za-z0-9_.-]{1,15}$ ]] \
+    is_interface_name "$bridge" \
         || bad_setting "MULTIMIX_SLURM_BRIDGE='$bridge' is not an interface name (1-15 letters, digits, . _ -); use e.g. br-mmx-slurm"
     for tool in ip unshare mount mountpoint; do
         command -v "$tool" >/dev/null || die "'$tool' is missing (Debian: iproute2, util-linux, mount)"
