@@ -49,6 +49,11 @@ extension Trainer {
     static let optimizerStepName = CheckpointStore.optimizerStepName
     /// Prefix of the momentum buffers in `optimizer.safetensors`: `momentum.<parameter name>`.
     static let momentumPrefix = "momentum."
+    /// Each rank's own BatchNorm running statistics (world size × count, rank order) in
+    /// `optimizer.safetensors`, saved by a stop where the run that never stopped keeps them apart
+    /// (mid-epoch): a resume on as many ranks continues from them, bit for bit. `model.safetensors`
+    /// holds their average, as at every checkpoint.
+    static let rankStatisticsName = "running_statistics.per_rank"
 
     /// Loads the checkpoint that `resume` asks for on rank 0 (or none), then broadcasts parameters,
     /// BatchNorm statistics, momentum and position from rank 0 to every rank.
@@ -56,6 +61,7 @@ extension Trainer {
         let arena = model.arena
         var resumedStep: Int64 = -1, pending: Int64 = 0
         var position = ResumedPosition()
+        var rankStatistics: [Float]? = nil
         try Trainer.rootDecides(communicator, "loading the checkpoint") {
             guard let store = checkpoints else { return }
             var checkpoint: Checkpoint? = nil
@@ -85,17 +91,30 @@ extension Trainer {
             resumedStep = Int64(checkpoint.state.step)
             pending = checkpoint.state.evaluationPending == true ? 1 : 0
             position = ResumedPosition(checkpoint.state, data: data)
+            rankStatistics = Trainer.rankStatistics(of: checkpoint, worldSize: communicator.size, count: runningStatistics.count)
             progress.message("resuming from \(checkpoint.folder.path) (step \(checkpoint.state.step), epoch \(checkpoint.state.epoch))")
         }
 
         // Rank 0's parameters, statistics, momentum and position become everyone's.
-        var header: [Int64] = [resumedStep, Int64(optimizer.stepCount), pending] + position.values
+        var header: [Int64] = [resumedStep, Int64(optimizer.stepCount), pending, rankStatistics == nil ? 0 : 1] + position.values
         try communicator.broadcast(&header, root: 0)
         evaluationPending = header[2] == 1
-        position = ResumedPosition(values: Array(header[3...]))
+        position = ResumedPosition(values: Array(header[4...]))
         try communicator.broadcast(UnsafeMutableBufferPointer(start: arena.values, count: arena.valueCount), root: 0)
         try communicator.broadcast(UnsafeMutableBufferPointer(start: optimizer.momentumBuffer, count: arena.trainableCount), root: 0)
         optimizer.stepCount = Int(header[1])
+        // Identical on every rank now: averaging them again would only round them differently.
+        runningStatisticsAreAveraged = header[0] >= 0 && communicator.size > 1
+        if header[3] == 1 {
+            // Each rank takes back its own statistics (the checkpoint's average is in the arena until now).
+            let statistics = runningStatistics
+            var rows = rankStatistics ?? [Float](repeating: 0, count: communicator.size * statistics.count)
+            try communicator.broadcast(&rows, root: 0)
+            rows.withUnsafeBufferPointer {
+                statistics.baseAddress!.update(from: $0.baseAddress! + communicator.rank * statistics.count, count: statistics.count)
+            }
+            runningStatisticsAreAveraged = false
+        }
         if header[0] >= 0 {
             globalStep = Int(header[0])
             try continueRun(at: position)
@@ -210,10 +229,34 @@ extension Trainer {
         runningStatisticsAreAveraged = true
     }
 
+    /// The per-rank running statistics of `checkpoint` (rank 0), when it has them for `worldSize`
+    /// ranks and `count` statistics each: a resume on another number of ranks starts from the average.
+    static func rankStatistics(of checkpoint: Checkpoint, worldSize: Int, count: Int) -> [Float]? {
+        guard checkpoint.state.worldSize == worldSize,
+              let rows = checkpoint.optimizer.first(where: { $0.name == rankStatisticsName }),
+              rows.dtype == .f32, rows.shape == [worldSize, count] else { return nil }
+        return rows.values
+    }
+
     /// Averages the running statistics, then rank 0 writes a checkpoint; returns its folder on rank 0.
+    ///
+    /// A checkpoint where the run goes on averages them for good (as an evaluation does). A checkpoint
+    /// where the job `stops` (a signal, `--max-steps`) must not: the run that never stopped keeps each
+    /// rank's own statistics until the epoch's end, so they are saved beside the average (see
+    /// `rankStatisticsName`) and put back.
     @discardableResult
-    func saveCheckpoint(evaluationPending: Bool = false) throws -> URL? {
+    func saveCheckpoint(evaluationPending: Bool = false, stops: Bool = false) throws -> URL? {
+        let statistics = runningStatistics
+        let keepApart = stops && communicator.size > 1 && statistics.count > 0 && !runningStatisticsAreAveraged
+        let own = keepApart ? Array(statistics) : []
+        let rows = keepApart ? try communicator.gather(own, root: 0) : nil
         try averageRunningStatistics()
+        defer {
+            if keepApart {
+                own.withUnsafeBufferPointer { statistics.baseAddress!.update(from: $0.baseAddress!, count: statistics.count) }
+                runningStatisticsAreAveraged = false
+            }
+        }
         var saved: URL? = nil
         let arena = model.arena
         try Trainer.rootDecides(communicator, "writing a checkpoint") {
@@ -228,12 +271,16 @@ extension Trainer {
                     TensorSlice(name: Trainer.momentumPrefix + $0.name, shape: $0.shape,
                                 values: UnsafeBufferPointer(start: optimizer.momentumBuffer + $0.offset, count: $0.count))
                 } + [TensorSlice(name: Trainer.optimizerStepName, shape: [1], values: UnsafeBufferPointer(start: stepPointer, count: 1))]
+                try (rows ?? []).withUnsafeBufferPointer { rowPointer in
+                let rankTensors = rows == nil ? [] : [TensorSlice(name: Trainer.rankStatisticsName, shape: [communicator.size, statistics.count],
+                                                                  values: rowPointer)]
                 saved = try store.save(step: globalStep, epoch: epoch, worldSize: communicator.size, config: config,
-                                       metrics: lastMetrics, model: modelTensors, optimizer: optimizerTensors,
+                                       metrics: lastMetrics, model: modelTensors, optimizer: optimizerTensors + rankTensors,
                                        evaluationPending: evaluationPending,
                                        batches: .init(baseGlobalBatchSize: baseGlobalBatchSize,
                                                       globalBatchSize: rankBatchSize * communicator.size,
                                                       stepInEpoch: stepInEpoch))
+                }
             } }
         }
         return saved

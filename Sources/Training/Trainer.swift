@@ -316,12 +316,12 @@ public final class Trainer {
                 }
             }
             if agreement[2] > 0 {
-                let saved = try saveCheckpoint()
+                let saved = try saveCheckpoint(stops: true)
                 if isRoot { progress.message("signal received: checkpoint written at step \(globalStep); resume with --resume auto") }
                 return .preempted(signal: receivedSignal, checkpoint: saved)
             }
             if reachedLimit {
-                return .completed(checkpoint: try saveCheckpoint())
+                return .completed(checkpoint: try saveCheckpoint(stops: true))
             }
         }
         return .completed(checkpoint: checkpoints?.latest())

@@ -79,12 +79,6 @@ final class TrainerRunTests: XCTestCase {
         }
     }
 
-    /// The trainable tensors (not BatchNorm's running statistics) of a checkpoint.
-    func trainableTensors(_ checkpoint: URL) throws -> [String: [Float]] {
-        let (tensors, _) = try Safetensors.read(checkpoint.appendingPathComponent("model.safetensors"))
-        return Dictionary(uniqueKeysWithValues: tensors.filter { !$0.name.contains("running_") }.map { ($0.name, $0.values) })
-    }
-
     // MARK: - Training
 
     /// 2 and 3 ranks (ERM, MultiMix, Dense MultiMix): the run finishes, the loss falls, and the
@@ -134,8 +128,10 @@ final class TrainerRunTests: XCTestCase {
         }
     }
 
-    /// Stopped mid-epoch and resumed, a run ends with exactly the parameters of the run that never
-    /// stopped (same ranks): same batches, mixing draws, momentum and learning rates.
+    /// Stopped mid-epoch and resumed, a run ends with exactly the tensors of the run that never
+    /// stopped (same ranks): same batches, mixing draws, momentum and learning rates, and the same
+    /// BatchNorm running statistics (each rank's own until the epoch's end, not their average at the
+    /// stop). Every tensor of both files and every metric logged after the stop are compared.
     func testResumedRunEqualsTheUninterruptedRunBitForBit() throws {
         let path = try config(epochs: 2)
         let straight = folder.appendingPathComponent("straight"), resumed = folder.appendingPathComponent("resumed")
@@ -143,11 +139,24 @@ final class TrainerRunTests: XCTestCase {
         // 8 steps per epoch: stop 3 steps into the second epoch, then continue.
         let second = try stopAndResume(config: path, runDirectory: resumed, ranks: 2, stoppingAfter: 11, thenRanks: 2)
         XCTAssertTrue(second.output.contains("resuming from"), second.output)
-        let a = try trainableTensors(straight.appendingPathComponent("checkpoints/step-000016"))
-        let b = try trainableTensors(resumed.appendingPathComponent("checkpoints/step-000016"))
-        XCTAssertFalse(a.isEmpty)
-        XCTAssertEqual(a.keys.sorted(), b.keys.sorted())
-        for (name, values) in a { XCTAssertTrue(values == b[name]!, "\(name) differs after resuming") }
+        for file in ["model.safetensors", "optimizer.safetensors"] {
+            let a = try allTensors(straight.appendingPathComponent("checkpoints/step-000016/\(file)"))
+            let b = try allTensors(resumed.appendingPathComponent("checkpoints/step-000016/\(file)"))
+            XCTAssertTrue(a.keys.contains { $0.contains("running_mean") } || file != "model.safetensors")
+            XCTAssertEqual(a.keys.sorted(), b.keys.sorted(), file)
+            let differing = a.keys.sorted().filter { a[$0]! != b[$0] }
+            XCTAssertEqual(differing, [], "\(file): these differ after resuming")
+        }
+        // From step 13: the record at step 12 averages steps 11–12 in one run, step 12 alone in the other.
+        let after = { (run: URL) in try MetricsLog.read(run.appendingPathComponent("metrics.jsonl")).filter { $0.step > 12 }
+            .map { "\($0.kind) \($0.step) \($0.values.filter { !["images_per_s", "data_wait_fraction", "exposed_comm_ms", "step_ms"].contains($0.key) }.sorted { $0.key < $1.key })" } }
+        XCTAssertEqual(try after(straight), try after(resumed))
+    }
+
+    /// Every tensor of a safetensors file by name, as bit patterns (float32 and int64 alike).
+    func allTensors(_ file: URL) throws -> [String: [UInt64]] {
+        let (tensors, _) = try Safetensors.read(file)
+        return Dictionary(uniqueKeysWithValues: tensors.map { ($0.name, $0.values.map { UInt64($0.bitPattern) } + $0.integers.map { UInt64(bitPattern: $0) }) })
     }
 
     /// CIFAR-10 with out-of-distribution detection against the CIFAR-100 test split: the trainer's
