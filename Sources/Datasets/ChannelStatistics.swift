@@ -97,10 +97,7 @@ public struct ChannelStatistics: Codable, Equatable, Sendable {
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
         if let data = try? encoder.encode(entry) {
             try? FileManager.default.createDirectory(atPath: cacheDirectory, withIntermediateDirectories: true)
-            let temporary = path + ".\(getpid()).tmp"
-            if FileManager.default.createFile(atPath: temporary, contents: data) {
-                if rename(temporary, path) != 0 { try? FileManager.default.removeItem(atPath: temporary) }
-            }
+            try? SafeFile.write(data, to: path)
         }
         return statistics
     }

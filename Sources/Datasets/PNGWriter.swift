@@ -30,13 +30,11 @@ public enum PNGWriter {
             + chunk("IHDR", header) + chunk("IDAT", compressed) + chunk("IEND", [])
     }
 
-    /// Writes the PNG of the image to `path`, replacing any file there.
+    /// Writes the PNG of the image to `path`, replacing a regular file there (atomically; a link, a
+    /// device or a folder at `path` is refused: `SafeFile`).
     public static func write(width: Int, height: Int, rgb: [UInt8], to path: String) throws {
         let bytes = encode(width: width, height: height, rgb: rgb)
-        guard FileManager.default.createFile(atPath: path, contents: Data(bytes)) else {
-            throw DatasetError(.unreadable, path: path, problem: "cannot write the PNG file",
-                               fix: "check that the folder exists and is writable")
-        }
+        try SafeFile.write(bytes, to: path)
     }
 
     /// One chunk: length, type, data, CRC-32 over type and data.

@@ -1,3 +1,4 @@
+import Datasets
 import Foundation
 
 /// `multimix report RUN_DIR...`: one self-contained page comparing training runs (what one does after a
@@ -57,12 +58,24 @@ public enum ComparisonReport {
         }
     }
 
-    /// Writes the page comparing `folders` to `url`.
+    /// Writes the page comparing `folders` to `url`: an `.html` file that is not a run's own
+    /// `report.html` (nor any other file a run folder holds), replaced atomically (`SafeFile`).
     @discardableResult
     public static func write(runFolders folders: [URL], to url: URL) throws -> URL {
+        guard ["html", "htm"].contains(url.pathExtension.lowercased()) else {
+            throw FolderError(description: "--out \(url.path): not an .html file; the report is an HTML page: give a path ending in .html")
+        }
+        let target = url.resolvingSymlinksInPath().standardizedFileURL
+        if let run = folders.first(where: { $0.resolvingSymlinksInPath().standardizedFileURL.appendingPathComponent("report.html") == target }) {
+            throw FolderError(description: "--out \(url.path): is the run folder \(run.path)'s own report; write the comparison elsewhere (--out compare.html)")
+        }
         let page = html(try read(folders))
         do {
-            try Data(page.utf8).write(to: url, options: .atomic)
+            try SafeFile.write(page, to: url.path)
+        } catch let error as SafeFileError where error.isRefusal {
+            throw FolderError(description: "--out \(error)")
+        } catch let error as SafeFileError {
+            throw FolderError(description: "\(url.path): cannot write the report (\(error.problem)); check that its folder exists and is writable, or choose another with --out")
         } catch {
             throw FolderError(description: "\(url.path): cannot write the report (\((error as NSError).localizedDescription)); check that its folder exists and is writable, or choose another with --out")
         }

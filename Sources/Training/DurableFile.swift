@@ -26,8 +26,12 @@ final class DurableFile {
     /// Creates (or truncates) `url` for writing.
     init(creating url: URL) throws {
         self.url = url
-        descriptor = open(url.path, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
-        guard descriptor >= 0 else { throw DurableFile.error(url, "cannot create the file") }
+        // Never through a link or into a device planted at the path (SafeFile).
+        do {
+            descriptor = try SafeFile.open(url.path, flags: O_WRONLY | O_CREAT | O_TRUNC)
+        } catch let refusal as SafeFileError {
+            throw CheckpointError(path: url.path, problem: refusal.problem, fix: refusal.fix)
+        }
     }
 
     deinit {

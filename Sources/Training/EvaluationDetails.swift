@@ -1,3 +1,4 @@
+import Datasets
 import Foundation
 
 /// What an evaluation's scalar calibration and OOD metrics summarise, for the report's plots:
@@ -98,7 +99,7 @@ public struct EvaluationDetails: Equatable, Sendable {
 
     /// Replaces `runFolder/eval-details.json`.
     public func write(toRunFolder runFolder: URL) throws {
-        try Data(json.utf8).write(to: runFolder.appendingPathComponent(Self.fileName), options: .atomic)
+        try SafeFile.write(json, to: runFolder.appendingPathComponent(Self.fileName).path)
     }
 
     /// `runFolder/eval-details.json`, or nil when there is none or it cannot be read.

@@ -1,3 +1,4 @@
+import Datasets
 import Foundation
 
 /// One line of `metrics.jsonl`: a logged training interval or an evaluation.
@@ -75,15 +76,10 @@ public final class MetricsLog {
         if let step, fileManager.fileExists(atPath: url.path) {
             // Keep the lines' own text: re-encoding parsed numbers could change their last digit.
             let kept = try MetricsLog.lines(url).filter { $0.record.step <= step }
-            try Data(kept.map { $0.text + "\n" }.joined().utf8).write(to: url, options: .atomic)
+            try SafeFile.write(kept.map { $0.text + "\n" }.joined(), to: url.path)
         }
-        if !fileManager.fileExists(atPath: url.path) {
-            guard fileManager.createFile(atPath: url.path, contents: nil) else {
-                throw CheckpointError(path: url.path, problem: "cannot create the metrics log", fix: "check that the run folder is writable")
-            }
-        }
-        handle = try FileHandle(forWritingTo: url)
-        try handle.seekToEnd()
+        // Never through a link or into a device planted at the log's path.
+        handle = FileHandle(fileDescriptor: try SafeFile.open(url.path, flags: O_WRONLY | O_CREAT | O_APPEND), closeOnDealloc: true)
     }
 
     deinit { try? handle.close() }

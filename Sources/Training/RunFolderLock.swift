@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import Datasets
 import Foundation
 
 /// One job per run folder: rank 0 holds an exclusive `flock` on `RUN/.lock` while it trains, so a
@@ -13,10 +14,8 @@ final class RunFolderLock {
     /// Takes the lock on `folder` (which exists), or throws naming the job that holds it.
     init(folder: URL) throws {
         let path = folder.appendingPathComponent(".lock").path
-        descriptor = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
-        guard descriptor >= 0 else {
-            throw TrainingError.cannotStart("\(path): cannot open the run folder's lock (\(String(cString: strerror(errno)))); check that \(folder.path) is writable")
-        }
+        // Never through a link planted at RUN/.lock (the pid would be written into its target).
+        descriptor = try SafeFile.open(path, flags: O_RDWR | O_CREAT)
         guard flock(descriptor, LOCK_EX | LOCK_NB) == 0 else {
             let holder = (try? String(contentsOfFile: path, encoding: .utf8))?.trimmingCharacters(in: .whitespacesAndNewlines) ?? "?"
             close(descriptor)

@@ -1,3 +1,4 @@
+import Datasets
 import Foundation
 
 /// The run's `report.html`: one self-contained page (inline CSS and SVG, no scripts, no links out)
@@ -26,7 +27,7 @@ public enum RunReport {
         let page = html(records: records, title: title ?? runFolder.lastPathComponent, configYAML: config, baseline: baseline,
                         details: details)
         let url = runFolder.appendingPathComponent("report.html")
-        try Data(page.utf8).write(to: url, options: .atomic)
+        try SafeFile.write(page, to: url.path)
         return url
     }
 

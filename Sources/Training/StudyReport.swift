@@ -1,3 +1,4 @@
+import Datasets
 import Foundation
 
 /// A study's `report.html`: one self-contained page (inline CSS and SVG, no scripts, no links out),
@@ -17,8 +18,8 @@ public enum StudyReport {
     @discardableResult
     public static func write(_ results: StudyResults, to folder: URL, studyYAML: String? = nil) throws -> URL {
         let url = folder.appendingPathComponent("report.html")
-        try Data(html(results, studyYAML: studyYAML).utf8).write(to: url, options: .atomic)
-        try Data(standaloneSVG(accuracyPlot(results)).utf8).write(to: folder.appendingPathComponent("top1.svg"), options: .atomic)
+        try SafeFile.write(html(results, studyYAML: studyYAML), to: url.path)
+        try SafeFile.write(standaloneSVG(accuracyPlot(results)), to: folder.appendingPathComponent("top1.svg").path)
         return url
     }
 

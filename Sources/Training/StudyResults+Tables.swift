@@ -1,3 +1,4 @@
+import Datasets
 import Foundation
 
 /// The study's tables: `results.csv` (a row per run), `results.md` (a row per variant), and the
@@ -76,8 +77,8 @@ extension StudyResults {
 
     /// Writes `results.csv` and `results.md` into `folder`.
     public func writeTables(to folder: URL) throws {
-        try Data(csv().utf8).write(to: folder.appendingPathComponent("results.csv"), options: .atomic)
-        try Data(markdown().utf8).write(to: folder.appendingPathComponent("results.md"), options: .atomic)
+        try SafeFile.write(csv(), to: folder.appendingPathComponent("results.csv").path)
+        try SafeFile.write(markdown(), to: folder.appendingPathComponent("results.md").path)
     }
 
     /// A value as the tables show it: 4 decimals (3 significant digits below 0.01), "n/a" if not finite.

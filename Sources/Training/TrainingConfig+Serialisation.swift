@@ -22,7 +22,7 @@ extension TrainingConfig {
 
     /// Writes ``yamlText()`` to `url` (the run folder's `config.yaml`).
     public func write(to url: URL) throws {
-        try Data(try yamlText().utf8).write(to: url, options: .atomic)
+        try SafeFile.write(try yamlText(), to: url.path)
     }
 
     private func serialised(sortKeys: Bool) throws -> String {

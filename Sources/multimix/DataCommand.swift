@@ -65,6 +65,8 @@ extension Multimix {
         }
 
         func run() throws {
+            // A link, a device or a folder at --grid is refused before any work (PNGWriter refuses it too).
+            if let grid { try SafeFile.requireReplaceable(grid) }
             let source = try DatasetSource.resolve(pathOrName, dataDirectory: dataDirectory, coarseLabels: coarseLabels)
             let report = try DatasetReport(source: source, statisticsSplit: split?.split)
             print(report.text)

@@ -1,0 +1,98 @@
+import Foundation
+import TestSupport
+import XCTest
+
+/// The writers of `multimix` against paths an attacker would plant (the tool runs as root): a link or
+/// a device where a report, a grid or a run's lock goes, and `--out` onto a run's own files. Each is
+/// one line `multimix: error: …`, exit 1, and the link's target, the device and the run stay as they were.
+final class RunHostileInputTests: XCTestCase {
+    var folder: URL!
+
+    override func setUpWithError() throws {
+        folder = FileManager.default.temporaryDirectory.appendingPathComponent("hostile-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+    }
+
+    override func tearDownWithError() throws {
+        if let folder { try? FileManager.default.removeItem(at: folder) }
+    }
+
+    func multimix(_ arguments: [String], timeout: Double = 120) throws -> MPIRun.Result {
+        let tool = MPIRun.executable("multimix")
+        guard FileManager.default.isExecutableFile(atPath: tool) else {
+            throw XCTSkip("\(tool) not built (swift build builds it; or set MULTIMIX_BIN_DIR)")
+        }
+        return try MPIRun.launch([tool] + arguments, timeout: timeout, environment: ["MULTIMIX_PROGRESS": "lines"])
+    }
+
+    func assertRefused(_ arguments: [String], _ text: String, file: StaticString = #filePath, line: UInt = #line) throws {
+        try ToolRefusal.assert(arguments, text, file: file, line: line)
+    }
+
+    /// A run folder with a metrics log (all `report` needs).
+    func runFolder() throws -> URL {
+        let run = folder.appendingPathComponent("run")
+        try FileManager.default.createDirectory(at: run, withIntermediateDirectories: true)
+        try Data("{\"kind\":\"train\",\"step\":1,\"epoch\":0.1,\"loss\":2}\n".utf8).write(to: run.appendingPathComponent("metrics.jsonl"))
+        return run
+    }
+
+    /// `report --out` onto a link, a device, a folder, the run's own log or its own report: refused,
+    /// each target untouched; a regular file is replaced.
+    func testReportOutRefusesLinksDevicesAndTheRunsOwnFiles() throws {
+        let run = try runFolder()
+        let log = run.appendingPathComponent("metrics.jsonl")
+        let logText = try String(contentsOf: log, encoding: .utf8)
+        let victim = folder.appendingPathComponent("victim.html")
+        try Data("precious".utf8).write(to: victim)
+        let link = folder.appendingPathComponent("link.html")
+        try FileManager.default.createSymbolicLink(at: link, withDestinationURL: victim)
+        let device = folder.appendingPathComponent("full.html")
+        try FileManager.default.createSymbolicLink(atPath: device.path, withDestinationPath: "/dev/full")
+
+        try assertRefused(["report", run.path, "--out", link.path], "\(link.path): exists and is a symbolic link, not a regular file")
+        try assertRefused(["report", run.path, "--out", device.path], "exists and is a symbolic link")
+        try assertRefused(["report", run.path, "--out", "/dev/null"], "--out /dev/null: not an .html file")
+        try assertRefused(["report", run.path, "--out", log.path], "not an .html file")
+        try assertRefused(["report", run.path, "--out", run.appendingPathComponent("report.html").path], "is the run folder \(run.path)'s own report")
+        try assertRefused(["report", run.path, "--out", folder.path + "/"], "not an .html file")
+        let folderNamedHTML = folder.appendingPathComponent("dir.html")
+        try FileManager.default.createDirectory(at: folderNamedHTML, withIntermediateDirectories: true)
+        try assertRefused(["report", run.path, "--out", folderNamedHTML.path], "exists and is a folder")
+        XCTAssertEqual(try String(contentsOf: victim, encoding: .utf8), "precious")
+        XCTAssertEqual(try String(contentsOf: log, encoding: .utf8), logText)
+
+        let out = folder.appendingPathComponent("compare.html")
+        try Data("old".utf8).write(to: out)
+        let result = try multimix(["report", run.path, "--out", out.path])
+        XCTAssertEqual(result.status, 0, result.output)
+        XCTAssertTrue(try String(contentsOf: out, encoding: .utf8).hasPrefix("<!DOCTYPE html>"))
+        let leftovers = try FileManager.default.contentsOfDirectory(atPath: folder.path).filter { $0.contains(".tmp-") }
+        XCTAssertEqual(leftovers, [])
+    }
+
+    /// `data inspect --grid` onto a link (here to /dev/full) is refused; the device is never opened.
+    func testInspectGridRefusesALink() throws {
+        let fashion = "/usr/share/datasets/fashion-mnist"
+        guard FileManager.default.fileExists(atPath: fashion + "/t10k-labels-idx1-ubyte.gz") else {
+            throw XCTSkip("Debian's dataset-fashion-mnist is not installed (launch/setup.sh installs it)")
+        }
+        let grid = folder.appendingPathComponent("grid.png")
+        try FileManager.default.createSymbolicLink(atPath: grid.path, withDestinationPath: "/dev/full")
+        try assertRefused(["data", "inspect", fashion, "--grid", grid.path], "\(grid.path): exists and is a symbolic link")
+        XCTAssertEqual(try FileManager.default.destinationOfSymbolicLink(atPath: grid.path), "/dev/full")
+    }
+
+    /// A link planted at RUN/.lock is not followed: its target does not receive the pid.
+    func testTrainRefusesALinkAtTheRunLock() throws {
+        let run = folder.appendingPathComponent("locked")
+        try FileManager.default.createDirectory(at: run, withIntermediateDirectories: true)
+        let victim = folder.appendingPathComponent("victim")
+        try Data("precious\n".utf8).write(to: victim)
+        try FileManager.default.createSymbolicLink(at: run.appendingPathComponent(".lock"), withDestinationURL: victim)
+        let config = Repository.root.appendingPathComponent("configs/fashion-mnist-resnet20-erm.yaml").path
+        try assertRefused(["train", "--config", config, "--run-dir", run.path, "--max-steps", "1"],
+                          "\(run.path)/.lock: exists and is a symbolic link, not a regular file")
+        XCTAssertEqual(try String(contentsOf: victim, encoding: .utf8), "precious\n")
+    }
+}
