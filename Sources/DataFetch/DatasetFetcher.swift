@@ -149,6 +149,11 @@ public struct DatasetFetcher {
             throw FetchError("--from \(from): no such file or folder; give a URL, the dataset's archive or a folder holding its files")
         }
         if isFolder.boolValue { return .folder(from) }
+        // A FIFO or a device (/dev/zero) would be read forever.
+        try SafeFile.requireReadableFile(from, what: "--from")
+        guard HTTPDownload.size(of: from) <= maximumDownloadBytes else {
+            throw FetchError("--from \(from): \(HTTPDownload.size(of: from)) bytes, more than \(dataset.rawValue)'s archive can be (\(maximumDownloadBytes)); give the dataset's archive")
+        }
         guard manifest.packing == .tarGz else {
             throw FetchError("--from \(from): \(dataset.rawValue) is \(manifest.downloads.count) files, not one archive; give the folder that holds \(manifest.downloads.map(\.name).joined(separator: ", "))")
         }
@@ -158,7 +163,11 @@ public struct DatasetFetcher {
     /// Downloads `download` from the first of `urls` that works, into DIR/.downloads.
     func fetch(_ download: DatasetManifest.Download, from urls: [URL]) throws -> String {
         let path = (downloadFolder as NSString).appendingPathComponent(download.name)
-        if FileManager.default.fileExists(atPath: path) {
+        if FileManager.default.fileExists(atPath: path) || (try? FileManager.default.destinationOfSymbolicLink(atPath: path)) != nil {
+            // Only a regular file that an earlier fetch kept: a link or a device here is someone else's.
+            guard SafeFile.isRegularFile(path), HTTPDownload.size(of: path) <= maximumDownloadBytes else {
+                throw FetchError("\(path): is not a download an earlier fetch kept (not a regular file, or bigger than \(maximumDownloadBytes) bytes); remove it and fetch again")
+            }
             progress.say("reuse    \(path) (kept by an earlier fetch)")
             return path
         }
@@ -166,7 +175,8 @@ public struct DatasetFetcher {
         for url in urls {
             progress.say("download \(url.absoluteString)")
             do {
-                try HTTPDownload(url: url, destination: path, stallTimeout: stallTimeout, retries: retries).run(progress: progress)
+                try HTTPDownload(url: url, destination: path, stallTimeout: stallTimeout, retries: retries,
+                                 maximumBytes: maximumDownloadBytes).run(progress: progress)
                 return path
             } catch {
                 failures.append("\(error)")
@@ -193,6 +203,17 @@ public struct DatasetFetcher {
 
     // MARK: Unpacking
 
+    /// The largest file of the dataset (a file of unknown size, such as a readme, counts as 64 KiB):
+    /// nothing unpacked may be bigger.
+    var largestFileBytes: Int { manifest.files.map { $0.size ?? TarReader.maximumMetadataBytes }.max() ?? 0 }
+
+    /// The most bytes a download of the dataset may have: its files' sizes, with room for compression
+    /// that does not shrink them, and the tar headers (an endless or bloated answer is cut off).
+    var maximumDownloadBytes: Int64 {
+        let total = manifest.files.map { $0.size ?? TarReader.maximumMetadataBytes }.reduce(0, +)
+        return Int64(total) + Int64(total / 50) + (1 << 20)
+    }
+
     func unpack(_ paths: [String], into staging: String, checker: FileChecker) throws {
         switch manifest.packing {
         case .tarGz:
@@ -200,7 +221,8 @@ public struct DatasetFetcher {
             progress.say("unpack   \(archive)")
             let names = Set(manifest.files.map(\.name))
             let wantedNames = Set(wanted.map(\.name))
-            try TarReader.extract(try GzipStream(archive, requireGzip: true), archive: archive, destination: { entry in
+            try TarReader.extract(try GzipStream(archive, requireGzip: true), archive: archive,
+                                  maximumMemberBytes: largestFileBytes, destination: { entry in
                 let parts = entry.split(separator: "/").filter { $0 != "." }
                 guard parts.count == 2, parts[0] == manifest.folder, names.contains(String(parts[1])) else { return nil }
                 let name = String(parts[1])
@@ -230,6 +252,7 @@ public struct DatasetFetcher {
                 }
                 continue
             }
+            try SafeFile.requireReadableFile(path, what: "--from")
             let stream: ByteStream = path.hasSuffix(".xz") ? try XZStream(path) : try GzipStream(path, requireGzip: path.hasSuffix(".gz"))
             try write(stream, name: file.name, staging: staging, source: path, checker: checker)
         }
@@ -237,7 +260,8 @@ public struct DatasetFetcher {
 
     private func write(_ stream: ByteStream, name: String, staging: String, source: String, checker: FileChecker) throws {
         let sink = try HashingFile((staging as NSString).appendingPathComponent(name))
-        try stream.copyAll(to: sink)
+        let limit = manifest.files.first { $0.name == name }?.size ?? TarReader.maximumMetadataBytes
+        try stream.copyAll(to: sink, limit: limit, source: source)
         let (sha, size) = try sink.finish()
         try checker.check(name, sha256: sha, size: size, source: source)
     }
@@ -329,6 +353,12 @@ final class FileChecker {
             let sizes = file.size.map { " (\(size) bytes; the official file has \($0))" } ?? " (\(size) bytes)"
             throw FetchError("\(shown): SHA-256 \(sha256)\(sizes) is not the expected \(expected): the file is damaged or is not the official \(dataset.rawValue) file")
         }
+        // A file the project ships no SHA-256 for may still be another dataset's, recognised by its own.
+        if file.sha256 == nil, let other = DatasetName.allCases.first(where: { other in
+            other != dataset && other.manifest.files.contains { $0.sha256 == sha256 }
+        }) {
+            throw FetchError("\(shown): is \(other.rawValue)'s \(name) (its SHA-256 is the one the project ships for \(other.rawValue)), not \(dataset.rawValue)'s; fetch it as \(other.rawValue), or give a source of \(dataset.rawValue)")
+        }
         if let expectedSize = file.size, expectedSize != size {
             throw FetchError("\(shown): \(size) bytes, the official file has \(expectedSize): the file is damaged or is not the official \(dataset.rawValue) file")
         }
@@ -360,10 +390,7 @@ final class FolderLock {
     private let descriptor: Int32
 
     init(path: String, progress: FetchProgress, what: String) throws {
-        descriptor = open(path, O_CREAT | O_RDWR, 0o644)
-        guard descriptor >= 0 else {
-            throw FetchError("\(path): cannot create the lock file (\(String(cString: strerror(errno)))); choose a writable folder with --into")
-        }
+        descriptor = try SafeFile.open(path, flags: O_CREAT | O_RDWR)
         if flock(descriptor, LOCK_EX | LOCK_NB) != 0 {
             progress.say("waiting  for another \(what) to finish")
             flock(descriptor, LOCK_EX)

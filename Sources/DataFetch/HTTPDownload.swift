@@ -1,3 +1,4 @@
+import Datasets
 import Foundation
 #if canImport(FoundationNetworking)
 import FoundationNetworking
@@ -15,12 +16,16 @@ public struct HTTPDownload {
     public let destination: String
     public var stallTimeout: Double
     public var retries: Int
+    /// The most bytes the file may have: a body that goes past it (endless, or not the file asked for)
+    /// is cut off and refused before it fills the disk.
+    public var maximumBytes: Int64
 
-    public init(url: URL, destination: String, stallTimeout: Double, retries: Int) {
+    public init(url: URL, destination: String, stallTimeout: Double, retries: Int, maximumBytes: Int64 = 1 << 40) {
         self.url = url
         self.destination = destination
         self.stallTimeout = stallTimeout
         self.retries = retries
+        self.maximumBytes = maximumBytes
     }
 
     /// The partial file.
@@ -75,12 +80,7 @@ public struct HTTPDownload {
 
     /// One request from `offset`, watched for stalls.
     private func attemptOnce(offset: Int64, progress: FetchProgress) throws -> Outcome {
-        if offset == 0 {
-            guard FileManager.default.createFile(atPath: partPath, contents: nil) else {
-                throw FetchError("\(partPath): cannot create the download file; check that the folder is writable and has free space")
-            }
-        }
-        let receiver = try Receiver(partPath: partPath, offset: offset)
+        let receiver = try Receiver(partPath: partPath, offset: offset, maximumBytes: maximumBytes)
         let configuration = URLSessionConfiguration.ephemeral
         configuration.requestCachePolicy = .reloadIgnoringLocalCacheData
         configuration.urlCache = nil
@@ -154,12 +154,14 @@ private final class Receiver: NSObject, URLSessionDataDelegate, @unchecked Senda
     private let file: FileHandle
     private var state: State
 
-    init(partPath: String, offset: Int64) throws {
-        guard let file = FileHandle(forWritingAtPath: partPath) else {
-            throw FetchError("\(partPath): cannot open for writing; check the folder's permissions")
-        }
-        self.file = file
+    private let maximumBytes: Int64
+
+    init(partPath: String, offset: Int64, maximumBytes: Int64) throws {
+        // Never through a link planted at the .part path (the tool runs as root), nor into a device.
+        file = FileHandle(fileDescriptor: try SafeFile.open(partPath, flags: O_WRONLY | O_CREAT), closeOnDealloc: true)
+        if offset == 0 { file.truncateFile(atOffset: 0) }
         self.offset = offset
+        self.maximumBytes = maximumBytes
         state = State(bytes: offset)
     }
 
@@ -240,6 +242,11 @@ private final class Receiver: NSObject, URLSessionDataDelegate, @unchecked Senda
     func urlSession(_ session: URLSession, dataTask: URLSessionDataTask, didReceive data: Data) {
         update { state in
             guard state.failure == nil, state.retryReason == nil else { return }
+            guard state.bytes + Int64(data.count) <= maximumBytes else {
+                state.failure = "the server sends more than \(maximumBytes) bytes, more than the dataset's download can be: it is not the file asked for; check the URL, or use another mirror"
+                dataTask.cancel()
+                return
+            }
             do {
                 try file.write(contentsOf: data)
             } catch {

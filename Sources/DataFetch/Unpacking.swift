@@ -44,15 +44,30 @@ protocol ByteStream: AnyObject {
 }
 
 extension ByteStream {
-    /// Copies everything that is left to `sink`.
-    func copyAll(to sink: HashingFile) throws {
+    /// Copies everything that is left to `sink`, refusing more than `limit` bytes (the official file's
+    /// size: a small compressed file may unpack to fill the disk).
+    func copyAll(to sink: HashingFile, limit: Int, source: String) throws {
         let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 20, alignment: 16)
         defer { buffer.deallocate() }
         while true {
             let got = try read(into: buffer)
             if got == 0 { return }
+            guard sink.size + got <= limit else {
+                throw FetchError("\(source): unpacks to more than \(limit) bytes, the size of the official file; it is not the official file: delete it, or use another mirror")
+            }
             try sink.write(UnsafeRawBufferPointer(rebasing: buffer[0..<got]))
         }
+    }
+
+    /// Reads and drops `count` bytes (false if the stream ends first), without holding them.
+    func skip(_ count: Int, using buffer: UnsafeMutableRawBufferPointer) throws -> Bool {
+        var left = count
+        while left > 0 {
+            let want = min(left, buffer.count)
+            guard try readExactly(want, into: buffer) else { return false }
+            left -= want
+        }
+        return true
     }
 
     /// Reads exactly `count` bytes into `buffer` (false if the stream ends first).
@@ -75,7 +90,8 @@ final class GzipStream: ByteStream {
 
     init(_ path: String, requireGzip: Bool) throws {
         if requireGzip {
-            let head = FileManager.default.contents(atPath: path)?.prefix(2)
+            // Two bytes, not the whole file (which may be endless: a device, a FIFO).
+            let head = FileHandle(forReadingAtPath: path).flatMap { try? $0.read(upToCount: 2) }
             guard let head, head.count == 2, head.first == 0x1F, head.last == 0x8B else {
                 throw FetchError("\(path): not a gzip file (it should start with the bytes 1f 8b); the download is damaged or is not the archive: delete it and fetch again, or give the official archive")
             }
@@ -140,10 +156,17 @@ final class XZStream: ByteStream {
 }
 
 /// Reads a tar archive (ustar, GNU and pax names) from a stream, entry by entry.
+///
+/// Every size a header declares is bounded before anything is read or allocated: a member by
+/// `maximumMemberBytes` (the dataset's largest file), a long name or pax record by
+/// `maximumMetadataBytes`; a size field that is not plain octal digits (a sign, base-256) is refused.
 enum TarReader {
+    /// The most bytes a GNU long name or a pax header may declare.
+    static let maximumMetadataBytes = 1 << 16
+
     /// Calls `destination(name)` for every regular file in the archive; a path it returns receives the
     /// file's bytes (then `written(name, sha256, size)` is called), nil skips the file.
-    static func extract(_ stream: ByteStream, archive: String, destination: (String) -> String?,
+    static func extract(_ stream: ByteStream, archive: String, maximumMemberBytes: Int, destination: (String) -> String?,
                         written: (String, String, Int) throws -> Void) throws {
         let block = UnsafeMutableRawBufferPointer.allocate(byteCount: 512, alignment: 16)
         let chunk = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 20, alignment: 16)
@@ -171,6 +194,13 @@ enum TarReader {
             }
             if let long = longName { name = long }
             longName = nil
+            let isMetadata = type == UInt8(ascii: "L") || type == UInt8(ascii: "x")
+            let limit = isMetadata ? maximumMetadataBytes : maximumMemberBytes
+            guard size <= limit else {
+                let what = isMetadata ? "a long-name or pax header, more than the \(limit) such a header may have"
+                    : "\(name), more than the \(limit) of the dataset's largest file"
+                throw FetchError("\(archive): the tar header at byte \(offset - 512) declares \(size) bytes for \(what); the archive is not the official one: delete it and fetch again")
+            }
             let padded = (size + 511) / 512 * 512
             switch type {
             case UInt8(ascii: "L"), UInt8(ascii: "x"):
@@ -200,7 +230,10 @@ enum TarReader {
                     try written(name, sha, bytes)
                 }
             default:
-                _ = try readAll(stream, count: padded, archive: archive, offset: offset)  // folders, links: skipped
+                // Folders, links, devices: skipped (never written).
+                guard try stream.skip(padded, using: chunk) else {
+                    throw FetchError("\(archive): the archive ends early (at byte \(offset) of the tar data); the download is incomplete: delete it and fetch again")
+                }
             }
             offset += padded
         }
@@ -219,8 +252,10 @@ enum TarReader {
         String(decoding: bytes.prefix { $0 != 0 }, as: UTF8.self)
     }
 
-    private static func octal(_ bytes: ArraySlice<UInt8>) -> Int? {
+    /// A size field: octal digits, space- or NUL-padded; nil for anything else (a sign, base-256).
+    static func octal(_ bytes: ArraySlice<UInt8>) -> Int? {
         let text = string(bytes).trimmingCharacters(in: .whitespaces)
+        guard text.utf8.allSatisfy({ (UInt8(ascii: "0")...UInt8(ascii: "7")).contains($0) }), text.utf8.count <= 12 else { return nil }
         return text.isEmpty ? 0 : Int(text, radix: 8)
     }
 }
