@@ -54,7 +54,8 @@ final class TensorBoardTests: XCTestCase {
     }
 
     /// A record: length, its masked CRC, payload, the payload's masked CRC (an empty payload's is
-    /// mask(0) = 0xA282EAD8). Reading stops before a torn or damaged record.
+    /// mask(0) = 0xA282EAD8). Reading stops before a torn record or a damaged length, and skips a
+    /// record whose payload is damaged (the records after it are intact and kept).
     func testRecordFramingAndReadingStopAtATornRecord() {
         let empty = EventFile.record([])
         XCTAssertEqual(empty.count, 16)
@@ -72,7 +73,10 @@ final class TensorBoardTests: XCTestCase {
         XCTAssertEqual(torn.intactCount, file.count)
         var damaged = file
         damaged[EventFile.record(a).count - 6] ^= 1   // a payload byte of the first record
-        XCTAssertEqual(EventFile.records(damaged).payloads.count, 0)
+        XCTAssertEqual(EventFile.records(damaged).payloads.map(Array.init), [b])
+        var badLength = file
+        badLength[EventFile.record(a).count + 2] ^= 1   // the second record's length
+        XCTAssertEqual(EventFile.records(badLength).payloads.map(Array.init), [a])
         XCTAssertEqual(EventFile.stepAndKind(whole.payloads[0])?.step, 1)
         XCTAssertEqual(EventFile.stepAndKind(whole.payloads[0])?.isSummary, true)
         XCTAssertEqual(EventFile.stepAndKind(whole.payloads[1])?.isSummary, false)
@@ -131,6 +135,16 @@ final class TensorBoardTests: XCTestCase {
         let started = EventFile.records([UInt8](try Data(contentsOf: second.url))).payloads
         XCTAssertEqual(started.map(Array.init), [EventFile.versionEvent(wallTime: 900), EventFile.sessionStartEvent(wallTime: 900, step: 5)])
         XCTAssertFalse(FileManager.default.fileExists(atPath: folder.appendingPathComponent(".rewrite.tmp").path))
+
+        // A flipped byte in the earlier file's first scalars (step 1… here step 2) loses that record
+        // alone when resuming: its later steps stay (the file was deleted whole before).
+        var bytes = [UInt8](try Data(contentsOf: first.url))
+        let firstScalars = EventFile.record(Array(kept.payloads[0])).count + EventFile.record(Array(kept.payloads[1])).count
+        bytes[firstScalars + 20] ^= 0x10
+        try Data(bytes).write(to: first.url)
+        _ = try TensorBoardLog(folder: folder, resumingAfter: 4, clock: { now })
+        let survivors = EventFile.records([UInt8](try Data(contentsOf: first.url))).payloads
+        XCTAssertEqual(survivors.compactMap { EventFile.stepAndKind($0)?.step }, [0, 1, 4], "only the damaged record is dropped")
 
         let fresh = try TensorBoardLog(folder: folder, clock: { now })
         XCTAssertEqual(try TensorBoardLog.eventFiles(in: folder), [fresh.url], "files left with no scalars are deleted")

@@ -21,8 +21,10 @@ public enum EventFile {
         return length + littleEndian(CRC32C.masked(length)) + payload + littleEndian(CRC32C.masked(payload))
     }
 
-    /// The payloads of the intact records at the start of `bytes`, and how many bytes they span: reading
-    /// stops at a record cut short (a crash while writing it) or failing either checksum.
+    /// The payloads of the intact records of `bytes`, and how many bytes the readable records span:
+    /// reading stops at a record cut short (a crash while writing it) or whose length fails its
+    /// checksum (nothing after it can be framed); a record whose payload fails its checksum (a flipped
+    /// byte) is skipped, and the records after it are read.
     public static func records(_ bytes: [UInt8]) -> (payloads: [ArraySlice<UInt8>], intactCount: Int) {
         var payloads: [ArraySlice<UInt8>] = []
         var position = 0
@@ -32,8 +34,7 @@ public enum EventFile {
             guard UInt64(CRC32C.masked(bytes[position..<position + 8])) == word(position + 8, 4),
                   length <= UInt64(bytes.count - position - 16) else { break }
             let start = position + 12, end = start + Int(length)
-            guard UInt64(CRC32C.masked(bytes[start..<end])) == word(end, 4) else { break }
-            payloads.append(bytes[start..<end])
+            if UInt64(CRC32C.masked(bytes[start..<end])) == word(end, 4) { payloads.append(bytes[start..<end]) }
             position = end + 4
         }
         return (payloads, position)

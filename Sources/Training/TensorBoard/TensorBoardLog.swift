@@ -1,3 +1,4 @@
+import Datasets
 import Foundation
 #if canImport(Glibc)
 import Glibc
@@ -47,11 +48,7 @@ public final class TensorBoardLog {
         let seconds = max(Int(clock()), newest + 1)
         url = folder.appendingPathComponent(Self.filePrefix + String(format: "%010d", seconds)
                                             + ".\(TensorBoardLog.hostName()).\(getpid())")
-        guard fileManager.createFile(atPath: url.path, contents: nil) else {
-            throw CheckpointError(path: url.path, problem: "cannot create the TensorBoard events file",
-                                  fix: "check that the run folder is writable")
-        }
-        handle = try FileHandle(forWritingTo: url)
+        handle = FileHandle(fileDescriptor: try SafeFile.open(url.path, flags: O_WRONLY | O_CREAT | O_EXCL), closeOnDealloc: true)
         try write(EventFile.versionEvent(wallTime: clock()))
         try write(EventFile.sessionStartEvent(wallTime: clock(), step: step + 1))
     }
@@ -86,7 +83,8 @@ public final class TensorBoardLog {
     }
 
     /// Keeps the intact events of `file` at steps up to `step`: rewritten atomically when that drops any,
-    /// deleted when no scalar or histogram is left.
+    /// deleted when no scalar or histogram is left. A damaged record is dropped alone, never the
+    /// intact events after it.
     static func truncate(_ file: URL, keepingStepsThrough step: Int) throws {
         let bytes = [UInt8](try Data(contentsOf: file))
         let (payloads, intactCount) = EventFile.records(bytes)
