@@ -11,10 +11,14 @@ import COpenMP
 /// training step ran 2-3x slower unless the user set that variable. On one pool, the thread that
 /// spins is the thread that runs the next loop.
 public enum ComputeThreads {
+    /// The most threads a process may ask for (`training.threads`, `--threads`): more than any node's
+    /// cores, far fewer than make libgomp fail (100000 crashes it, 10000 stalls the machine).
+    public static let maximum = 256
+
     /// Makes OpenMP regions started from the calling thread use `count` threads: call it on the thread
     /// that runs the model (start-up). `OMP_NUM_THREADS` sets the default it replaces.
     public static func set(_ count: Int) {
-        precondition(count >= 1, "ComputeThreads.set: count must be at least 1 (got \(count))")
+        precondition((1...maximum).contains(count), "ComputeThreads.set: count must be in [1, \(maximum)] (got \(count))")
         omp_set_num_threads(Int32(count))
         BLAS.keepOpenBLASOnCallingThread()
     }

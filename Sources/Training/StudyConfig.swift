@@ -123,7 +123,7 @@ extension StudyConfig {
         }
         let node: Node
         do {
-            node = try Yams.compose(yaml: yaml) ?? Node([(Node, Node)]())
+            node = try YAMLNesting.compose(yaml) ?? Node([(Node, Node)]())
             try ConfigSchema(CodingKeys.self).check(node, path: "")
             for (index, variant) in (node.mapping?["variants"]?.sequence ?? []).enumerated() {
                 try ConfigSchema(Variant.CodingKeys.self).check(variant, path: "variants[\(index)]")

@@ -26,7 +26,7 @@ extension TrainingConfig {
         let schema = ConfigSchema.config
         var user: Node
         do {
-            user = try Yams.compose(yaml: yaml) ?? Node([(Node, Node)]())
+            user = try YAMLNesting.compose(yaml) ?? Node([(Node, Node)]())
         } catch {
             throw ConfigError(.syntax, path: source, problem: "not valid YAML (\(error))",
                               fix: "fix the YAML at the line and column shown")
@@ -93,10 +93,11 @@ extension TrainingConfig {
                               fix: "write e.g. --set optimizer.lr=0.05")
         }
         do {
-            return (components, try Yams.compose(yaml: valueText) ?? Node("null"))
+            return (components, try YAMLNesting.compose(valueText) ?? Node("null"))
         } catch {
+            let shown = valueText.count > 60 ? valueText.prefix(60) + "…" : valueText
             throw ConfigError(.badOverride, path: components.joined(separator: "."),
-                              problem: "the value \"\(valueText)\" is not valid YAML",
+                              problem: "the value \"\(shown)\" is not valid YAML\(error is YAMLNesting.TooDeep ? " (\(error))" : "")",
                               fix: "quote it or write a number, true/false, or [a, b]")
         }
     }

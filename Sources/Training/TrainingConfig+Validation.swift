@@ -1,5 +1,6 @@
 import Datasets
 import Foundation
+import Tensors
 
 extension TrainingConfig {
     /// Range-checks every value; throws a one-line ``ConfigError`` naming the first bad key path, its
@@ -19,15 +20,18 @@ extension TrainingConfig {
         try require(model.width.isFinite && model.width > 0 && model.width <= 64, "model.width", model.width, "use a number in (0, 64]")
 
         try require(mixing.n >= 1 && mixing.n <= 100_000, "mixing.n", mixing.n, "use an integer in [1, 100000]")
+        // Dirichlet concentrations past 1000 mix every example equally (and huge ones overflow the
+        // Gamma sampler, giving exactly 0 losses): bounded like the rest.
+        let alphas = 0.0...1000.0
         switch mixing.alpha {
         case .fixed(let alpha):
-            try require(alpha.isFinite && alpha > 0, "mixing.alpha", alpha, "use a number > 0, or a range [lo, hi] with 0 < lo ≤ hi")
+            try require(alpha > 0 && alphas.contains(alpha), "mixing.alpha", alpha, "use a number in (0, 1000], or a range [lo, hi] with 0 < lo ≤ hi ≤ 1000")
         case .uniform(let lower, let upper):
-            try require(lower.isFinite && upper.isFinite && lower > 0 && lower <= upper, "mixing.alpha", mixing.alpha,
-                        "use a range [lo, hi] with 0 < lo ≤ hi")
+            try require(lower > 0 && lower <= upper && alphas.contains(lower) && alphas.contains(upper), "mixing.alpha", mixing.alpha,
+                        "use a range [lo, hi] with 0 < lo ≤ hi ≤ 1000")
         case .annealed(let from, let to):
-            try require(from.isFinite && to.isFinite && from > 0 && to > 0, "mixing.alpha", mixing.alpha,
-                        "use {from: a, to: b} with a, b > 0")
+            try require(from > 0 && to > 0 && alphas.contains(from) && alphas.contains(to), "mixing.alpha", mixing.alpha,
+                        "use {from: a, to: b} with a, b in (0, 1000]")
         }
         try require(mixing.probability.isFinite && (0...1).contains(mixing.probability), "mixing.probability", mixing.probability, "use a number in [0, 1]")
         if let m = mixing.m {
@@ -56,7 +60,8 @@ extension TrainingConfig {
         try require(schedule.gamma.isFinite && schedule.gamma > 0 && schedule.gamma <= 1, "schedule.gamma", schedule.gamma, "use a number in (0, 1]")
 
         try require(training.batchSize >= 1 && training.batchSize <= 65_536, "training.batch_size", training.batchSize, "use an integer in [1, 65536] (per rank)")
-        try require(training.threads >= 1, "training.threads", training.threads, "use an integer ≥ 1 (per rank)")
+        try require((1...ComputeThreads.maximum).contains(training.threads), "training.threads", training.threads,
+                    "use an integer in [1, \(ComputeThreads.maximum)] (per rank; more threads than cores only slow a step)")
         try require(training.logEverySteps >= 1, "training.log_every_steps", training.logEverySteps, "use an integer ≥ 1")
 
         try require(distributed.bucketMB.isFinite && distributed.bucketMB > 0 && distributed.bucketMB <= 4096, "distributed.bucket_mb", distributed.bucketMB, "use a number in (0, 4096]")

@@ -99,8 +99,15 @@ final class ConfigTests: XCTestCase {
         XCTAssertEqual(error("optimizer: {momentum: 1}"), "config: optimizer.momentum: 1.0 is not allowed; use a number in [0, 1)")
         XCTAssertEqual(error("mixing: {probability: 1.5}"), "config: mixing.probability: 1.5 is not allowed; use a number in [0, 1]")
         XCTAssertEqual(error("mixing: {alpha: 0}"),
-                       "config: mixing.alpha: 0.0 is not allowed; use a number > 0, or a range [lo, hi] with 0 < lo ≤ hi")
-        XCTAssertEqual(error("mixing: {alpha: [2, 1]}"), "config: mixing.alpha: [2.0, 1.0] is not allowed; use a range [lo, hi] with 0 < lo ≤ hi")
+                       "config: mixing.alpha: 0.0 is not allowed; use a number in (0, 1000], or a range [lo, hi] with 0 < lo ≤ hi ≤ 1000")
+        XCTAssertEqual(error("mixing: {alpha: [2, 1]}"), "config: mixing.alpha: [2.0, 1.0] is not allowed; use a range [lo, hi] with 0 < lo ≤ hi ≤ 1000")
+        // A concentration of 1e308 overflowed the Gamma sampler: every loss exactly 0, exit 0.
+        XCTAssertEqual(error("mixing: {alpha: 1e308}"),
+                       "config: mixing.alpha: 1e+308 is not allowed; use a number in (0, 1000], or a range [lo, hi] with 0 < lo ≤ hi ≤ 1000")
+        XCTAssertTrue(error("mixing: {alpha: {from: 1, to: 1e300}}").hasSuffix("use {from: a, to: b} with a, b in (0, 1000]"))
+        // 100000 threads crashed libgomp; 10000 stalled the machine.
+        XCTAssertEqual(error("", overrides: ["training.threads=100000"]),
+                       "config: training.threads: 100000 is not allowed; use an integer in [1, 256] (per rank; more threads than cores only slow a step)")
         XCTAssertEqual(error("mixing: {alpha: [1, 2, 3]}"), "config: mixing.alpha: a range needs 2 numbers, got 3; write alpha: [lo, hi]")
         XCTAssertEqual(error("training: {batch_size: 0}"), "config: training.batch_size: 0 is not allowed; use an integer in [1, 65536] (per rank)")
         // Sizes that would allocate beyond any machine are refused before anything is allocated.
@@ -146,6 +153,24 @@ final class ConfigTests: XCTestCase {
 
     func testSyntaxErrorIsOneLine() {
         XCTAssertTrue(error("optimizer: {lr: 0.1").hasPrefix("config: config: not valid YAML"))
+    }
+
+    /// YAML nested 5000 deep crashed Yams' recursive parser (a segfault): in a config, in a --set
+    /// value (flow and block style alike) it is refused by line before parsing; 100 levels still parse.
+    func testDeeplyNestedYAMLIsRefusedBeforeParsing() {
+        let deep = String(repeating: "[", count: 5000) + String(repeating: "]", count: 5000)
+        XCTAssertEqual(error("optimizer: {lr: 0.1}\nx: " + deep),
+                       "config: config: not valid YAML (line 2 nests more than 100 levels deep; a config is a few levels deep); fix the YAML at the line and column shown")
+        XCTAssertTrue(error("", overrides: ["optimizer.lr=" + deep]).hasSuffix(
+            "is not valid YAML (line 1 nests more than 100 levels deep; a config is a few levels deep); quote it or write a number, true/false, or [a, b]"))
+        let block = (0..<5000).map { String(repeating: " ", count: $0) + "k:" }.joined(separator: "\n")
+        XCTAssertTrue(error(block).contains("line 102 nests more than 100 levels deep"), error(block))
+        let compact = String(repeating: "- ", count: 5000) + "x"
+        XCTAssertTrue(error("a: \n" + compact).contains("line 2 nests more than 100 levels deep"))
+        // Brackets inside quotes or comments are not nesting; 90 levels parse (and fail on the key).
+        let quoted = String(repeating: "[", count: 200)
+        XCTAssertEqual(error("name: \"\(quoted)\" # \(quoted)"), "config: name: \"\(quoted)\" is not allowed; use 1 to 200 letters, digits, '.', '_' and '-' (it names the run folder)")
+        XCTAssertTrue(error("x: " + String(repeating: "[", count: 90) + String(repeating: "]", count: 90)).hasPrefix("config: x: unknown key"))
     }
 
     func testYAMLRoundTripAndReadableNumbers() throws {

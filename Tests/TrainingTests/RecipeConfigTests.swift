@@ -43,7 +43,7 @@ final class RecipeConfigTests: XCTestCase {
         XCTAssertEqual(config.mixing.alpha, .annealed(from: 0.2, to: 2.0))
         XCTAssertEqual(try TrainingConfig.parse(yaml: try config.yamlText()), config)
         XCTAssertEqual(error("mixing: {alpha: {from: 0, to: 2}}"),
-                       "config: mixing.alpha: {from: 0.0, to: 2.0} is not allowed; use {from: a, to: b} with a, b > 0")
+                       "config: mixing.alpha: {from: 0.0, to: 2.0} is not allowed; use {from: a, to: b} with a, b in (0, 1000]")
         XCTAssertEqual(error("mixing: {alpha: fast}"),
                        "config: mixing.alpha: expected a number, a list [lo, hi] or {from: a, to: b}; write e.g. alpha: 1.0, alpha: [0.5, 2.0] or alpha: {from: 0.2, to: 2.0}")
     }
