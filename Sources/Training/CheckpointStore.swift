@@ -209,6 +209,16 @@ public final class CheckpointStore {
         guard (0...maximumStep).contains(state.step), (0...maximumStep).contains(state.epoch), (1...65_536).contains(state.worldSize) else {
             throw fail(stateFile, "holds step \(state.step), epoch \(state.epoch), world size \(state.worldSize): not a position of a run")
         }
+        // The batches of an elastic resume: a global batch is at most 65536 per rank (training.batch_size).
+        let batches = 1...(65_536 * state.worldSize)
+        for (key, value) in [("base_global_batch_size", state.baseGlobalBatchSize), ("global_batch_size", state.globalBatchSize)] {
+            if let value, !batches.contains(value) {
+                throw fail(stateFile, "holds \(key) \(value), not a batch of \(state.worldSize) rank\(state.worldSize == 1 ? "" : "s") (1 to \(batches.upperBound))")
+            }
+        }
+        if let stepInEpoch = state.stepInEpoch, !(0...state.step).contains(stepInEpoch) {
+            throw fail(stateFile, "holds step_in_epoch \(stepInEpoch), not a step of the epoch (0 to the step, \(state.step))")
+        }
         do {
             try state.config.validate()
         } catch {

@@ -194,7 +194,11 @@ final class CheckpointStoreTests: XCTestCase {
                                        var model = config["model"] as! [String: Any]
                                        model["width"] = 1_000_000
                                        config["model"] = model
-                                       s["config"] = config }, "holds a config that is not valid (config: model.width: 1000000.0 is not allowed")] {
+                                       s["config"] = config }, "holds a config that is not valid (config: model.width: 1000000.0 is not allowed"),
+                                   // The elastic-resume numbers: a division by zero, an allocation of 1e12, a negative position.
+                                   ({ (s: inout [String: Any]) in s["base_global_batch_size"] = 0 }, "holds base_global_batch_size 0, not a batch of 2 ranks (1 to 131072)"),
+                                   ({ (s: inout [String: Any]) in s["global_batch_size"] = 1_000_000_000_000 }, "holds global_batch_size 1000000000000, not a batch"),
+                                   ({ (s: inout [String: Any]) in s["step_in_epoch"] = -3 }, "holds step_in_epoch -3, not a step of the epoch (0 to the step, 10)")] {
             XCTAssertThrowsError(try CheckpointStore.load(try tampered(change))) { error in
                 XCTAssertTrue("\(error)".contains("state.json: " + expected), "\(error)")
             }
