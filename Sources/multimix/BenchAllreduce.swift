@@ -34,7 +34,8 @@ struct BenchAllreduce: ParsableCommand {
     var json = false
 
     func validate() throws {
-        guard minBytes >= 4 else { throw ValidationError("--min-bytes must be at least 4 (one Float); got \(minBytes).") }
+        try BenchLimits.require(minBytes, in: 4...(1 << 30), "--min-bytes", " (one Float to 1 GiB)")
+        try BenchLimits.require(maxBytes, in: 4...(1 << 30), "--max-bytes", " (one Float to 1 GiB)")
         guard maxBytes >= minBytes else {
             throw ValidationError("--max-bytes (\(maxBytes)) must be at least --min-bytes (\(minBytes)).")
         }

@@ -57,7 +57,7 @@ struct BenchConv: ParsableCommand {
             throw ValidationError("--input must look like 3x32x32 (channels x height x width, each ≥ 1); got '\(input)'.")
         }
         guard batch >= 1 else { throw ValidationError("--batch must be at least 1; got \(batch).") }
-        guard threads >= 1 else { throw ValidationError("--threads must be at least 1; got \(threads).") }
+        for input in inputs { try BenchLimits.require(threads: threads, batch: batch, shape: Self.parseShape(input)!) }
         guard repetitions >= 1 else { throw ValidationError("--repetitions must be at least 1; got \(repetitions).") }
         guard warmup >= 0 else { throw ValidationError("--warmup must be 0 or more; got \(warmup).") }
         if clock == .threadCPU && threads != 1 {

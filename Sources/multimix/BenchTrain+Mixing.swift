@@ -15,7 +15,7 @@ extension BenchTrain {
     /// The methods of `--mixer`, in order (default: ERM).
     func mixingMethods() throws -> [MixingMethod] {
         guard let mixer else { return [.erm] }
-        return try mixer.split(separator: ",").map { name in
+        return try mixer.split(separator: ",", omittingEmptySubsequences: false).map { name in
             guard let method = MixingMethod(rawValue: String(name)) else {
                 throw ValidationError("--mixer: unknown method '\(name)'; use \(MixingMethod.allCases.map(\.rawValue).joined(separator: ", ")), separated by commas.")
             }

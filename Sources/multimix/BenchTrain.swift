@@ -86,14 +86,14 @@ struct BenchTrain: ParsableCommand {
         guard let (c, h, w) = BenchConv.parseShape(input), c >= 1, h >= 28, w >= 28 else {
             throw ValidationError("--input must look like 3x32x32 (channels x height x width, height and width ≥ 28); got '\(input)'.")
         }
-        _ = (c, h, w)
         guard classes >= 2 else { throw ValidationError("--classes must be at least 2; got \(classes).") }
-        guard width > 0 else { throw ValidationError("--width must be positive; got \(width).") }
+        guard width > 0 && width <= 64 else { throw ValidationError("--width must be in (0, 64] (as model.width); got \(width).") }
         guard batch >= 2 else { throw ValidationError("--batch must be at least 2 (BatchNorm needs batch statistics); got \(batch).") }
-        guard threads >= 1 else { throw ValidationError("--threads must be at least 1; got \(threads).") }
+        try BenchLimits.require(threads: threads, batch: batch, shape: (c, h, w))
+        try BenchLimits.require(classes, in: 2...100_000, "--classes")
         guard steps >= 1 else { throw ValidationError("--steps must be at least 1; got \(steps).") }
         _ = try mixingMethods()
-        guard n >= 1 else { throw ValidationError("--n must be at least 1; got \(n).") }
+        try BenchLimits.require(n, in: 1...100_000, "--n", " (as mixing.n)")
         guard warmup >= 0 else { throw ValidationError("--warmup must be 0 or more; got \(warmup).") }
     }
 

@@ -33,6 +33,18 @@ final class CommandLineErrorTests: XCTestCase {
         try assertOneLine(["eval", "--checkpoint", "x", "--ood", ""], status: 2, startsWith: "--ood: unknown dataset ''")
         try assertOneLine(["data", "inspect", "cifar10", "--grid", "g.png", "--per-class", "100000"], status: 2,
                           startsWith: "--per-class and --classes must be in [1, 100] and --scale in [1, 16] (got 100000, 10, 2).")
+        // Bench options that crashed libgomp, trapped or aborted on allocation are bounded.
+        try assertOneLine(["bench", "train", "--threads", "100000"], status: 2, startsWith: "--threads must be in [1, 256]; got 100000.")
+        try assertOneLine(["bench", "train", "--mixer", ""], status: 2, startsWith: "--mixer: unknown method ''")
+        try assertOneLine(["bench", "train", "--mixer", "erm,"], status: 2, startsWith: "--mixer: unknown method ''")
+        try assertOneLine(["bench", "train", "--batch", "100000000"], status: 2,
+                          startsWith: "--batch × --input is 100000000x3x32x32, more than 1073741824 values (4 GiB)")
+        try assertOneLine(["bench", "conv", "--input", "3x50000x50000"], status: 2,
+                          startsWith: "--batch × --input is 128x3x50000x50000, more than 1073741824 values (4 GiB)")
+        try assertOneLine(["bench", "conv", "--threads", "10000"], status: 2, startsWith: "--threads must be in [1, 256]; got 10000.")
+        try assertOneLine(["bench", "allreduce", "--min-bytes", "1000000000000"], status: 2,
+                          startsWith: "--min-bytes must be in [4, 1073741824] (one Float to 1 GiB); got 1000000000000.")
+        try assertOneLine(["bench", "train", "--width", "1000000"], status: 2, startsWith: "--width must be in (0, 64]")
     }
 
     func testBadInputsFoundWhileRunningExitOneWithOneLine() throws {
