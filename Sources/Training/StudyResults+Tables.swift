@@ -52,11 +52,11 @@ extension StudyResults {
     /// `results.md`: a title, the per-variant table (best in bold), and what it summarises.
     public func markdown() -> String {
         let table = self.table()
-        var out = "# Study \(name)\n\n"
-        out += "| " + table.header.joined(separator: " | ") + " |\n"
+        var out = "# Study \(StudyResults.markdownCell(name))\n\n"
+        out += "| " + table.header.map(StudyResults.markdownCell).joined(separator: " | ") + " |\n"
         out += "| --- | " + Array(repeating: "---:", count: table.header.count - 1).joined(separator: " | ") + " |\n"
         for row in table.rows {
-            out += "| " + row.map { $0.isBest ? "**\($0.text)**" : $0.text }.joined(separator: " | ") + " |\n"
+            out += "| " + row.map { $0.isBest ? "**\(StudyResults.markdownCell($0.text))**" : StudyResults.markdownCell($0.text) }.joined(separator: " | ") + " |\n"
         }
         return out + "\n" + notes().map { $0 + "\n" }.joined()
     }
@@ -88,8 +88,20 @@ extension StudyResults {
     }
 
     /// A CSV field, quoted when it holds a comma, a quote or a line break.
+    ///
+    /// Text that a spreadsheet would run as a formula (`=HYPERLINK(…)`, `+…`, `@…`; names come from
+    /// `metrics.jsonl`, which anyone may write) is prefixed with `'`, so it stays text; numbers are kept.
     static func csvField(_ text: String) -> String {
+        var text = text
+        if let first = text.first, "=+-@\t\r".contains(first), Double(text) == nil { text = "'" + text }
         guard text.contains(where: { $0 == "," || $0 == "\"" || $0.isNewline }) else { return text }
         return "\"" + text.replacingOccurrences(of: "\"", with: "\"\"") + "\""
+    }
+
+    /// A Markdown table cell: `|` escaped, line breaks as spaces, and `&`, `<`, `>` as entities, so
+    /// that a name from `metrics.jsonl` can neither break the table nor inject HTML.
+    static func markdownCell(_ text: String) -> String {
+        HTML.escape(text).replacingOccurrences(of: "|", with: "\\|")
+            .split(omittingEmptySubsequences: false, whereSeparator: \.isNewline).joined(separator: " ")
     }
 }

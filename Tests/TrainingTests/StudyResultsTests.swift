@@ -80,6 +80,22 @@ final class StudyResultsTests: XCTestCase {
         XCTAssertEqual(results.table().rows[1].map(\.text), ["b", "1", "n/a ± –", "", "0.2500 ± –"])
     }
 
+    /// Metric names come from metrics.jsonl, which anyone may write: in results.csv a name that a
+    /// spreadsheet would run as a formula stays text (negative numbers stay numbers); in results.md a
+    /// `|`, a line break or HTML cannot break the table or reach the page.
+    func testHostileMetricNamesStayText() {
+        let hostile = "=HYPERLINK(\"http://x\",\"y\")", broken = "a|b\n<script>alert(1)</script>"
+        let results = StudyResults(name: "s", variants: ["a"], seeds: [0], runs: [run("a", 0, [hostile: -0.5, broken: 1, "@sum": 2])])
+        let csv = results.csv()
+        XCTAssertTrue(csv.hasPrefix("variant,seed,epoch,\"'=HYPERLINK(\"\"http://x\"\",\"\"y\"\")\",'@sum,\"a|b\n<script>alert(1)</script>\",wall_seconds\n"), csv)
+        XCTAssertTrue(csv.hasSuffix("a,0,10,-0.5,2.0,1.0,\n"), csv)
+        let markdown = results.markdown()
+        let header = markdown.split(separator: "\n")[1]
+        XCTAssertEqual(header, "| variant | runs | =HYPERLINK(&quot;http://x&quot;,&quot;y&quot;) | @sum | a\\|b &lt;script&gt;alert(1)&lt;/script&gt; |")
+        XCTAssertFalse(markdown.contains("<script>"))
+        XCTAssertEqual(markdown.split(separator: "\n")[3].filter { $0 == "|" }.count, header.filter { $0 == "|" }.count - 1, "one | escaped")
+    }
+
     /// From run folders: the last eval record is final (train lines ignored), a torn last line is
     /// tolerated, a run without metrics is missing, one without finished.json unfinished.
     func testReadTakesTheLastEvaluationAndToleratesATornLastLine() throws {
