@@ -165,28 +165,41 @@ private struct StudyFile: Decodable {
         variants = try container.decode([StudyConfig.Variant].self, forKey: .variants)
     }
 
+    /// The most runs (variants × seeds) a study may have.
+    static let maximumRuns = 10_000
+
     /// Names, seeds and variants, each as a ``ConfigError`` at its key path.
     func validate() throws {
         let folderRule = "use 1 to 200 letters, digits, '.', '_' and '-' (it names a folder)"
         guard TrainingConfig.isFolderName(name) else { throw ConfigError.outOfRange("name", "\"\(name)\"", folderRule) }
         guard !base.isEmpty else { throw ConfigError.outOfRange("base", "\"\"", "give the train config file the study starts from") }
         guard !seeds.isEmpty else { throw ConfigError(.badValue, path: "seeds", problem: "no seeds", fix: "give at least one, e.g. seeds: [0, 1, 2]") }
+        // A study is a handful of runs per variant; 100000 seeds took minutes to check before a word.
+        let runs = StudyFile.maximumRuns
+        guard seeds.count <= runs, variants.count <= runs, seeds.count * variants.count <= runs else {
+            throw ConfigError(.badValue, path: "seeds", problem: "\(seeds.count) seeds × \(variants.count) variants is more than \(runs) runs",
+                              fix: "split the study, or give fewer seeds or variants")
+        }
+        var firstOfSeed: [Int: Int] = [:]
         for (index, seed) in seeds.enumerated() {
             guard seed >= 0 else { throw ConfigError.outOfRange("seeds[\(index)]", seed, "use an integer ≥ 0") }
-            if let first = seeds.firstIndex(of: seed), first < index {
+            if let first = firstOfSeed[seed] {
                 throw ConfigError(.badValue, path: "seeds[\(index)]", problem: "\(seed) is given twice (also seeds[\(first)])", fix: "give each seed once")
             }
+            firstOfSeed[seed] = index
         }
         guard !variants.isEmpty else {
             throw ConfigError(.badValue, path: "variants", problem: "no variants", fix: "give at least one, e.g. variants: [{name: multimix}]")
         }
+        var firstOfName: [String: Int] = [:]
         for (index, variant) in variants.enumerated() {
             let path = "variants[\(index)]"
             guard TrainingConfig.isFolderName(variant.name) else { throw ConfigError.outOfRange(path + ".name", "\"\(variant.name)\"", folderRule) }
-            if let first = variants.firstIndex(where: { $0.name == variant.name }), first < index {
+            if let first = firstOfName[variant.name] {
                 throw ConfigError(.badValue, path: path + ".name", problem: "\"\(variant.name)\" is given twice (also variants[\(first)])",
                                   fix: "give each variant its own name")
             }
+            firstOfName[variant.name] = index
             try StudyFile.refuseRunKeys(variant.set, path: path + ".set")
         }
         try StudyFile.refuseRunKeys(set, path: "set")

@@ -89,6 +89,16 @@ final class StudyConfigTests: XCTestCase {
         XCTAssertEqual(error(yaml(variants: "[]")), "study s.yaml: variants: no variants; give at least one, e.g. variants: [{name: multimix}]")
         XCTAssertEqual(error(yaml(seeds: "[3, 1, 3]")), "study s.yaml: seeds[2]: 3 is given twice (also seeds[0]); give each seed once")
         XCTAssertEqual(error(yaml(seeds: "[-1]")), "study s.yaml: seeds[0]: -1 is not allowed; use an integer ≥ 0")
+        // 100000 seeds were checked pairwise for minutes, silently: refused at once now.
+        let started = Date()
+        let many = "[" + (0..<100_000).map(String.init).joined(separator: ", ") + "]"
+        XCTAssertTrue(error(yaml(seeds: many)).hasPrefix("study s.yaml: seeds: 100000 seeds × "), error(yaml(seeds: many)))
+        XCTAssertEqual(error(yaml(seeds: "[" + (0..<5_000).map(String.init).joined(separator: ", ") + ", 5]", variants: "[{name: mm}]")),
+                       "study s.yaml: seeds[5000]: 5 is given twice (also seeds[5]); give each seed once")
+        XCTAssertLessThan(Date().timeIntervalSince(started), 20)
+        // YAML nested 5000 deep crashed Yams' parser: refused by line before parsing.
+        XCTAssertEqual(error(yaml(extra: "x: " + String(repeating: "[", count: 5000))),
+                       "study s.yaml: (file): not valid YAML (line 5 nests more than 100 levels deep; a config is a few levels deep); fix the YAML at the line and column shown")
     }
 
     /// A bad override fails at once, naming the variant (or the study's set) and the key.
