@@ -97,6 +97,44 @@ public enum SafeFile {
         }
     }
 
+    /// Reads a text file a user gives (a config, a study, a checkpoint's state.json, a metrics log):
+    /// a regular file (links followed) of at most `maximumBytes`, in UTF-8. A FIFO or a device would
+    /// block or never end; other bytes are refused naming the offset. `fix` ends each message.
+    public static func readText(_ path: String, maximumBytes: Int = 16 << 20, fix: String) throws -> String {
+        let descriptor = Glibc.open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK)
+        guard descriptor >= 0 else {
+            throw SafeFileError(path: path, problem: "cannot read it (\(String(cString: strerror(errno))))", fix: fix)
+        }
+        defer { Glibc.close(descriptor) }
+        var status = stat()
+        guard fstat(descriptor, &status) == 0, status.st_mode & S_IFMT == S_IFREG else {
+            throw SafeFileError(path: path, problem: "is \(kind(status.st_mode)), not a regular file", fix: fix)
+        }
+        guard Int(status.st_size) <= maximumBytes else {
+            throw SafeFileError(path: path, problem: "is \(status.st_size) bytes, more than the \(maximumBytes) such a file may have", fix: fix)
+        }
+        var bytes = [UInt8](repeating: 0, count: Int(status.st_size))
+        var filled = 0
+        while filled < bytes.count {
+            let got = bytes.withUnsafeMutableBytes { Glibc.read(descriptor, $0.baseAddress! + filled, $0.count - filled) }
+            if got < 0 && errno == EINTR { continue }
+            guard got > 0 else { break }
+            filled += got
+        }
+        bytes.removeLast(bytes.count - filled)
+        var parser = Unicode.UTF8.ForwardParser()
+        var iterator = bytes.makeIterator()
+        var offset = 0
+        while true {
+            switch parser.parseScalar(from: &iterator) {
+            case .valid(let encoded): offset += encoded.count
+            case .emptyInput: return String(decoding: bytes, as: UTF8.self)
+            case .error:
+                throw SafeFileError(path: path, problem: "is not UTF-8 text (an invalid byte at offset \(offset))", fix: fix)
+            }
+        }
+    }
+
     /// Whether `path` is a regular file, looked at without following a link.
     public static func isRegularFile(_ path: String) -> Bool {
         var status = stat()

@@ -188,13 +188,20 @@ public final class CheckpointStore {
         func fail(_ file: String, _ problem: String) -> CheckpointError {
             CheckpointError(path: folder.appendingPathComponent(file).path, problem: problem, fix: CheckpointError.damagedAdvice)
         }
-        guard let stateData = FileManager.default.contents(atPath: statePath.path) else {
+        guard FileManager.default.fileExists(atPath: statePath.path) else {
             var isFolder: ObjCBool = false
             if !FileManager.default.fileExists(atPath: folder.path, isDirectory: &isFolder) || !isFolder.boolValue {
                 throw CheckpointError(path: folder.path, problem: "no such checkpoint folder",
                                       fix: "give a checkpoint folder such as runs/NAME/checkpoints/step-000100")
             }
             throw fail(stateFile, "missing")
+        }
+        // A regular file of at most 16 MiB (a link to /dev/zero or a FIFO would be read forever).
+        let stateData: Data
+        do {
+            stateData = Data(try SafeFile.readText(statePath.path, fix: CheckpointError.damagedAdvice).utf8)
+        } catch let error as SafeFileError {
+            throw fail(stateFile, error.problem)
         }
         let state: CheckpointState
         do {

@@ -97,7 +97,8 @@ public final class MetricsLog {
 
     /// Each record with its line's text.
     private static func lines(_ url: URL) throws -> [(text: String, record: MetricsRecord)] {
-        let text = try String(contentsOf: url, encoding: .utf8)
+        let text = try SafeFile.readText(url.path, maximumBytes: 1 << 30,
+                                         fix: "give a metrics.jsonl that multimix train wrote")
         let lines = text.split(separator: "\n", omittingEmptySubsequences: false)
         var records: [(text: String, record: MetricsRecord)] = []
         for (index, line) in lines.enumerated() where !line.trimmingCharacters(in: .whitespaces).isEmpty {

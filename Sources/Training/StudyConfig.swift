@@ -1,3 +1,4 @@
+import Datasets
 import Foundation
 import Yams
 
@@ -108,9 +109,9 @@ extension StudyConfig {
     public static func load(contentsOf url: URL) throws -> StudyConfig {
         let text: String
         do {
-            text = try String(contentsOf: url, encoding: .utf8)
-        } catch {
-            throw StudyError(file: url.path, location: "(file)", message: "cannot read the file (\(error.localizedDescription)); check the path given to --config")
+            text = try SafeFile.readText(url.path, fix: "check the path given to --config")
+        } catch let error as SafeFileError {
+            throw StudyError(file: url.path, location: "(file)", message: "\(error.problem); \(error.fix)")
         }
         return try parse(yaml: text, source: url.path, folder: url.deletingLastPathComponent())
     }
@@ -221,8 +222,11 @@ private struct StudyFile: Decodable {
     func resolved(source: String, folder: URL) throws -> StudyConfig {
         let baseURL = base.hasPrefix("/") ? URL(fileURLWithPath: base) : folder.appendingPathComponent(base).standardizedFileURL
         func fail(_ location: String, _ message: String) -> StudyError { StudyError(file: source, location: location, message: message) }
-        guard let text = try? String(contentsOf: baseURL, encoding: .utf8) else {
-            throw fail("base", "\"\(base)\" (\(baseURL.path)) cannot be read; give a train config file, absolute or relative to the study file's folder")
+        let text: String
+        do {
+            text = try SafeFile.readText(baseURL.path, fix: "give a train config file, absolute or relative to the study file's folder")
+        } catch let error as SafeFileError {
+            throw fail("base", "\"\(base)\" (\(baseURL.path)): \(error.problem); \(error.fix)")
         }
         func resolve(_ overrides: [String], _ location: String) throws -> TrainingConfig {
             do {

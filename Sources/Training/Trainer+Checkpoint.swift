@@ -21,6 +21,11 @@ extension Checkpoint {
         }
     }
 
+    /// The first tensor of `model.safetensors` holding a NaN or an infinity (a run that diverged), or nil.
+    public var firstNonFiniteModelTensor: String? {
+        model.first { tensor in tensor.values.contains { !$0.isFinite } }?.name
+    }
+
     /// Copies the model's tensors (parameters and BatchNorm statistics) into `arena`, by name,
     /// checking that every tensor is there with the arena's shape. `num_batches_tracked` is not read:
     /// it is the optimizer's step count (older checkpoints lack it).

@@ -1,3 +1,4 @@
+import Datasets
 import Foundation
 import Yams
 
@@ -11,10 +12,9 @@ extension TrainingConfig {
     public static func load(contentsOf url: URL, overrides: [String] = []) throws -> TrainingConfig {
         let text: String
         do {
-            text = try String(contentsOf: url, encoding: .utf8)
-        } catch {
-            throw ConfigError(.unreadable, path: url.path, problem: "cannot read the file (\(error.localizedDescription))",
-                              fix: "check the path given to --config")
+            text = try SafeFile.readText(url.path, fix: "check the path given to --config")
+        } catch let error as SafeFileError {
+            throw ConfigError(.unreadable, path: url.path, problem: error.problem, fix: error.fix)
         }
         return try parse(yaml: text, overrides: overrides, source: url.path)
     }

@@ -40,8 +40,8 @@ struct Evaluate: ParsableCommand {
     func validate() throws {
         guard batchSize >= 1 else { throw ValidationError("--batch-size must be at least 1 (got \(batchSize)).") }
         guard threads >= 1 else { throw ValidationError("--threads must be at least 1 (got \(threads)).") }
-        guard batchSize <= 65_536, threads <= 1024 else {
-            throw ValidationError("--batch-size must be at most 65536 and --threads at most 1024 (got \(batchSize), \(threads)).")
+        guard batchSize <= 65_536, threads <= ComputeThreads.maximum else {
+            throw ValidationError("--batch-size must be at most 65536 and --threads at most \(ComputeThreads.maximum) (got \(batchSize), \(threads)).")
         }
         if let ood, DatasetName(lenient: String(ood.prefix { $0 != "=" })) == nil {
             throw ValidationError("--ood: unknown dataset '\(ood)'; use \(DatasetName.choices) (optionally NAME=ROOT)")
@@ -68,6 +68,11 @@ struct Evaluate: ParsableCommand {
             folder = latest
         }
         let loaded = try CheckpointStore.load(folder)
+        if let tensor = loaded.firstNonFiniteModelTensor {
+            throw CheckpointError(path: folder.appendingPathComponent("model.safetensors").path,
+                                  problem: "\(tensor) holds NaN or infinite values (the run diverged before this checkpoint)",
+                                  fix: "evaluate an earlier checkpoint, or train again with a lower optimizer.lr")
+        }
         let config = loaded.state.config
         let source = DatasetSource(config.data.dataset, root: dataRoot ?? config.data.root)
         let data = try DataPipeline(source: source)
@@ -92,7 +97,9 @@ struct Evaluate: ParsableCommand {
             .evaluate(data, outOfDistribution: oodData)
         if world.rank == 0 {
             if json {
-                let object = metrics.merging(["step": Double(loaded.state.step), "epoch": Double(loaded.state.epoch)]) { a, _ in a }
+                // JSON has no NaN: a non-finite metric is null (as in metrics.jsonl's readers).
+                let object: [String: Any] = metrics.merging(["step": Double(loaded.state.step), "epoch": Double(loaded.state.epoch)]) { a, _ in a }
+                    .mapValues { $0.isFinite ? $0 as Any : NSNull() }
                 let text = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])
                 print(String(decoding: text, as: UTF8.self))
             } else {
@@ -101,5 +108,10 @@ struct Evaluate: ParsableCommand {
             }
         }
         try MPI.finalize()
+        let nonFinite = metrics.filter { !$0.value.isFinite }.keys.sorted()
+        if !nonFinite.isEmpty {
+            throw CheckpointError(path: folder.path, problem: "the evaluation gave non-finite \(nonFinite.joined(separator: ", "))",
+                                  fix: "the model's outputs are not finite: evaluate an earlier checkpoint")
+        }
     }
 }

@@ -31,6 +31,10 @@ struct Study: ParsableCommand {
     @Option(help: "The folder holding study folders: runs go to RUN_DIR_ROOT/NAME/VARIANT-sNN.")
     var runDirRoot = "runs"
 
+    func validate() throws {
+        try Train.requireFolderName(runDirRoot, flag: "--run-dir-root", rootAllowed: true)
+    }
+
     func run() throws {
         // 1. The study file and every run's config (and data, unless only reporting), before MPI.
         let studyFile = URL(fileURLWithPath: config)

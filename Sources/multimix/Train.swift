@@ -39,6 +39,7 @@ struct Train: ParsableCommand {
 
     func validate() throws {
         if let maxSteps, maxSteps < 1 { throw ValidationError("--max-steps must be at least 1 (got \(maxSteps)).") }
+        if let runDir { try Train.requireFolderName(runDir, flag: "--run-dir", rootAllowed: false) }
         guard ConvolutionBackend(rawValue: convBackend) != nil else {
             throw ValidationError("--conv-backend must be one of \(ConvolutionBackend.allCases.map(\.rawValue).joined(separator: ", ")) (got '\(convBackend)').")
         }
@@ -135,6 +136,17 @@ struct Train: ParsableCommand {
             return try Communicator.world
         } catch {
             fail(error, code: 1)
+        }
+    }
+
+    /// Refuses an empty folder path (it would mean the current folder, silently) and, unless
+    /// `rootAllowed`, the file system's root (a run's files would land in /).
+    static func requireFolderName(_ path: String, flag: String, rootAllowed: Bool) throws {
+        guard !path.trimmingCharacters(in: .whitespaces).isEmpty else {
+            throw ValidationError("\(flag) is empty; name a folder, e.g. \(flag) runs/my-run")
+        }
+        guard rootAllowed || URL(fileURLWithPath: path).standardizedFileURL.path != "/" else {
+            throw ValidationError("\(flag) \(path) is the file system's root; name a folder of its own, e.g. \(flag) runs/my-run")
         }
     }
 

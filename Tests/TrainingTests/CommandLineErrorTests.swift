@@ -33,6 +33,11 @@ final class CommandLineErrorTests: XCTestCase {
         try assertOneLine(["eval", "--checkpoint", "x", "--ood", ""], status: 2, startsWith: "--ood: unknown dataset ''")
         try assertOneLine(["data", "inspect", "cifar10", "--grid", "g.png", "--per-class", "100000"], status: 2,
                           startsWith: "--per-class and --classes must be in [1, 100] and --scale in [1, 16] (got 100000, 10, 2).")
+        // An empty --run-dir wrote the run into the current folder, "/" into the root.
+        try assertOneLine(["train", "--config", "x.yaml", "--run-dir", ""], status: 2, startsWith: "--run-dir is empty; name a folder")
+        try assertOneLine(["train", "--config", "x.yaml", "--run-dir", "/"], status: 2, startsWith: "--run-dir / is the file system's root")
+        try assertOneLine(["train", "--config", "x.yaml", "--run-dir", "/tmp/../"], status: 2, startsWith: "--run-dir /tmp/../ is the file system's root")
+        try assertOneLine(["study", "--config", "x.yaml", "--run-dir-root", ""], status: 2, startsWith: "--run-dir-root is empty")
         // Bench options that crashed libgomp, trapped or aborted on allocation are bounded.
         try assertOneLine(["bench", "train", "--threads", "100000"], status: 2, startsWith: "--threads must be in [1, 256]; got 100000.")
         try assertOneLine(["bench", "train", "--mixer", ""], status: 2, startsWith: "--mixer: unknown method ''")

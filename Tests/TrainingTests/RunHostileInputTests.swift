@@ -1,5 +1,6 @@
 import Foundation
 import TestSupport
+import Training
 import XCTest
 
 /// The writers of `multimix` against paths an attacker would plant (the tool runs as root): a link or
@@ -81,6 +82,44 @@ final class RunHostileInputTests: XCTestCase {
         try FileManager.default.createSymbolicLink(atPath: grid.path, withDestinationPath: "/dev/full")
         try assertRefused(["data", "inspect", fashion, "--grid", grid.path], "\(grid.path): exists and is a symbolic link")
         XCTAssertEqual(try FileManager.default.destinationOfSymbolicLink(atPath: grid.path), "/dev/full")
+    }
+
+    /// A checkpoint with NaN weights (with or without --json) is refused by tensor in one line, not
+    /// evaluated into NaN metrics (exit 0) or an NSCocoaErrorDomain dump.
+    func testEvalRefusesNonFiniteWeights() throws {
+        let store = try CheckpointStore(folder: folder.appendingPathComponent("nan/checkpoints"), keep: 1)
+        let weights: [Float] = [0, .nan, 1, 2]
+        let checkpoint = try weights.withUnsafeBufferPointer { values in
+            try store.save(step: 1, epoch: 0, worldSize: 1, config: TrainingConfig(), metrics: [:],
+                           model: [TensorSlice(name: "fc.bias", shape: [4], values: values)], optimizer: [])
+        }
+        for json in [[], ["--json"]] {
+            try assertRefused(["eval", "--checkpoint", checkpoint.path] + json,
+                              "\(checkpoint.path)/model.safetensors: fc.bias holds NaN or infinite values (the run diverged before this checkpoint)")
+        }
+    }
+
+    /// Inputs that are not text files: a device, a FIFO (both were read forever), invalid UTF-8 (it
+    /// said "Permission denied" as root), as a train config, a study file or a checkpoint's state.json.
+    func testInputsThatAreNotTextFilesAreRefusedAtOnce() throws {
+        let fifo = folder.appendingPathComponent("fifo.yaml").path
+        XCTAssertEqual(mkfifo(fifo, 0o644), 0)
+        let latin1 = folder.appendingPathComponent("latin1.yaml")
+        try Data([0x6E, 0x61, 0x6D, 0x65, 0x3A, 0x20, 0xE9, 0x0A]).write(to: latin1)   // "name: é" in Latin-1
+        for command in ["train", "study"] {
+            try assertRefused([command, "--config", "/dev/zero"], "is a device, not a regular file; check the path given to --config")
+            try assertRefused([command, "--config", fifo], "is a FIFO, not a regular file; check the path given to --config")
+            try assertRefused([command, "--config", latin1.path], "is not UTF-8 text (an invalid byte at offset 6); check the path given to --config")
+        }
+        let store = try CheckpointStore(folder: folder.appendingPathComponent("zero/checkpoints"), keep: 1)
+        let checkpoint = try [Float](repeating: 0, count: 4).withUnsafeBufferPointer { values in
+            try store.save(step: 1, epoch: 0, worldSize: 1, config: TrainingConfig(), metrics: [:],
+                           model: [TensorSlice(name: "fc.bias", shape: [4], values: values)], optimizer: [])
+        }
+        let state = checkpoint.appendingPathComponent("state.json")
+        try FileManager.default.removeItem(at: state)
+        try FileManager.default.createSymbolicLink(atPath: state.path, withDestinationPath: "/dev/zero")
+        try assertRefused(["eval", "--checkpoint", checkpoint.path], "\(state.path): is a device, not a regular file")
     }
 
     /// A link planted at RUN/.lock is not followed: its target does not receive the pid.

@@ -128,7 +128,7 @@ final class StudyConfigTests: XCTestCase {
     func testMissingBaseFileIsRefused() {
         let text = yaml().replacingOccurrences(of: "base: base.yaml", with: "base: ../nowhere.yaml")
         XCTAssertEqual(error(text),
-                       "study s.yaml: base: \"../nowhere.yaml\" (\(folder.appendingPathComponent("nowhere.yaml").standardizedFileURL.path)) cannot be read; give a train config file, absolute or relative to the study file's folder")
+                       "study s.yaml: base: \"../nowhere.yaml\" (\(folder.appendingPathComponent("nowhere.yaml").standardizedFileURL.path)): cannot read it (No such file or directory); give a train config file, absolute or relative to the study file's folder")
     }
 
     func testBadBaseFileNamesTheBase() {
