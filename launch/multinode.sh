@@ -53,6 +53,12 @@ if [ $# -lt 2 ] || [ ! -f "$1" ] || [ ! -f "$2" ]; then
 fi
 hostfile="$1"; config="$2"; shift 2
 
+# Every slots=N must be a whole number ≥ 1 (slots=0 divided by zero below).
+bad_slots=$(awk '!/^[[:space:]]*(#|$)/ { for (i = 2; i <= NF; i++) if ($i ~ /^slots=/ && ($i !~ /^slots=[1-9][0-9]*$/ || length($i) > 10)) { print FNR ": " $1 " " $i; exit } }' "$hostfile")
+if [ -n "$bad_slots" ]; then
+    echo "launch/multinode.sh: $hostfile line $bad_slots: give each node slots=N with N a whole number from 1 to 9999" >&2
+    exit 2
+fi
 ranks=$(awk '!/^[[:space:]]*(#|$)/ { n = 1; for (i = 2; i <= NF; i++) if ($i ~ /^slots=/) { split($i, a, "="); n = a[2] } total += n } END { print total + 0 }' "$hostfile")
 if [ "$ranks" -lt 1 ]; then echo "launch/multinode.sh: $hostfile lists no slots" >&2; exit 2; fi
 first_slots=$(awk '!/^[[:space:]]*(#|$)/ { n = 1; for (i = 2; i <= NF; i++) if ($i ~ /^slots=/) { split($i, a, "="); n = a[2] } print n; exit }' "$hostfile")

@@ -22,8 +22,14 @@ if [ $# -lt 1 ] || [ ! -f "$1" ]; then
 fi
 config="$1"; shift
 ranks=2
-if [ $# -gt 0 ] && [[ "$1" =~ ^[0-9]+$ ]]; then ranks="$1"; shift; fi
-if [ "$ranks" -lt 1 ]; then echo "launch/train.sh: RANKS must be at least 1 (got $ranks)" >&2; exit 2; fi
+# RANKS, when given, is the argument after CONFIG that is not a flag (--…): a whole number in [1, 4096].
+if [ $# -gt 0 ] && [[ "$1" != --* ]]; then
+    if ! [[ "$1" =~ ^[0-9]{1,4}$ ]] || [ "$((10#$1))" -lt 1 ] || [ "$((10#$1))" -gt 4096 ]; then
+        echo "launch/$subcommand.sh: RANKS must be a whole number from 1 to 4096 (got '$1'); e.g. bash launch/$subcommand.sh $config 2" >&2
+        exit 2
+    fi
+    ranks=$((10#$1)); shift
+fi
 
 bash launch/setup.sh >&2
 

@@ -122,6 +122,30 @@ final class RunHostileInputTests: XCTestCase {
         try assertRefused(["eval", "--checkpoint", checkpoint.path], "\(state.path): is a device, not a regular file")
     }
 
+    /// The launch scripts refuse a bad rank count, slot count or config in one line, exit 2, at once
+    /// (before building or starting anything): `train.sh CONFIG -1` passed -1 on to every rank,
+    /// `slots=0` printed bash's "division by 0", a missing config under slurm.sbatch ~40 lines over 25 s.
+    func testLaunchScriptsRefuseBadRanksSlotsAndConfigsInOneLine() throws {
+        let config = Repository.root.appendingPathComponent("configs/fashion-mnist-resnet20-erm.yaml").path
+        let hostfile = folder.appendingPathComponent("hosts")
+        try Data("node01 slots=2\nnode02 slots=0\n".utf8).write(to: hostfile)
+        let cases: [([String], String)] = [
+            (["launch/train.sh", config, "-1"], "launch/train.sh: RANKS must be a whole number from 1 to 4096 (got '-1')"),
+            (["launch/train.sh", config, "abc"], "launch/train.sh: RANKS must be a whole number from 1 to 4096 (got 'abc')"),
+            (["launch/train.sh", config, "0"], "launch/train.sh: RANKS must be a whole number from 1 to 4096 (got '0')"),
+            (["launch/multinode.sh", hostfile.path, config], "launch/multinode.sh: \(hostfile.path) line 2: node02 slots=0: give each node slots=N"),
+            (["launch/slurm.sbatch", "/nonexistent/config.yaml"], "[slurm] CONFIG /nonexistent/config.yaml is not a file"),
+        ]
+        for (arguments, expected) in cases {
+            let started = Date()
+            let result = try MPIRun.launch(["bash", Repository.root.appendingPathComponent(arguments[0]).path] + arguments.dropFirst(), timeout: 30)
+            let text = result.output.trimmingCharacters(in: .whitespacesAndNewlines)
+            XCTAssertEqual(result.status, 2, "\(arguments): \(text)")
+            XCTAssertTrue(text.hasPrefix(expected) && !text.contains("\n"), "\(arguments): \(text)")
+            XCTAssertLessThan(Date().timeIntervalSince(started), 5, "\(arguments)")
+        }
+    }
+
     /// A link planted at RUN/.lock is not followed: its target does not receive the pid.
     func testTrainRefusesALinkAtTheRunLock() throws {
         let run = folder.appendingPathComponent("locked")
