@@ -93,6 +93,7 @@ extension Trainer {
                 checkpoint = explicit
             }
             guard let checkpoint else { return }
+            if let note = try configChange.check(checkpoint, against: config) { progress.message(note) }
             resumedStep = Int64(checkpoint.state.step)
             pending = checkpoint.state.evaluationPending == true ? 1 : 0
             position = ResumedPosition(checkpoint.state, data: data)

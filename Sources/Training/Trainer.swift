@@ -51,6 +51,8 @@ public final class Trainer {
     /// The TensorBoard event files beside the metrics log (rank 0).
     var tensorBoard: TensorBoardLog?
     let maxSteps: Int?
+    /// What a resume does when the config changes the run the checkpoint saved.
+    let configChange: ConfigChange
     var synchronisationError: Error?
 
     /// Position of the next step.
@@ -84,8 +86,9 @@ public final class Trainer {
 
     public init(config: TrainingConfig, communicator: Communicator, runDirectory: URL, resume: ResumePolicy,
                 convolutionBackend: ConvolutionBackend = .oneDNN, maxSteps: Int? = nil,
-                progress: ProgressReporter = ProgressReporter()) throws {
+                progress: ProgressReporter = ProgressReporter(), configChange: ConfigChange = .refuseForTrain) throws {
         self.config = config
+        self.configChange = configChange
         self.communicator = communicator
         rankBatchSize = config.training.batchSize
         baseGlobalBatchSize = config.training.batchSize * communicator.size

@@ -71,7 +71,8 @@ struct Study: ParsableCommand {
             let start = MPI.wallTime
             do {
                 let trainer = try Trainer(config: run.config, communicator: world, runDirectory: runFolders[index],
-                                          resume: .auto, progress: progress)
+                                          resume: .auto, progress: progress,
+                                          configChange: .refuse(fix: "restore the study's settings, or move \(runFolders[index].path) away to run it again"))
                 let outcome = try trainer.run()
                 if isRoot { try? trainer.writeReport() }
                 if case .preempted = outcome {

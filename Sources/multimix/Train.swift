@@ -37,6 +37,9 @@ struct Train: ParsableCommand {
     @Option(help: "Convolution backend: onednn or im2col.")
     var convBackend = "onednn"
 
+    @Flag(help: "Resume even if the config changes the run the checkpoint saved (optimizer.lr, data.train_subset, …); the changes are listed.")
+    var allowConfigChange = false
+
     func validate() throws {
         if let maxSteps, maxSteps < 1 { throw ValidationError("--max-steps must be at least 1 (got \(maxSteps)).") }
         if let runDir { try Train.requireFolderName(runDir, flag: "--run-dir", rootAllowed: false) }
@@ -62,7 +65,8 @@ struct Train: ParsableCommand {
         let runDirectory = URL(fileURLWithPath: runDir ?? "runs/\(resolved.name)")
         do {
             let trainer = try Trainer(config: resolved, communicator: world, runDirectory: runDirectory, resume: policy,
-                                      convolutionBackend: ConvolutionBackend(rawValue: convBackend)!, maxSteps: maxSteps)
+                                      convolutionBackend: ConvolutionBackend(rawValue: convBackend)!, maxSteps: maxSteps,
+                                      configChange: allowConfigChange ? .allow : .refuseForTrain)
             let outcome = try trainer.run()
             if world.rank == 0 { try? trainer.writeReport() }
             try MPI.finalize()

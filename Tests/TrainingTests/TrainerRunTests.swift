@@ -159,6 +159,25 @@ final class TrainerRunTests: XCTestCase {
         return Dictionary(uniqueKeysWithValues: tensors.map { ($0.name, $0.values.map { UInt64($0.bitPattern) } + $0.integers.map { UInt64(bitPattern: $0) }) })
     }
 
+    /// `--resume auto` with a config that changes the run (here optimizer.lr and data.train_subset) is
+    /// refused naming each key with both values (it was accepted silently); --allow-config-change
+    /// continues and lists them; a key that only changes how the run is watched (eval.*) needs nothing.
+    func testResumeWithAChangedConfigIsRefusedNamingTheKeys() throws {
+        let path = try config(epochs: 2)
+        let run = folder.appendingPathComponent("changed")
+        XCTAssertEqual(try train(ranks: 1, config: path, runDirectory: run, arguments: ["--max-steps", "3"]).status, 0)
+        let changed = ["--set", "optimizer.lr=0.1", "--set", "data.train_subset=256", "--max-steps", "4"]
+        let refused = try train(ranks: 1, config: path, runDirectory: run, arguments: changed)
+        XCTAssertNotEqual(refused.status, 0, refused.output)
+        XCTAssertTrue(refused.output.contains("--resume: the config differs from the checkpoint's (step-000003) in data.train_subset 512 → 256; optimizer.lr 0.05 → 0.1; the resumed run would not be the run that was stopped: restore them, or pass --allow-config-change"), refused.output)
+        XCTAssertEqual(try CheckpointStore(folder: run.appendingPathComponent("checkpoints"), keep: 3).latest()?.lastPathComponent, "step-000003")
+        let watched = try train(ranks: 1, config: path, runDirectory: run, arguments: ["--set", "eval.every_epochs=50", "--max-steps", "4"])
+        XCTAssertEqual(watched.status, 0, watched.output)
+        let allowed = try train(ranks: 1, config: path, runDirectory: run, arguments: changed.dropLast(2) + ["--max-steps", "5", "--allow-config-change"])
+        XCTAssertEqual(allowed.status, 0, allowed.output)
+        XCTAssertTrue(allowed.output.contains("resuming with changed settings (allowed): the config differs from the checkpoint's (step-000004) in data.train_subset 512 → 256; optimizer.lr 0.05 → 0.1"), allowed.output)
+    }
+
     /// CIFAR-10 with out-of-distribution detection against the CIFAR-100 test split: the trainer's
     /// final evaluation (2 ranks, test set split between them) and `multimix eval` on its checkpoint
     /// (1 process) agree.
