@@ -116,7 +116,10 @@ public struct HTTPDownload {
         receiver.close()
         if let notice = receiver.takeNotice() { progress.say(notice) }
         let state = receiver.snapshot()
-        if let failure = state.failure { throw FetchError("\(url.absoluteString): \(failure)") }
+        if let failure = state.failure {
+            if state.tooLarge { try? FileManager.default.removeItem(atPath: partPath) }
+            throw FetchError("\(url.absoluteString): \(failure)")
+        }
         if stalled {
             let timeout = stallTimeout == stallTimeout.rounded() ? "\(Int(stallTimeout))" : "\(stallTimeout)"
             return .interrupted(reason: "no data for \(timeout) s (stalled; --stall-timeout sets the limit)", bytes: state.bytes, total: state.total)
@@ -143,6 +146,8 @@ private final class Receiver: NSObject, URLSessionDataDelegate, @unchecked Senda
         var lastActivity = Date()
         var finished = false
         var failure: String?
+        /// The body went past `maximumBytes`: what was received is not the file, and is removed.
+        var tooLarge = false
         var retryReason: String?
         var transportError: Error?
         /// A line to show once (a server that ignores the resume request).
@@ -243,7 +248,8 @@ private final class Receiver: NSObject, URLSessionDataDelegate, @unchecked Senda
         update { state in
             guard state.failure == nil, state.retryReason == nil else { return }
             guard state.bytes + Int64(data.count) <= maximumBytes else {
-                state.failure = "the server sends more than \(maximumBytes) bytes, more than the dataset's download can be: it is not the file asked for; check the URL, or use another mirror"
+                state.failure = "the server sends more than \(maximumBytes) bytes, more than the dataset's download can be: it is not the file asked for (the partial download was removed); check the URL, or use another mirror"
+                state.tooLarge = true
                 dataTask.cancel()
                 return
             }

@@ -216,6 +216,21 @@ final class DataFetchTests: XCTestCase {
         assertNoLeftovers(into)
     }
 
+    /// A server whose body never ends is cut off past the most the dataset's download can be (it
+    /// filled the disk); the partial download is removed, nothing is installed.
+    func testAnEndlessBodyIsCutOff() throws {
+        try startServer()
+        let into = try DatasetFixtures.temporaryFolder()
+        defer { try? FileManager.default.removeItem(atPath: into) }
+        let result = try multimix(["data", "fetch", "cifar100", "--split", "test", "--into", into, "--retries", "0",
+                                   "--from", url("endless", "cifar-100-binary.tar.gz")], timeout: 120)
+        XCTAssertFalse(result.timedOut, result.output)
+        XCTAssertTrue(errorLine(result).contains("the server sends more than"), result.output)
+        XCTAssertTrue(result.output.contains("(the partial download was removed)"), result.output)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: into + "/.downloads/cifar-100-binary.tar.gz.part"))
+        XCTAssertFalse(FileManager.default.fileExists(atPath: into + "/cifar-100-binary"))
+    }
+
     func testBadRequestsAreOneLine() throws {
         let unknown = try multimix(["data", "fetch", "imagenet"])
         XCTAssertEqual(unknown.status, 2)

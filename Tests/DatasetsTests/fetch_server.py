@@ -70,6 +70,17 @@ class Handler(http.server.BaseHTTPRequestHandler):
         with open(self.server.log_file, "a") as log:
             log.write("%s %s\n" % (self.path, range_header or "-"))
         path = os.path.join(self.server.root, name)
+        if mode == "endless":
+            # A body without a length that never ends (a hostile or broken server).
+            self.send_response(200)
+            self.send_header("Content-Type", "application/octet-stream")
+            self.end_headers()
+            chunk = b"\0" * (1 << 20)
+            try:
+                while True:
+                    self.wfile.write(chunk)
+            except (BrokenPipeError, ConnectionResetError):
+                return
         if mode not in ("files", "drop", "norange", "stall") or not os.path.isfile(path):
             body = b"not found\n"
             self.send_response(404)
