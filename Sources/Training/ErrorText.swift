@@ -14,6 +14,7 @@ public enum ErrorText {
         let reason = underlying.flatMap { posix in
             posix.domain == NSPOSIXErrorDomain ? String(cString: strerror(Int32(posix.code))) : nil
         } ?? ns.localizedDescription
-        return "\(path): \(reason); check that the folder exists, is writable and has free space (or choose another with --run-dir)"
+        // Shared by every subcommand: the advice names no flag (report and data have no --run-dir).
+        return "\(path): \(reason); check that the folder exists, is writable and has free space"
     }
 }

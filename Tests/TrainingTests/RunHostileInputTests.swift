@@ -146,6 +146,15 @@ final class RunHostileInputTests: XCTestCase {
         }
     }
 
+    /// The one-line form of a system file error is shared by every subcommand: its advice names no
+    /// flag (it named --run-dir, which report, eval and data do not have).
+    func testFileErrorAdviceNamesNoFlag() {
+        let error = CocoaError(.fileWriteNoPermission, userInfo: [NSFilePathErrorKey: "/x/report.html"])
+        let text = ErrorText.oneLine(error)
+        XCTAssertTrue(text.hasPrefix("/x/report.html: "), text)
+        XCTAssertFalse(text.contains("--"), text)
+    }
+
     /// A link planted at RUN/.lock is not followed: its target does not receive the pid.
     func testTrainRefusesALinkAtTheRunLock() throws {
         let run = folder.appendingPathComponent("locked")
