@@ -13,6 +13,10 @@ enum FileBytes {
         guard !isFolder.boolValue else {
             throw DatasetError(.unreadable, path: path, problem: "is a folder, not a file", fix: "name the data file itself")
         }
+        // A FIFO would block the read, a device never end it.
+        if let kind = SafeFile.nonRegularKind(path) {
+            throw DatasetError(.unreadable, path: path, problem: "is \(kind), not a regular file", fix: "name the data file itself")
+        }
         let raw = try readPlain(path)
         guard !raw.isEmpty else {
             throw DatasetError(.empty, path: path, problem: "file is empty (0 bytes)", fix: DatasetError.refetchAdvice)
@@ -45,6 +49,10 @@ enum FileBytes {
         return bytes
     }
 
+    /// The most a gzip data file may unpack to (CIFAR's largest file is 150 MB): a small file that
+    /// unpacks without end is refused before it takes the memory.
+    static let maximumDecompressedBytes = 1 << 31
+
     /// The decompressed contents of the gzip file at `path`.
     private static func gunzip(_ path: String) throws -> [UInt8] {
         guard let file = gzopen(path, "rb") else {
@@ -70,6 +78,11 @@ enum FileBytes {
             }
             output.removeLast(chunk - Int(got))
             if got == 0 { break }
+            guard output.count <= maximumDecompressedBytes else {
+                throw DatasetError(.unreadable, path: path,
+                                   problem: "decompresses to more than \(maximumDecompressedBytes) bytes, more than any dataset file",
+                                   fix: DatasetError.refetchAdvice)
+            }
         }
         return output
     }

@@ -91,10 +91,17 @@ public enum SafeFile {
             throw SafeFileError(path: "\(what) \(path)", problem: "cannot read it (\(String(cString: strerror(errno))))",
                                 fix: "give an existing file")
         }
-        guard status.st_mode & S_IFMT == S_IFREG else {
-            throw SafeFileError(path: "\(what) \(path)", problem: "is \(kind(status.st_mode)), not a regular file",
-                                fix: "give a regular file")
+        if let kind = nonRegularKind(path) {
+            throw SafeFileError(path: "\(what) \(path)", problem: "is \(kind), not a regular file", fix: "give a regular file")
         }
+    }
+
+    /// What `path` is (links followed) when it exists and is not a regular file ("a FIFO", "a device",
+    /// …); nil for a regular file or nothing.
+    public static func nonRegularKind(_ path: String) -> String? {
+        var status = stat()
+        guard stat(path, &status) == 0, status.st_mode & S_IFMT != S_IFREG else { return nil }
+        return kind(status.st_mode)
     }
 
     /// Reads a text file a user gives (a config, a study, a checkpoint's state.json, a metrics log):

@@ -129,6 +129,23 @@ final class ReaderTests: XCTestCase {
         }
     }
 
+    /// A data file that is a FIFO (it blocked the read) or a link to a device (it never ended) is
+    /// refused by name at once.
+    func testDataFilesThatAreFIFOsOrDevicesAreRefused() throws {
+        let folder = try DatasetFixtures.cifar10Folder()
+        let path = folder + "/test_batch.bin"
+        try? FileManager.default.removeItem(atPath: path)
+        XCTAssertEqual(mkfifo(path, 0o644), 0)
+        assertDatasetError(.unreadable, "\(path): is a FIFO, not a regular file; name the data file itself") {
+            _ = try DatasetSource.resolve(folder).load(.test)
+        }
+        try FileManager.default.removeItem(atPath: path)
+        try FileManager.default.createSymbolicLink(atPath: path, withDestinationPath: "/dev/zero")
+        assertDatasetError(.unreadable, "\(path): is a device, not a regular file; name the data file itself") {
+            _ = try DatasetSource.resolve(folder).load(.test)
+        }
+    }
+
     func testTruncatedCIFARRecord() throws {
         let folder = try DatasetFixtures.cifar10Folder()
         let records = DatasetFixtures.cifarRecords(labels: [[3], [8], [8]])
