@@ -17,7 +17,7 @@ public struct Checkpoint: Sendable {
 /// A run's `checkpoints/` folder, written by rank 0:
 ///
 ///     checkpoints/
-///       step-000100/  model.safetensors  optimizer.safetensors  state.json
+///       step-000100/  model.safetensors  optimizer.safetensors  state.json  state.json.sha256
 ///       step-000200/  …
 ///       latest        "step-000200\n": the newest committed checkpoint
 ///       .tmp-…/       a save in progress, or the remains of one that crashed (removed by the next save)
@@ -29,7 +29,8 @@ public struct Checkpoint: Sendable {
 /// After saving, folders with a later step than the one saved (left by a run that was resumed from
 /// an earlier checkpoint) are removed, and only the newest `keep` are kept.
 ///
-/// `load` verifies each file's size and SHA-256 against `state.json` before parsing, and refuses a
+/// `load` verifies `state.json` against `state.json.sha256` (where there is one), each other file's
+/// size and SHA-256 against `state.json` before parsing, bounds every number, and refuses a
 /// damaged checkpoint with a one-line ``CheckpointError`` naming it; `newestGood` walks back from
 /// `latest` to the newest checkpoint that loads.
 public final class CheckpointStore {
@@ -41,6 +42,9 @@ public final class CheckpointStore {
     static let modelFile = "model.safetensors"
     static let optimizerFile = "optimizer.safetensors"
     static let stateFile = "state.json"
+    /// The SHA-256 of `state.json` (hex and a newline): a flipped byte in a number that is still in
+    /// range would otherwise steer a resume silently. Checkpoints written before it lack it.
+    static let stateChecksumFile = "state.json.sha256"
     static let latestFile = "latest"
     static let temporaryPrefix = ".tmp-"
 
@@ -104,7 +108,8 @@ public final class CheckpointStore {
             state.globalBatchSize = batches.globalBatchSize
             state.stepInEpoch = batches.stepInEpoch
         }
-        try DurableFile.write(try state.encoded(), to: temporary.appendingPathComponent(CheckpointStore.stateFile))
+        let stateRecord = try DurableFile.write(try state.encoded(), to: temporary.appendingPathComponent(CheckpointStore.stateFile))
+        try DurableFile.write(Array((stateRecord.digest.hex + "\n").utf8), to: temporary.appendingPathComponent(CheckpointStore.stateChecksumFile))
         try DurableFile.syncFolder(temporary)
 
         // A folder already at this step (a resumed run saving the same step again) is set aside first.
@@ -202,6 +207,20 @@ public final class CheckpointStore {
             stateData = Data(try SafeFile.readText(statePath.path, fix: CheckpointError.damagedAdvice).utf8)
         } catch let error as SafeFileError {
             throw fail(stateFile, error.problem)
+        }
+        let checksumPath = folder.appendingPathComponent(stateChecksumFile).path
+        if FileManager.default.fileExists(atPath: checksumPath) || (try? FileManager.default.destinationOfSymbolicLink(atPath: checksumPath)) != nil {
+            let expected: String
+            do {
+                expected = try SafeFile.readText(checksumPath, maximumBytes: 1024, fix: CheckpointError.damagedAdvice)
+                    .trimmingCharacters(in: .whitespacesAndNewlines)
+            } catch let error as SafeFileError {
+                throw fail(stateChecksumFile, error.problem)
+            }
+            let digest = SHA256.hash(Array(stateData)).hex
+            guard digest == expected else {
+                throw fail(stateFile, "fails its SHA-256 check (\(stateChecksumFile) has \(expected.prefix(12))…, the file \(digest.prefix(12))…)")
+            }
         }
         let state: CheckpointState
         do {

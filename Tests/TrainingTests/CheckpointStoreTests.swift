@@ -109,6 +109,8 @@ final class CheckpointStoreTests: XCTestCase {
 
         let badState = try save(store, step: 5)
         try Data("{\"step\": ".utf8).write(to: badState.appendingPathComponent("state.json"))
+        XCTAssertTrue(loadError(badState, naming: "state.json").contains("fails its SHA-256 check (state.json.sha256 has "))
+        try FileManager.default.removeItem(at: badState.appendingPathComponent("state.json.sha256"))   // as before it existed
         XCTAssertTrue(loadError(badState, naming: "state.json").contains("not a valid state file"))
     }
 
@@ -177,9 +179,11 @@ final class CheckpointStoreTests: XCTestCase {
     func testStateAndStepCountAreBoundedOnLoad() throws {
         let store = try CheckpointStore(folder: folder, keep: 3)
         let saved = try save(store, step: 10)
-        func tampered(_ change: (inout [String: Any]) -> Void) throws -> URL {
+        func tampered(keepingChecksum: Bool = false, _ change: (inout [String: Any]) -> Void) throws -> URL {
             let copy = folder.appendingPathComponent("copy-\(UUID().uuidString)")   // not a step- folder: no name check
             try FileManager.default.copyItem(at: saved, to: copy)
+            // Without state.json.sha256 (as checkpoints written before it), so that the bounds are what refuses.
+            if !keepingChecksum { try FileManager.default.removeItem(at: copy.appendingPathComponent("state.json.sha256")) }
             let url = copy.appendingPathComponent("state.json")
             var state = try JSONSerialization.jsonObject(with: Data(contentsOf: url)) as! [String: Any]
             change(&state)
@@ -187,6 +191,11 @@ final class CheckpointStoreTests: XCTestCase {
             return copy
         }
         XCTAssertNoThrow(try CheckpointStore.load(try tampered { _ in }))
+        XCTAssertTrue(FileManager.default.fileExists(atPath: saved.appendingPathComponent("state.json.sha256").path))
+        // With its checksum, any change to state.json is refused, even one within every bound.
+        XCTAssertThrowsError(try CheckpointStore.load(try tampered(keepingChecksum: true) { $0["step_in_epoch"] = 1 })) { error in
+            XCTAssertTrue("\(error)".contains("state.json: fails its SHA-256 check (state.json.sha256 has "), "\(error)")
+        }
         for (change, expected) in [({ (s: inout [String: Any]) in s["step"] = -5 }, "holds step -5"),
                                    ({ (s: inout [String: Any]) in s["epoch"] = 1_000_000_000_000_000 }, "holds step 10, epoch 1000000000000000"),
                                    ({ (s: inout [String: Any]) in
