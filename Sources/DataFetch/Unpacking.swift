@@ -10,7 +10,10 @@ final class HashingFile {
     private(set) var size = 0
 
     init(_ path: String) throws {
-        guard let file = fopen(path, "wb") else {
+        // A new file, never through a link planted in the staging folder.
+        let descriptor = try SafeFile.open(path, flags: O_WRONLY | O_CREAT | O_TRUNC)
+        guard let file = fdopen(descriptor, "wb") else {
+            close(descriptor)
             throw FetchError("\(path): cannot create (\(String(cString: strerror(errno)))); check that the folder is writable")
         }
         self.path = path

@@ -83,7 +83,7 @@ public struct ChannelStatistics: Codable, Equatable, Sendable {
                               cacheDirectory: String = defaultCacheDirectory()) throws -> ChannelStatistics {
         let path = cachePath(for: source, cacheDirectory: cacheDirectory)
         let root = URL(fileURLWithPath: source.root).standardizedFileURL.path
-        if let data = FileManager.default.contents(atPath: path),
+        if let data = (try? SafeFile.readText(path, maximumBytes: 1 << 20, fix: "")).map({ Data($0.utf8) }),
            let entry = try? JSONDecoder().decode(CacheEntry.self, from: data),
            entry.format == source.format, entry.root == root, entry.coarseLabels == source.coarseLabels,
            train == nil || entry.trainCount == train!.count {

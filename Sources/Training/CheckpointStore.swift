@@ -142,7 +142,7 @@ public final class CheckpointStore {
 
     /// The folder `latest` names, if the pointer exists and names a checkpoint folder.
     public func latest() -> URL? {
-        guard let text = try? String(contentsOf: folder.appendingPathComponent(CheckpointStore.latestFile), encoding: .utf8) else {
+        guard let text = try? SafeFile.readText(folder.appendingPathComponent(CheckpointStore.latestFile).path, maximumBytes: 1024, fix: "") else {
             return nil
         }
         let name = text.trimmingCharacters(in: .whitespacesAndNewlines)

@@ -104,7 +104,7 @@ public struct EvaluationDetails: Equatable, Sendable {
 
     /// `runFolder/eval-details.json`, or nil when there is none or it cannot be read.
     public static func read(runFolder: URL) -> EvaluationDetails? {
-        (try? String(contentsOf: runFolder.appendingPathComponent(fileName), encoding: .utf8)).flatMap(EvaluationDetails.init(json:))
+        (try? SafeFile.readText(runFolder.appendingPathComponent(fileName).path, fix: "")).flatMap(EvaluationDetails.init(json:))
     }
 }
 

@@ -1,3 +1,4 @@
+import Datasets
 import Foundation
 import SwiftMPI
 
@@ -49,7 +50,8 @@ public struct FinishedMarker: Codable, Equatable, Sendable {
     /// The marker of `runFolder`, or nil when it has none (or one that does not parse: the run is then
     /// resumed, finds itself complete, and writes a new one).
     public static func read(runFolder: URL) -> FinishedMarker? {
-        guard let data = try? Data(contentsOf: runFolder.appendingPathComponent(fileName)) else { return nil }
+        guard let text = try? SafeFile.readText(runFolder.appendingPathComponent(fileName).path, maximumBytes: 1 << 20, fix: "") else { return nil }
+        let data = Data(text.utf8)
         return try? JSONDecoder().decode(FinishedMarker.self, from: data)
     }
 

@@ -17,7 +17,7 @@ final class RunFolderLock {
         // Never through a link planted at RUN/.lock (the pid would be written into its target).
         descriptor = try SafeFile.open(path, flags: O_RDWR | O_CREAT)
         guard flock(descriptor, LOCK_EX | LOCK_NB) == 0 else {
-            let holder = (try? String(contentsOfFile: path, encoding: .utf8))?.trimmingCharacters(in: .whitespacesAndNewlines) ?? "?"
+            let holder = (try? SafeFile.readText(path, maximumBytes: 1024, fix: ""))?.trimmingCharacters(in: .whitespacesAndNewlines) ?? "?"
             close(descriptor)
             throw TrainingError.cannotStart("\(folder.path) is in use by another job (process \(holder)); wait for it to end, or give this run another --run-dir")
         }

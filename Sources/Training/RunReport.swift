@@ -19,7 +19,7 @@ public enum RunReport {
     @discardableResult
     public static func write(runFolder: URL, title: String? = nil, baseline: EvalConfig.Baseline? = nil) throws -> URL {
         let records = try MetricsLog.read(runFolder.appendingPathComponent("metrics.jsonl"))
-        let config = try? String(contentsOf: runFolder.appendingPathComponent("config.yaml"), encoding: .utf8)
+        let config = try? SafeFile.readText(runFolder.appendingPathComponent("config.yaml").path, fix: "")
         // A details file from an evaluation the log no longer holds (dropped on resuming) is left out.
         let details = EvaluationDetails.read(runFolder: runFolder).flatMap { details in
             records.contains { $0.kind == .eval && $0.step == details.step } ? details : nil

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Datasets
 import Foundation
 import SwiftMPI
 import Training
@@ -134,7 +135,7 @@ struct Study: ParsableCommand {
                              message: "no run under \(folder.path) has an evaluation yet; run the study first (without --report-only)")
         }
         try results.writeTables(to: folder)
-        try StudyReport.write(results, to: folder, studyYAML: try? String(contentsOf: studyFile, encoding: .utf8))
+        try StudyReport.write(results, to: folder, studyYAML: try? SafeFile.readText(studyFile.path, fix: ""))
         let total = study.runs.count
         var line = "study \(study.name): \(results.runs.count) of \(total) runs in \(folder.path)/results.csv, results.md, report.html, top1.svg"
         if !results.missing.isEmpty { line += "; missing: \(results.missing.joined(separator: ", "))" }

@@ -72,6 +72,24 @@ final class RunHostileInputTests: XCTestCase {
         XCTAssertEqual(leftovers, [])
     }
 
+    /// Files the tool only peeks at (a run's config.yaml, eval-details.json, finished.json,
+    /// checkpoints/latest) planted as a FIFO or a link to /dev/zero are skipped, not read forever.
+    func testPlantedFIFOsAndDevicesInARunFolderAreNotReadForever() throws {
+        let run = try runFolder()
+        XCTAssertEqual(mkfifo(run.appendingPathComponent("config.yaml").path, 0o644), 0)
+        try FileManager.default.createSymbolicLink(atPath: run.appendingPathComponent("eval-details.json").path, withDestinationPath: "/dev/zero")
+        try FileManager.default.createSymbolicLink(atPath: run.appendingPathComponent("finished.json").path, withDestinationPath: "/dev/zero")
+        let checkpoints = run.appendingPathComponent("checkpoints")
+        try FileManager.default.createDirectory(at: checkpoints, withIntermediateDirectories: true)
+        XCTAssertEqual(mkfifo(checkpoints.appendingPathComponent("latest").path, 0o644), 0)
+        let report = try multimix(["report", run.path, "--out", folder.appendingPathComponent("r.html").path], timeout: 30)
+        XCTAssertFalse(report.timedOut, report.output)
+        XCTAssertEqual(report.status, 0, report.output)
+        XCTAssertNil(try CheckpointStore(folder: checkpoints, keep: 1).latest())
+        XCTAssertNil(FinishedMarker.read(runFolder: run))
+        XCTAssertNil(EvaluationDetails.read(runFolder: run))
+    }
+
     /// `data inspect --grid` onto a link (here to /dev/full) is refused; the device is never opened.
     func testInspectGridRefusesALink() throws {
         let fashion = "/usr/share/datasets/fashion-mnist"
