@@ -278,14 +278,14 @@ extension Trainer {
                                 values: UnsafeBufferPointer(start: optimizer.momentumBuffer + $0.offset, count: $0.count))
                 } + [TensorSlice(name: Trainer.optimizerStepName, shape: [1], values: UnsafeBufferPointer(start: stepPointer, count: 1))]
                 try (rows ?? []).withUnsafeBufferPointer { rowPointer in
-                let rankTensors = rows == nil ? [] : [TensorSlice(name: Trainer.rankStatisticsName, shape: [communicator.size, statistics.count],
-                                                                  values: rowPointer)]
-                saved = try store.save(step: globalStep, epoch: epoch, worldSize: communicator.size, config: config,
-                                       metrics: lastMetrics, model: modelTensors, optimizer: optimizerTensors + rankTensors,
-                                       evaluationPending: evaluationPending,
-                                       batches: .init(baseGlobalBatchSize: baseGlobalBatchSize,
-                                                      globalBatchSize: rankBatchSize * communicator.size,
-                                                      stepInEpoch: stepInEpoch))
+                    let rankTensors = rows == nil ? [] : [TensorSlice(name: Trainer.rankStatisticsName,
+                                                                      shape: [communicator.size, statistics.count], values: rowPointer)]
+                    saved = try store.save(step: globalStep, epoch: epoch, worldSize: communicator.size, config: config,
+                                           metrics: lastMetrics, model: modelTensors, optimizer: optimizerTensors + rankTensors,
+                                           evaluationPending: evaluationPending,
+                                           batches: .init(baseGlobalBatchSize: baseGlobalBatchSize,
+                                                          globalBatchSize: rankBatchSize * communicator.size,
+                                                          stepInEpoch: stepInEpoch))
                 }
             } }
         }
