@@ -21,8 +21,8 @@ public struct Evaluator {
     /// An out-of-distribution set: its metrics are `ood_NAME_auroc`, … (`ood_auroc`, … when `name` is "").
     public struct OutOfDistributionSet {
         public let name: String
-        public let data: DataPipeline
-        public init(name: String, data: DataPipeline) {
+        public let data: any TrainingData
+        public init(name: String, data: any TrainingData) {
             self.name = name
             self.data = data
         }
@@ -46,19 +46,19 @@ public struct Evaluator {
 
     /// The metrics on `data`'s test split (and against `outOfDistribution`'s test split when given);
     /// the same dictionary on every rank.
-    public func evaluate(_ data: DataPipeline, outOfDistribution: DataPipeline?) throws -> [String: Double] {
+    public func evaluate(_ data: any TrainingData, outOfDistribution: (any TrainingData)?) throws -> [String: Double] {
         try evaluate(data, outOfDistributionSets: outOfDistribution.map { [OutOfDistributionSet(name: "", data: $0)] } ?? [])
     }
 
     /// The metrics on `data`'s test split, and against each out-of-distribution set's test split; the
     /// same dictionary on every rank.
-    public func evaluate(_ data: DataPipeline, outOfDistributionSets: [OutOfDistributionSet] = []) throws -> [String: Double] {
+    public func evaluate(_ data: any TrainingData, outOfDistributionSets: [OutOfDistributionSet] = []) throws -> [String: Double] {
         try evaluateWithDetails(data, outOfDistributionSets: outOfDistributionSets).metrics
     }
 
     /// The metrics, and the reliability bins and MSP histograms behind them (``EvaluationDetails``,
     /// step and epoch left 0); the same on every rank.
-    public func evaluateWithDetails(_ data: DataPipeline, outOfDistributionSets: [OutOfDistributionSet] = []) throws
+    public func evaluateWithDetails(_ data: any TrainingData, outOfDistributionSets: [OutOfDistributionSet] = []) throws
         -> (metrics: [String: Double], details: EvaluationDetails) {
         let wasTraining = model.isTraining
         model.isTraining = false
@@ -120,7 +120,7 @@ public struct Evaluator {
 
     /// Runs the model over this rank's shard of `data`'s test split; `body` gets the logits, the pooled
     /// embeddings, the labels and how many leading rows are real examples (the rest is padding).
-    private func pass(_ data: DataPipeline,
+    private func pass(_ data: any TrainingData,
                       _ body: (UnsafeBufferPointer<Float>, UnsafeBufferPointer<Float>, UnsafeBufferPointer<Int32>, Int) -> Void) throws {
         let loader = data.evaluationLoader(rank: communicator.rank, worldSize: communicator.size, batchSize: batchSize)
         defer { loader.stop() }

@@ -19,6 +19,9 @@ public struct RandomPurpose: RawRepresentable, Hashable, Sendable {
     public static let mixing = RandomPurpose(rawValue: 4)
     /// Choosing subsets or samples of a dataset (inspection grids, quick-run subsets).
     public static let sampling = RandomPurpose(rawValue: 5)
+    /// Image folders' random resized crops: image i of a batch reads blocks 8i ..< 8i + 8 (scale, ratio
+    /// and offsets of up to 10 tries, and the flip).
+    public static let resizedCrop = RandomPurpose(rawValue: 9)
     /// Tests and ad-hoc use.
     public static let testing = RandomPurpose(rawValue: 0xFFFF)
 }
