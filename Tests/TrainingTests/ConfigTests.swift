@@ -118,6 +118,20 @@ final class ConfigTests: XCTestCase {
         XCTAssertEqual(error("checkpoint: {keep: 0}"), "config: checkpoint.keep: 0 is not allowed; use an integer ≥ 1")
     }
 
+    func testFallbackKeys() throws {
+        let config = try TrainingConfig.parse(yaml: "mixing: {method: multimix, probability: 0.5, fallback: mixup, fallback_alpha: 2}")
+        XCTAssertEqual(config.mixing.fallback, .mixup)
+        XCTAssertEqual(config.mixing.fallbackAlpha, 2)
+        let defaults = try TrainingConfig.parse(yaml: "")
+        XCTAssertEqual(defaults.mixing.fallback, .erm)
+        XCTAssertEqual(defaults.mixing.fallbackAlpha, 1)
+        XCTAssertEqual(try TrainingConfig.parse(yaml: try config.yamlText()), config)
+        XCTAssertEqual(error("mixing: {fallback: cutmix}"),
+                       "config: mixing.fallback: \"cutmix\" is not a mixing fallback; use one of erm, mixup")
+        XCTAssertEqual(error("mixing: {fallback_alpha: 0}"),
+                       "config: mixing.fallback_alpha: 0.0 is not allowed; use a number > 0 (α of the fallback's input mixup, Beta(α, α))")
+    }
+
     func testOverridesApplyBeforeValidation() throws {
         let config = try TrainingConfig.parse(yaml: "optimizer: {lr: 5}", overrides: [
             "optimizer.lr=0.05", "schedule.milestones=[2, 4]", "training.epochs=6", "data.train_subset=100",
