@@ -123,7 +123,7 @@ final class TrainerRunTests: XCTestCase {
             let eval = try XCTUnwrap(text.split(separator: "\n").compactMap { line in
                 try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any]
             }.last { $0["kind"] as? String == "eval" })
-            for key in ["top1", "alignment", "uniformity", "alignment_raw", "uniformity_raw",
+            for key in ["top1", "alignment", "uniformity", "alignment_raw", "uniformity_raw", "alignment_rms", "uniformity_rms", "embedding_norm",
                         "ood_gaussian_auroc", "ood_gaussian_aupr_in", "ood_uniform_auroc", "ood_uniform_aupr_out"] {
                 XCTAssertNotNil(eval[key] as? Double, "\(method): \(key) missing from \(eval)")
             }
