@@ -76,8 +76,8 @@ extension StudyResults {
         return Table(header: ["variant"] + metrics, rows: rows)
     }
 
-    /// The per-seed differences: a row per (compared variant, seed), a column per metric. Nil without
-    /// a baseline.
+    /// The per-seed differences: a row per run of a compared variant, a column per metric (empty where
+    /// the baseline lacks that seed or metric). Nil without a baseline.
     public func pairedSeedTable() -> Table? {
         guard baseline != nil else { return nil }
         let metrics = self.metrics
@@ -85,7 +85,7 @@ extension StudyResults {
             metrics.map { metric in ("\(variant)\u{0}\(metric)", paired(variant: variant, metric: metric)) }
         })
         let rows = comparedVariants.flatMap { variant in
-            seeds.map { seed -> [Cell] in
+            runs(of: variant).map(\.seed).map { seed -> [Cell] in
                 [Cell(text: variant), Cell(text: "\(seed)")] + metrics.map { metric in
                     guard let paired = differences["\(variant)\u{0}\(metric)"] ?? nil, let index = paired.seeds.firstIndex(of: seed) else {
                         return Cell(text: "")
