@@ -140,9 +140,9 @@ public final class Trainer {
         }
         step = TrainingStep(model: model,
                             schedule: MixingSchedule(method: config.mixing.method, probability: config.mixing.probability,
-                                                     fallback: config.mixing.fallback),
+                                                     fallback: config.mixing.resolvedFallback),
                             mixedCount: config.mixing.n, concentration: alpha, options: config.mixing.multiMixOptions,
-                            fallbackConcentration: .fixed(config.mixing.fallbackAlpha))
+                            fallbackConcentration: .fixed(config.mixing.resolvedFallbackAlpha))
         synchroniser = try GradientSynchroniser(
             communicator: communicator, gradients: model.arena.gradients, count: model.arena.trainableCount,
             bucketBytes: max(4, Int(config.distributed.bucketMB * 1_048_576)),

@@ -123,8 +123,12 @@ final class ConfigTests: XCTestCase {
         XCTAssertEqual(config.mixing.fallback, .mixup)
         XCTAssertEqual(config.mixing.fallbackAlpha, 2)
         let defaults = try TrainingConfig.parse(yaml: "")
-        XCTAssertEqual(defaults.mixing.fallback, .erm)
-        XCTAssertEqual(defaults.mixing.fallbackAlpha, 1)
+        XCTAssertNil(defaults.mixing.fallback)
+        XCTAssertNil(defaults.mixing.fallbackAlpha)
+        XCTAssertEqual(defaults.mixing.resolvedFallback, .erm)
+        XCTAssertEqual(defaults.mixing.resolvedFallbackAlpha, 1)
+        // Absent keys are not written: a config without them keeps the hash it had before they existed.
+        XCTAssertFalse(try defaults.yamlText().contains("fallback"))
         XCTAssertEqual(try TrainingConfig.parse(yaml: try config.yamlText()), config)
         XCTAssertEqual(error("mixing: {fallback: cutmix}"),
                        "config: mixing.fallback: \"cutmix\" is not a mixing fallback; use one of erm, mixup")

@@ -131,6 +131,18 @@ final class StudyConfigTests: XCTestCase {
         }
     }
 
+    /// The Fashion-MNIST study keeps every step mixed and no fallback keys: its runs' configs (and so
+    /// their hashes in finished.json) are those its README table was measured with.
+    func testFashionStudyKeepsEveryStepMixed() throws {
+        let study = try StudyConfig.load(contentsOf: Repository.root.appendingPathComponent("configs/studies/fashion-mnist-resnet20.yaml"))
+        for run in study.runs {
+            XCTAssertEqual(run.config.mixing.probability, 1, run.name)
+            XCTAssertNil(run.config.mixing.fallback, run.name)
+            XCTAssertNil(run.config.mixing.fallbackAlpha, run.name)
+            XCTAssertFalse(try run.config.yamlText().contains("fallback"), run.name)
+        }
+    }
+
     func testMissingBaseFileIsRefused() {
         let text = yaml().replacingOccurrences(of: "base: base.yaml", with: "base: ../nowhere.yaml")
         XCTAssertEqual(error(text),
