@@ -15,6 +15,10 @@ Sources/Models (ResNetSpecification, ResidualBlocks, ResNet):
                          (subsample, zero-pad channels: no parameters), global pool, linear
     preactresnet18/34    3x3 stem conv 64 (no BN, no max-pool), pre-activation blocks with a 1x1
                          conv shortcut where the shape changes, final BN + ReLU (`bn`), pool, linear
+    preactresnet18-alignmixup
+                         AlignMixup's PreAct ResNet-18 (the MultiMix authors' previous code,
+                         cifar10_100/models/resnet.py): 3x3 conv 64 + BN + ReLU stem, the same
+                         pre-activation stages, no final BN + ReLU (signed embeddings), pool, linear
     wrn16-8              WideResNet-16-8: as preactresnet, stem 16, stages 128/256/512 x 2
     resnet18, resnet50   torchvision's (7x7/2 stem, max-pool, basic or bottleneck blocks, stride on
                          the 3x3 conv, conv + BN projection shortcuts)
@@ -31,7 +35,11 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 MODEL_NAMES = ["resnet20", "resnet32", "resnet56", "resnet110", "preactresnet18", "preactresnet34",
-               "wrn16-8", "resnet18", "resnet50"]
+               "wrn16-8", "resnet18", "resnet50", "preactresnet18-alignmixup"]
+
+# Pre-activation models without the final BN + ReLU: AlignMixup's PreAct ResNet-18 (conv-BN-ReLU stem,
+# the pool straight after the last block: signed embeddings).
+NO_FINAL_BN = {"preactresnet18-alignmixup"}
 
 # data.dataset -> (input channels, classes)
 DATASETS = {"fashion-mnist": (1, 10), "mnist": (1, 10), "cifar10": (3, 10), "cifar100": (3, 100)}
@@ -48,6 +56,8 @@ def specification(name, width=1.0):
     elif name in ("preactresnet18", "preactresnet34"):
         blocks = [2, 2, 2, 2] if name.endswith("18") else [3, 4, 6, 3]
         spec = ("preact", 64, "preact", "projection", stages([64, 128, 256, 512], blocks))
+    elif name == "preactresnet18-alignmixup":
+        spec = ("cifar", 64, "preact", "projection", stages([64, 128, 256, 512], [2, 2, 2, 2]))
     elif name == "wrn16-8":
         spec = ("preact", 16, "preact", "projection", stages([128, 256, 512], [2, 2, 2]))
     elif name == "resnet18":
@@ -146,7 +156,7 @@ class ResNet(nn.Module):
                 channels = out
             setattr(self, f"layer{i + 1}", nn.Sequential(*blocks))
         self.stage_count = len(stages)
-        self.bn = nn.BatchNorm2d(channels) if block == "preact" else None
+        self.bn = nn.BatchNorm2d(channels) if block == "preact" and name not in NO_FINAL_BN else None
         self.fc = nn.Linear(channels, num_classes)
 
     def features(self, x):

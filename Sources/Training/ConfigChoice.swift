@@ -62,6 +62,10 @@ extension MixingMethod: ConfigChoice {
     public static let noun = "mixing method"
 }
 
+extension MixingFallback: ConfigChoice {
+    public static let noun = "mixing fallback"
+}
+
 extension MixedLossScale: ConfigChoice {
     public static let noun = "loss scale"
 }

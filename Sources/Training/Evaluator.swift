@@ -9,7 +9,9 @@ import Tensors
 ///
 ///     top-1, top-5, NLL, ECE (15 bins)         ClassificationTally, summed over ranks
 ///     alignment, uniformity of ℓ2-normalised   EmbeddingTally (pairs within each rank's shard), summed
-///       pooled embeddings
+///       pooled embeddings, of raw ones, and
+///       of ones divided by the global RMS norm  (R from EmbeddingNorms, summed over ranks first)
+///     mean embedding norm                      EmbeddingNorms, summed
 ///     OOD by maximum softmax probability       scores gathered to rank 0: AUROC, AUPR-in, AUPR-out
 ///     reliability bins, MSP histograms         EvaluationDetails (for the report), counts summed
 ///
@@ -76,24 +78,36 @@ public struct Evaluator {
             histogram.add(msp)
             if !outOfDistributionSets.isEmpty { scores += msp }
         }
-        // Alignment and uniformity twice: on ℓ2-normalised embeddings (Wang & Isola) and on raw ones.
-        var normalised = EmbeddingTally(), raw = EmbeddingTally()
+        // The global RMS norm R = √(Σ‖z‖² / N) over every rank's embeddings, for the scale-free protocol.
+        var norms = EmbeddingNorms()
+        norms.add(embeddings: embeddings, dimension: model.featureChannels)
+        var normSums = norms.flattened
+        try communicator.allreduce(&normSums, op: .sum)
+        norms = EmbeddingNorms(flattened: normSums)
+        // Alignment and uniformity three times: on ℓ2-normalised embeddings (Wang & Isola), on raw ones,
+        // and on raw ones divided by R (scale-free).
+        var normalised = EmbeddingTally(), raw = EmbeddingTally(), scaleFree = EmbeddingTally()
         if !labels.isEmpty {
-            normalised.add(embeddings: embeddings, dimension: model.featureChannels, labels: labels, seed: UInt64(communicator.rank))
-            raw.add(embeddings: embeddings, dimension: model.featureChannels, labels: labels, seed: UInt64(communicator.rank),
-                    normalise: false)
+            let seed = UInt64(communicator.rank), dimension = model.featureChannels
+            normalised.add(embeddings: embeddings, dimension: dimension, labels: labels, seed: seed)
+            raw.add(embeddings: embeddings, dimension: dimension, labels: labels, seed: seed, normalise: false)
+            scaleFree.add(embeddings: embeddings, dimension: dimension, labels: labels, seed: seed, normalise: false,
+                          scale: norms.rms > 0 ? Float(1 / norms.rms) : 0)
         }
-        var sums = tally.flattened + normalised.flattened + raw.flattened + histogram.counts
+        var sums = tally.flattened + normalised.flattened + raw.flattened + scaleFree.flattened + histogram.counts
         try communicator.allreduce(&sums, op: .sum)
-        let (classificationEnd, normalisedEnd) = (tally.flattened.count, tally.flattened.count + normalised.flattened.count)
-        let rawEnd = normalisedEnd + raw.flattened.count
-        tally = ClassificationTally(flattened: Array(sums[..<classificationEnd]))
-        normalised = EmbeddingTally(flattened: Array(sums[classificationEnd..<normalisedEnd]))
-        raw = EmbeddingTally(flattened: Array(sums[normalisedEnd..<rawEnd]))
-        histogram.counts = Array(sums[rawEnd...])
+        var parts = Array(sums)[...]
+        func take(_ count: Int) -> [Double] { defer { parts = parts.dropFirst(count) }; return Array(parts.prefix(count)) }
+        tally = ClassificationTally(flattened: take(tally.flattened.count))
+        normalised = EmbeddingTally(flattened: take(normalised.flattened.count))
+        raw = EmbeddingTally(flattened: take(raw.flattened.count))
+        scaleFree = EmbeddingTally(flattened: take(scaleFree.flattened.count))
+        histogram.counts = Array(parts)
         var histograms = [histogram]
         var metrics = tally.values.merging(normalised.values) { first, _ in first }
         metrics.merge(raw.rawValues) { first, _ in first }
+        metrics.merge(scaleFree.scaleFreeValues) { first, _ in first }
+        metrics[MetricName.embeddingNorm] = norms.mean
 
         let inAll = outOfDistributionSets.isEmpty ? [] : try gatherScores(scores)
         for set in outOfDistributionSets {

@@ -139,9 +139,10 @@ public final class Trainer {
         case .annealed(let from, let to): alpha = .annealed(from: from, to: to)
         }
         step = TrainingStep(model: model,
-                            schedule: MixingSchedule(method: config.mixing.method,
-                                                     probability: config.mixing.probability),
-                            mixedCount: config.mixing.n, concentration: alpha, options: config.mixing.multiMixOptions)
+                            schedule: MixingSchedule(method: config.mixing.method, probability: config.mixing.probability,
+                                                     fallback: config.mixing.resolvedFallback),
+                            mixedCount: config.mixing.n, concentration: alpha, options: config.mixing.multiMixOptions,
+                            fallbackConcentration: .fixed(config.mixing.resolvedFallbackAlpha))
         synchroniser = try GradientSynchroniser(
             communicator: communicator, gradients: model.arena.gradients, count: model.arena.trainableCount,
             bucketBytes: max(4, Int(config.distributed.bucketMB * 1_048_576)),

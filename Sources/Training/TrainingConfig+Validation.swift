@@ -54,6 +54,9 @@ extension TrainingConfig {
                         "use {from: a, to: b} with a, b > 0")
         }
         try require(mixing.probability.isFinite && (0...1).contains(mixing.probability), "mixing.probability", mixing.probability, "use a number in [0, 1]")
+        if let alpha = mixing.fallbackAlpha {
+            try require(alpha.isFinite && alpha > 0, "mixing.fallback_alpha", alpha, "use a number > 0 (α of the fallback's input mixup, Beta(α, α))")
+        }
         if let m = mixing.m {
             try require(m >= 1 && m <= training.batchSize, "mixing.m", m,
                         "use an integer in [1, training.batch_size] = [1, \(training.batchSize)], or remove the key for all b")

@@ -9,7 +9,7 @@ import Models
 ///     seed: 0
 ///     data: {dataset: fashion-mnist, root: /usr/share/datasets/fashion-mnist, augment: {crop_padding: 4, horizontal_flip: true}}
 ///     model: {name: resnet20, width: 1}
-///     mixing: {method: multimix, n: 1000, alpha: [0.5, 2], probability: 1}
+///     mixing: {method: multimix, n: 1000, alpha: [0.5, 2], probability: 1}   # fallback: erm, fallback_alpha: 1 when absent
 ///     optimizer: {lr: 0.1, momentum: 0.9, nesterov: false, weight_decay: 0.0001}
 ///     schedule: {kind: cosine, warmup_epochs: 0, milestones: [], gamma: 0.1}
 ///     training: {epochs: 200, batch_size: 128, threads: 1, skip_nonfinite: false, log_every_steps: 50}
@@ -279,8 +279,15 @@ public struct MixingConfig: Codable, Equatable, Sendable {
     public var n = 1000
     /// `mixing.alpha`: see ``Alpha``. Positive.
     public var alpha = Alpha.uniform(lower: 0.5, upper: 2.0)
-    /// `mixing.probability`: the chance that a step mixes at all (otherwise it is plain ERM). In [0, 1].
+    /// `mixing.probability`: the chance that a step uses `mixing.method` (otherwise `mixing.fallback`). In [0, 1].
     public var probability = 1.0
+    /// `mixing.fallback`: what the other steps do: `erm` (plain ERM) or `mixup` (input mixup, λ ~
+    /// Beta(fallback_alpha, fallback_alpha)). `probability: 0.5, fallback: mixup` is the authors' alternation.
+    /// Absent: erm (absent rather than written out, so the configs of runs made before the key have
+    /// the same hash: their studies' finished runs stay finished).
+    public var fallback: MixingFallback?
+    /// `mixing.fallback_alpha`: α of the fallback's input mixup. Positive; absent: 1.
+    public var fallbackAlpha: Double?
     /// `mixing.m`: MultiMix and Dense MultiMix interpolate a random m-subset of the b examples per
     /// mixed example (absent: all b, the paper's). In [1, training.batch_size].
     public var m: Int?
@@ -297,8 +304,14 @@ public struct MixingConfig: Codable, Equatable, Sendable {
     public init() {}
 
     enum CodingKeys: String, CodingKey, CaseIterable {
-        case method, n, alpha, probability, m, lossScale = "loss_scale", cleanLossWeight = "clean_loss_weight", attention
+        case method, n, alpha, probability, fallback, fallbackAlpha = "fallback_alpha", m, lossScale = "loss_scale"
+        case cleanLossWeight = "clean_loss_weight", attention
     }
+
+    /// The fallback, `erm` when absent.
+    public var resolvedFallback: MixingFallback { fallback ?? .erm }
+    /// The fallback's α, 1 when absent.
+    public var resolvedFallbackAlpha: Double { fallbackAlpha ?? 1 }
 
     /// The MultiMix knobs as the mixers take them.
     public var multiMixOptions: MultiMixOptions {

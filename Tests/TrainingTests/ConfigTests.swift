@@ -118,6 +118,24 @@ final class ConfigTests: XCTestCase {
         XCTAssertEqual(error("checkpoint: {keep: 0}"), "config: checkpoint.keep: 0 is not allowed; use an integer ≥ 1")
     }
 
+    func testFallbackKeys() throws {
+        let config = try TrainingConfig.parse(yaml: "mixing: {method: multimix, probability: 0.5, fallback: mixup, fallback_alpha: 2}")
+        XCTAssertEqual(config.mixing.fallback, .mixup)
+        XCTAssertEqual(config.mixing.fallbackAlpha, 2)
+        let defaults = try TrainingConfig.parse(yaml: "")
+        XCTAssertNil(defaults.mixing.fallback)
+        XCTAssertNil(defaults.mixing.fallbackAlpha)
+        XCTAssertEqual(defaults.mixing.resolvedFallback, .erm)
+        XCTAssertEqual(defaults.mixing.resolvedFallbackAlpha, 1)
+        // Absent keys are not written: a config without them keeps the hash it had before they existed.
+        XCTAssertFalse(try defaults.yamlText().contains("fallback"))
+        XCTAssertEqual(try TrainingConfig.parse(yaml: try config.yamlText()), config)
+        XCTAssertEqual(error("mixing: {fallback: cutmix}"),
+                       "config: mixing.fallback: \"cutmix\" is not a mixing fallback; use one of erm, mixup")
+        XCTAssertEqual(error("mixing: {fallback_alpha: 0}"),
+                       "config: mixing.fallback_alpha: 0.0 is not allowed; use a number > 0 (α of the fallback's input mixup, Beta(α, α))")
+    }
+
     func testOverridesApplyBeforeValidation() throws {
         let config = try TrainingConfig.parse(yaml: "optimizer: {lr: 5}", overrides: [
             "optimizer.lr=0.05", "schedule.milestones=[2, 4]", "training.epochs=6", "data.train_subset=100",

@@ -42,7 +42,7 @@ final class PyTorchInteropTests: XCTestCase {
             (.resnet20, 0.25, .fashionMNIST), (.resnet20, 0.25, .cifar10), (.resnet32, 0.25, .cifar10),
             (.resnet56, 0.25, .cifar100), (.resnet110, 0.25, .cifar10), (.preactresnet18, 1.0 / 16, .cifar100),
             (.preactresnet34, 1.0 / 16, .cifar10), (.wrn16_8, 1.0 / 16, .cifar10), (.resnet18, 1.0 / 16, .cifar10),
-            (.resnet50, 1.0 / 16, .cifar100),
+            (.resnet50, 1.0 / 16, .cifar100), (.preactresnet18AlignMixup, 1.0 / 16, .cifar10),
         ]
         XCTAssertEqual(Set(cases.map(\.0.rawValue)), Set(ResNetSpecification.names), "every model is checked")
         _ = try PythonReference.require()
