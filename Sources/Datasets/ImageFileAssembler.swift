@@ -3,7 +3,7 @@ import Foundation
 import Tensors
 
 /// What to do with an image file that fails to decode during training (`data.on_bad_image`).
-public enum BadImagePolicy: String, Sendable, Codable, CaseIterable {
+public enum BadImagePolicy: String, Sendable, CaseIterable {
     /// Stop: the trainer checkpoints the last completed step and exits with one line naming the file.
     case error
     /// Use the next image of the same class (in listing order) instead, and count it (`bad_images`).

@@ -258,8 +258,10 @@ public final class Trainer {
                 // Nothing of this step is kept: the checkpoint is the last completed step's, and a
                 // resumed run reads this batch again.
                 runningStatistics.baseAddress!.update(from: statisticsBeforeStep.data, count: runningStatistics.count)
-                let saved = try saveCheckpoint()
-                throw TrainingError.badImage(step: globalStep + 1, detail: batch.failure, checkpointStep: saved == nil ? nil : globalStep)
+                _ = try saveCheckpoint()
+                let error = TrainingError.badImage(step: globalStep + 1, detail: batch.failure, checkpointStep: globalStep)
+                // The ranks that read a bad file say which (each its own); the others stay quiet.
+                throw batch.failure == nil ? error : TrainingError.agreed(error)
             }
             // The averaged gradients are the same on every rank: so is this verdict.
             let gradientsFinite = Trainer.allFinite(model.arena.gradients, count: model.arena.trainableCount)

@@ -90,6 +90,7 @@ struct Train: ParsableCommand {
         }
         switch error {
         case .peerFailed: break  // the failing rank prints its own message
+        case .badImage(_, nil, _): break  // likewise: the rank that read the file names it
         case .agreed: printError(error, rank: world.rank, size: world.size, context: context)
         default: if world.rank == 0 { printError(error, rank: 0, size: 1, context: context) }
         }
