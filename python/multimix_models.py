@@ -176,12 +176,18 @@ class ResNet(nn.Module):
         return self.fc(self.features(x))
 
 
-def model_from_config(config):
-    """The (untrained) model a run's resolved config describes (state.json's "config")."""
+def model_from_config(config, num_classes=None):
+    """The (untrained) model a run's resolved config describes (state.json's "config"). An image folder
+    (RGB) has as many classes as its train/ folder has class folders: give `num_classes`."""
     dataset = config["data"]["dataset"]
-    if dataset not in DATASETS:
-        raise ValueError(f"unknown dataset '{dataset}'; known: {', '.join(DATASETS)}")
-    in_channels, num_classes = DATASETS[dataset]
+    if dataset == "image-folder":
+        if num_classes is None:
+            raise ValueError("an image-folder model needs num_classes (its train/ folder's class count)")
+        in_channels = 3
+    elif dataset not in DATASETS:
+        raise ValueError(f"unknown dataset '{dataset}'; known: {', '.join(DATASETS)}, image-folder")
+    else:
+        in_channels, num_classes = DATASETS[dataset]
     model = config["model"]
     return ResNet(model["name"], in_channels, num_classes, float(model.get("width", 1.0)))
 
@@ -205,8 +211,8 @@ def load_checkpoint(path):
     folder = checkpoint_folder(path)
     with open(os.path.join(folder, "state.json")) as f:
         state = json.load(f)
-    model = model_from_config(state["config"])
     tensors = load_file(os.path.join(folder, "model.safetensors"))
+    model = model_from_config(state["config"], num_classes=tensors["fc.weight"].shape[0])
     for name in model.state_dict():
         # checkpoints written before multimix stored BatchNorm's counter: one training forward per step
         if name.endswith(".num_batches_tracked") and name not in tensors:

@@ -71,6 +71,15 @@ public struct ImageFolderListing: Sendable {
         otherFiles = others
     }
 
+    /// Every image below `folder`, at any depth, sorted by full path as bytes (Python's
+    /// `sorted(glob(…, recursive=True))`, the order `bench_decode.py` reads): for benchmarks and
+    /// folders without classes.
+    public static func images(under folder: String) throws -> PathTable {
+        var visited = Set<FolderIdentity>(), found = [[UInt8]](), others = 0
+        try walk(Array(folder.utf8), depth: 0, visited: &visited, images: &found, otherFiles: &others)
+        return PathTable(found.sorted { $0.lexicographicallyPrecedes($1) })
+    }
+
     // MARK: - Walking
 
     private static func listSplit(_ folder: String, classes: [[UInt8]], classNames: [String], requireEveryClass: Bool,
