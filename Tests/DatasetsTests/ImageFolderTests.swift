@@ -253,6 +253,29 @@ final class ImageFolderTests: XCTestCase {
         XCTAssertTrue(stopped.failure?.hasPrefix(bad + "truncated.jpg: JPEG: Premature end") ?? false, "\(String(describing: stopped.failure))")
     }
 
+    // MARK: - Inspection
+
+    func testInspectionDecodesEveryFileAndNamesTheBadOnes() throws {
+        let bad = try ImageFolderFixture.folder(size: 32, trainPerClass: 2, valPerClass: 1, corrupt: true) + "/bad/airplane"
+        let root = try DatasetFixtures.temporaryFolder()
+        try FileManager.default.createDirectory(atPath: root + "/train", withIntermediateDirectories: true)
+        try FileManager.default.copyItem(atPath: bad, toPath: root + "/train/airplane")
+        var calls = 0
+        let inspection = try ImageFolderInspection(root: root, maxPixels: 89_478_485) { done, total in
+            calls += 1
+            XCTAssertEqual(total, 8)
+            XCTAssertEqual(done, calls)
+        }
+        XCTAssertEqual(calls, 8)
+        let named = inspection.badFiles.map { ($0 as NSString).lastPathComponent.split(separator: ":")[0] }
+        XCTAssertEqual(named, ["bomb.jpg", "empty.jpg", "text.jpg", "truncated.jpg"])
+        let text = inspection.text
+        XCTAssertTrue(text.contains("bad      4 files"), text)
+        XCTAssertTrue(text.contains("60000x60000 pixels is above the limit"), text)
+        XCTAssertTrue(text.contains("normalize {mean: ["), text)
+        XCTAssertTrue(text.contains("2 JPEG, 2 PNG"), text)
+    }
+
     // MARK: - Helpers
 
     private func write(_ bytes: [UInt8], at path: String) throws {

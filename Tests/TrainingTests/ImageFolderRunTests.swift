@@ -140,6 +140,30 @@ final class ImageFolderRunTests: XCTestCase {
         XCTAssertEqual(last?.values["bad_images"], 2, "read once an epoch, replaced and counted each time")
     }
 
+    /// `multimix bench data` prints one JSON line over the files it read; `data inspect` decodes every
+    /// file and prints the folder's own normalisation; wrong flags are one line each.
+    func testBenchDataAndInspectCommands() throws {
+        let root = try ImageFolderFixture.folder(size: 32, trainPerClass: 20, valPerClass: 5)
+        let bench = try MPIRun.launch([multimix, "bench", "data", "--root", root, "--image-size", "48", "--limit", "30",
+                                       "--rounds", "1", "--workers", "2", "--json"])
+        XCTAssertEqual(bench.status, 0, bench.output)
+        let line = try XCTUnwrap(bench.output.split(separator: "\n").last { $0.hasPrefix("{") })
+        let values = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])
+        XCTAssertEqual(values["images"] as? Int, 30)
+        XCTAssertEqual(values["workers"] as? Int, 2)
+        XCTAssertGreaterThan(values["images_per_second_per_core"] as? Double ?? 0, 0)
+        for (flags, expected) in [(["--workers", "0"], "--workers must be in [1, 64]"), (["--image-size", "2"], "--image-size must be in [8, 1024]")] {
+            let refused = try MPIRun.launch([multimix, "bench", "data", "--root", root] + flags)
+            XCTAssertNotEqual(refused.status, 0)
+            XCTAssertTrue(refused.output.contains(expected), refused.output)
+        }
+        let inspect = try MPIRun.launch([multimix, "data", "inspect", root])
+        XCTAssertEqual(inspect.status, 0, inspect.output)
+        XCTAssertTrue(inspect.output.contains("decoding 250/250 images (100%)"), inspect.output)
+        XCTAssertTrue(inspect.output.contains("normalize {mean: ["), inspect.output)
+        XCTAssertTrue(inspect.output.contains("bad      0 files"), inspect.output)
+    }
+
     /// Wrong image-folder settings are refused before any work, each in one line naming the key.
     func testUnusableFoldersAndSettingsAreRefusedInOneLine() throws {
         let empty = folder.appendingPathComponent("empty").path
