@@ -27,6 +27,9 @@ let package = Package(
         // GNU OpenMP's runtime: the process's one thread pool (oneDNN's, and the engine's loops').
         .systemLibrary(name: "COpenMP", providers: [.apt(["libgomp1"])]),
 
+        // Image decoding and encoding in C over libjpeg-turbo and libspng (libjpeg reports errors by longjmp).
+        .target(name: "CImageCodecs", linkerSettings: [.linkedLibrary("jpeg"), .linkedLibrary("spng")]),
+
         // The Swift MPI wrapper: communicators, typed collectives, requests, errors as throws.
         .target(name: "SwiftMPI", dependencies: ["CMPI"]),
         // Distributed: gradient buckets all-reduced during backward, the stall watch, parameter checksums.
@@ -42,7 +45,7 @@ let package = Package(
         .target(name: "Mixing", dependencies: ["Tensors"]),
 
         // Datasets: CIFAR and IDX readers, rank sharding, augmentation, the prefetching loader.
-        .target(name: "Datasets", dependencies: ["Tensors", "CZlib"]),
+        .target(name: "Datasets", dependencies: ["Tensors", "CZlib", "CImageCodecs"]),
 
         // DataFetch: `multimix data fetch`: resumable downloads, archive and per-file checksums, unpacking.
         .target(name: "DataFetch", dependencies: ["Datasets", "CZlib"]),
@@ -65,7 +68,8 @@ let package = Package(
         .target(name: "TestSupport", path: "Tests/TestSupport"),
         .testTarget(name: "SwiftMPITests", dependencies: ["SwiftMPI", "TestSupport"]),
         .testTarget(name: "TensorsTests", dependencies: ["Tensors", "TestSupport"]),
-        .testTarget(name: "DatasetsTests", dependencies: ["Datasets", "DataFetch", "TestSupport"], exclude: ["fetch_server.py"]),
+        .testTarget(name: "DatasetsTests", dependencies: ["Datasets", "DataFetch", "Tensors", "TestSupport"],
+                    exclude: ["fetch_server.py", "image_reference.py"]),
         .testTarget(name: "LayersTests", dependencies: ["Layers", "TestSupport"]),
         .testTarget(name: "ModelsTests", dependencies: ["Models", "Datasets", "TestSupport"]),
         .testTarget(name: "TrainingTests", dependencies: ["Training", "Datasets", "TestSupport"],

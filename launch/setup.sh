@@ -26,7 +26,7 @@ done
 
 # 1. System packages (Debian 12). Installed only where missing: CI and new machines start bare.
 packages=(libopenmpi-dev openmpi-bin libopenblas-dev libdnnl-dev dataset-fashion-mnist
-          zlib1g-dev pkg-config xz-utils)
+          zlib1g-dev pkg-config xz-utils libjpeg62-turbo-dev libspng-dev)
 missing=()
 for p in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -10,7 +10,10 @@ the test split in file order, normalised per channel with the whole training spl
 
     x = (pixel / 255 - mean[c]) / std[c]     in float32, mean and std from exact Double sums
 
-so that the inputs are bit-for-bit the ones multimix evaluates.
+so that the inputs are bit-for-bit the ones multimix evaluates. An image folder (data.dataset:
+image-folder) is read with Pillow from ROOT/val/ with torchvision's transforms (read_image_folder):
+the same geometry as multimix's, resampled by Pillow in 8-bit steps instead of multimix's Float, so
+top-1 agrees to within a few images, not bit for bit.
 """
 import argparse
 import gzip
@@ -74,6 +77,45 @@ def read_split(dataset, root, split):
     raise ValueError(f"unknown dataset '{dataset}'")
 
 
+IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png")
+
+
+def read_image_folder(root, config):
+    """uint8 [n, 3, S, S] and int64 labels of ROOT/val/CLASS/..., as `multimix eval` reads them: classes
+    are train/'s folder names in sorted order (torchvision's ImageFolder; names starting with "." are
+    not classes), files in torchvision's order, each opened with Pillow, converted to RGB, and
+    transformed as torchvision's Resize(floor(S / eval_crop_fraction)) + CenterCrop(S) (bilinear), or
+    resized to S x S when data.augment.crop_padding > 0 (small images)."""
+    from PIL import Image
+    size = config.get("image_size", 224)
+    fraction = config.get("eval_crop_fraction", 0.875)
+    padded = config.get("augment", {}).get("crop_padding", 0) > 0
+    classes = sorted(e.name for e in os.scandir(os.path.join(root, "train")) if e.is_dir() and not e.name.startswith("."))
+    images, labels = [], []
+    for label, name in enumerate(classes):
+        folder = os.path.join(root, "val", name)
+        if not os.path.isdir(folder):
+            continue
+        for directory, subfolders, files in sorted(os.walk(folder, followlinks=True)):
+            subfolders[:] = [d for d in subfolders if not d.startswith(".")]
+            for file in sorted(files):
+                if not file.lower().endswith(IMAGE_EXTENSIONS):
+                    continue
+                image = Image.open(os.path.join(directory, file)).convert("RGB")
+                if padded:
+                    image = image.resize((size, size), Image.BILINEAR)
+                else:
+                    w, h = image.size
+                    short = int(size / fraction)
+                    image = image.resize((short, int(short * h / w)) if w <= h else (int(short * w / h), short), Image.BILINEAR)
+                    w, h = image.size
+                    left, top = int(round((w - size) / 2.0)), int(round((h - size) / 2.0))
+                    image = image.crop((left, top, left + size, top + size))
+                images.append(np.asarray(image, dtype=np.uint8).transpose(2, 0, 1))
+                labels.append(label)
+    return np.stack(images), np.array(labels, dtype=np.int64)
+
+
 def channel_statistics(images):
     """Per-channel (mean, std) of pixel / 255 as float32, summed in Double over a histogram exactly as
     ChannelStatistics(of:) sums (same order of operations, so the same roundings)."""
@@ -106,9 +148,15 @@ def evaluate(path, data_root=None, batch_size=500):
     model, state = load_checkpoint(path)
     data = state["config"]["data"]
     root = data_root or data["root"]
-    train_images, _ = read_split(data["dataset"], root, "train")
-    means, deviations = channel_statistics(train_images)
-    images, labels = read_split(data["dataset"], root, "test")
+    if data["dataset"] == "image-folder":
+        normalize = data.get("normalize", {"mean": [0.485, 0.456, 0.406], "std": [0.229, 0.224, 0.225]})
+        means = [np.float32(v) for v in normalize["mean"]]
+        deviations = [np.float32(v) for v in normalize["std"]]
+        images, labels = read_image_folder(root, data)
+    else:
+        train_images, _ = read_split(data["dataset"], root, "train")
+        means, deviations = channel_statistics(train_images)
+        images, labels = read_split(data["dataset"], root, "test")
     correct = top5 = 0
     nll = 0.0
     with torch.no_grad():

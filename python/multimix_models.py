@@ -15,6 +15,10 @@ Sources/Models (ResNetSpecification, ResidualBlocks, ResNet):
                          (subsample, zero-pad channels: no parameters), global pool, linear
     preactresnet18/34    3x3 stem conv 64 (no BN, no max-pool), pre-activation blocks with a 1x1
                          conv shortcut where the shape changes, final BN + ReLU (`bn`), pool, linear
+    preactresnet18-alignmixup
+                         AlignMixup's PreAct ResNet-18 (the MultiMix authors' previous code,
+                         cifar10_100/models/resnet.py): 3x3 conv 64 + BN + ReLU stem, the same
+                         pre-activation stages, no final BN + ReLU (signed embeddings), pool, linear
     wrn16-8              WideResNet-16-8: as preactresnet, stem 16, stages 128/256/512 x 2
     resnet18, resnet50   torchvision's (7x7/2 stem, max-pool, basic or bottleneck blocks, stride on
                          the 3x3 conv, conv + BN projection shortcuts)
@@ -31,7 +35,11 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 MODEL_NAMES = ["resnet20", "resnet32", "resnet56", "resnet110", "preactresnet18", "preactresnet34",
-               "wrn16-8", "resnet18", "resnet50"]
+               "wrn16-8", "resnet18", "resnet50", "preactresnet18-alignmixup"]
+
+# Pre-activation models without the final BN + ReLU: AlignMixup's PreAct ResNet-18 (conv-BN-ReLU stem,
+# the pool straight after the last block: signed embeddings).
+NO_FINAL_BN = {"preactresnet18-alignmixup"}
 
 # data.dataset -> (input channels, classes)
 DATASETS = {"fashion-mnist": (1, 10), "mnist": (1, 10), "cifar10": (3, 10), "cifar100": (3, 100)}
@@ -48,6 +56,8 @@ def specification(name, width=1.0):
     elif name in ("preactresnet18", "preactresnet34"):
         blocks = [2, 2, 2, 2] if name.endswith("18") else [3, 4, 6, 3]
         spec = ("preact", 64, "preact", "projection", stages([64, 128, 256, 512], blocks))
+    elif name == "preactresnet18-alignmixup":
+        spec = ("cifar", 64, "preact", "projection", stages([64, 128, 256, 512], [2, 2, 2, 2]))
     elif name == "wrn16-8":
         spec = ("preact", 16, "preact", "projection", stages([128, 256, 512], [2, 2, 2]))
     elif name == "resnet18":
@@ -146,7 +156,7 @@ class ResNet(nn.Module):
                 channels = out
             setattr(self, f"layer{i + 1}", nn.Sequential(*blocks))
         self.stage_count = len(stages)
-        self.bn = nn.BatchNorm2d(channels) if block == "preact" else None
+        self.bn = nn.BatchNorm2d(channels) if block == "preact" and name not in NO_FINAL_BN else None
         self.fc = nn.Linear(channels, num_classes)
 
     def features(self, x):
@@ -166,12 +176,18 @@ class ResNet(nn.Module):
         return self.fc(self.features(x))
 
 
-def model_from_config(config):
-    """The (untrained) model a run's resolved config describes (state.json's "config")."""
+def model_from_config(config, num_classes=None):
+    """The (untrained) model a run's resolved config describes (state.json's "config"). An image folder
+    (RGB) has as many classes as its train/ folder has class folders: give `num_classes`."""
     dataset = config["data"]["dataset"]
-    if dataset not in DATASETS:
-        raise ValueError(f"unknown dataset '{dataset}'; known: {', '.join(DATASETS)}")
-    in_channels, num_classes = DATASETS[dataset]
+    if dataset == "image-folder":
+        if num_classes is None:
+            raise ValueError("an image-folder model needs num_classes (its train/ folder's class count)")
+        in_channels = 3
+    elif dataset not in DATASETS:
+        raise ValueError(f"unknown dataset '{dataset}'; known: {', '.join(DATASETS)}, image-folder")
+    else:
+        in_channels, num_classes = DATASETS[dataset]
     model = config["model"]
     return ResNet(model["name"], in_channels, num_classes, float(model.get("width", 1.0)))
 
@@ -195,8 +211,8 @@ def load_checkpoint(path):
     folder = checkpoint_folder(path)
     with open(os.path.join(folder, "state.json")) as f:
         state = json.load(f)
-    model = model_from_config(state["config"])
     tensors = load_file(os.path.join(folder, "model.safetensors"))
+    model = model_from_config(state["config"], num_classes=tensors["fc.weight"].shape[0])
     for name in model.state_dict():
         # checkpoints written before multimix stored BatchNorm's counter: one training forward per step
         if name.endswith(".num_batches_tracked") and name not in tensors:

@@ -21,4 +21,8 @@ public struct Batch {
     public let labels: UnsafeBufferPointer<Int32>
     /// Whether this is the epoch's last batch.
     public let isLastOfEpoch: Bool
+    /// Images that failed to decode and were replaced by another of their class (image folders).
+    public var badImages = 0
+    /// An image that failed and was not replaced (`PATH: REASON`): the trainer stops on it.
+    public var failure: String?
 }

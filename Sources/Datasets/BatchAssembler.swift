@@ -9,7 +9,7 @@ import Tensors
 /// A batch is a pure function of (seed, epoch, step, rank) and the indices: image i of the batch
 /// takes its augmentation from block i of the stream (seed, epoch, step, rank, `.augmentation`),
 /// whichever thread assembles it and whatever came before.
-public struct BatchAssembler: Sendable {
+public struct BatchAssembler: BatchAssembling {
     /// The images and labels.
     public let dataset: ImageDataset
     /// Normalisation.
@@ -46,10 +46,14 @@ public struct BatchAssembler: Sendable {
         return Augmentation.Draw(block: stream.block(at: UInt32(position)), augmentation: augmentation)
     }
 
+    public var exampleCount: Int { dataset.count }
+    public var imageShape: ImageShape { dataset.shape }
+
     /// Fills `images` (at least indices.count · H·W·C floats) and `labels` with the batch of
     /// `indices` for (epoch, step, rank).
+    @discardableResult
     public func assemble(indices: UnsafeBufferPointer<Int>, epoch: Int, step: Int, rank: Int,
-                         images: UnsafeMutableBufferPointer<Float>, labels: UnsafeMutableBufferPointer<Int32>) {
+                         images: UnsafeMutableBufferPointer<Float>, labels: UnsafeMutableBufferPointer<Int32>) -> AssemblyReport {
         let size = dataset.shape.elementCount
         precondition(images.count >= indices.count * size && labels.count >= indices.count, "batch buffers too small")
         let stream = RandomStream(seed: seed, epoch: epoch, step: step, rank: rank, purpose: .augmentation)
@@ -60,6 +64,7 @@ public struct BatchAssembler: Sendable {
             writeImage(at: index, draw: draw, into: images.baseAddress! + position * size)
             labels[position] = dataset.labels[index]
         }
+        return .clean
     }
 
     /// Array-returning form of ``assemble(indices:epoch:step:rank:images:labels:)``, for tests and tools.

@@ -6,6 +6,9 @@ public enum DatasetFormat: String, CaseIterable, Sendable, Codable {
     case cifar100
     /// MNIST-style IDX files (MNIST, Fashion-MNIST, KMNIST), plain or gzipped.
     case idx
+    /// Folders of JPEG and PNG files, one per class (torchvision's `ImageFolder`): read by
+    /// ``ImageFolderPipeline``, not into memory.
+    case imageFolder = "image-folder"
 
     /// How the format is named to people.
     public var displayName: String {
@@ -13,6 +16,7 @@ public enum DatasetFormat: String, CaseIterable, Sendable, Codable {
         case .cifar10: return "CIFAR-10 binary"
         case .cifar100: return "CIFAR-100 binary"
         case .idx: return "IDX (MNIST-style)"
+        case .imageFolder: return "image folder"
         }
     }
 }

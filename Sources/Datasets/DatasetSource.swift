@@ -97,6 +97,7 @@ public struct DatasetSource: Equatable, Sendable {
             switch format {
             case .idx: return idxReader.hasSplit(split)
             case .cifar10, .cifar100: return cifarReader.hasSplit(split)
+            case .imageFolder: return false   // read by ImageFolderPipeline, never into memory
             }
         }
     }
@@ -106,6 +107,9 @@ public struct DatasetSource: Equatable, Sendable {
         switch format {
         case .idx: return try idxReader.load(split)
         case .cifar10, .cifar100: return try cifarReader.load(split)
+        case .imageFolder:
+            throw DatasetError(.unrecognised, path: root, problem: "an image folder is read file by file, not loaded whole",
+                               fix: "use data.dataset: image-folder (ImageFolderPipeline)")
         }
     }
 

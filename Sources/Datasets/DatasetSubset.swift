@@ -16,7 +16,7 @@ public enum DatasetSubset: Equatable, Sendable {
     case lastBalanced(count: Int)
 
     /// The chosen indices of `dataset`, in file order.
-    public func indices(in dataset: ImageDataset) -> [Int] {
+    public func indices<Examples: LabelledExamples>(in dataset: Examples) -> [Int] {
         switch self {
         case .all:
             return Array(0..<dataset.count)
@@ -32,14 +32,15 @@ public enum DatasetSubset: Equatable, Sendable {
     }
 
     /// The first `count` examples met in `order`, balanced per class.
-    private static func balanced<Order: Sequence>(count: Int, in dataset: ImageDataset, order: Order) -> [Int] where Order.Element == Int {
+    private static func balanced<Examples: LabelledExamples, Order: Sequence>(count: Int, in dataset: Examples, order: Order) -> [Int] where Order.Element == Int {
         precondition(count >= 0, "subset count \(count)")
         let classes = dataset.classCount
         var quota = (0..<classes).map { count / classes + ($0 < count % classes ? 1 : 0) }
         var chosen = [Int]()
         chosen.reserveCapacity(min(count, dataset.count))
-        for index in order where quota[Int(dataset.labels[index])] > 0 {
-            quota[Int(dataset.labels[index])] -= 1
+        let labels = dataset.labels
+        for index in order where quota[Int(labels[index])] > 0 {
+            quota[Int(labels[index])] -= 1
             chosen.append(index)
             if chosen.count == count { break }
         }
@@ -47,7 +48,7 @@ public enum DatasetSubset: Equatable, Sendable {
     }
 
     /// `dataset` reduced to this subset (the dataset itself for `.all`).
-    public func apply(to dataset: ImageDataset) -> ImageDataset {
+    public func apply<Examples: LabelledExamples>(to dataset: Examples) -> Examples {
         self == .all ? dataset : dataset.subset(indices(in: dataset))
     }
 }

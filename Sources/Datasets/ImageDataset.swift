@@ -29,15 +29,6 @@ public struct ImageDataset: Sendable {
 
     /// Number of images.
     public var count: Int { labels.count }
-    /// Number of classes.
-    public var classCount: Int { classNames.count }
-
-    /// Images per class, indexed by label.
-    public var countsPerClass: [Int] {
-        var counts = [Int](repeating: 0, count: classCount)
-        for label in labels { counts[Int(label)] += 1 }
-        return counts
-    }
 
     /// A new dataset of the images at `indices`, in that order.
     public func subset(_ indices: [Int]) -> ImageDataset {

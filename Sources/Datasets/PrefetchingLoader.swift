@@ -36,15 +36,15 @@ public final class PrefetchingLoader {
     ///   - dropLastBatch: leave out a partial last batch (training) or keep it (evaluation).
     ///   - startEpoch, startStep: where to begin (a resumed run passes its position).
     ///   - endEpoch: stop after the epoch before this one; nil runs on until ``stop()``.
-    public init(assembler: BatchAssembler, sampler: DistributedSampler, batchSize: Int, dropLastBatch: Bool,
+    public init(assembler: any BatchAssembling, sampler: DistributedSampler, batchSize: Int, dropLastBatch: Bool,
                 startEpoch: Int = 0, startStep: Int = 0, endEpoch: Int? = nil) {
-        precondition(sampler.datasetCount == assembler.dataset.count,
-                     "sampler over \(sampler.datasetCount) examples, dataset has \(assembler.dataset.count)")
+        precondition(sampler.datasetCount == assembler.exampleCount,
+                     "sampler over \(sampler.datasetCount) examples, dataset has \(assembler.exampleCount)")
         let perEpoch = sampler.batchCount(batchSize: batchSize, dropLastBatch: dropLastBatch)
         precondition(startStep >= 0 && (startStep < perEpoch || perEpoch == 0), "start step \(startStep) of \(perEpoch)")
         batchesPerEpoch = perEpoch
         self.batchSize = batchSize
-        shape = assembler.dataset.shape
+        shape = assembler.imageShape
         totalBatches = endEpoch.map { max(0, ($0 - startEpoch) * perEpoch - startStep) }
         pipeline = Pipeline(assembler: assembler, sampler: sampler, batchSize: batchSize,
                             batchesPerEpoch: perEpoch, start: (startEpoch, startStep), totalBatches: totalBatches)
@@ -83,7 +83,7 @@ extension PrefetchingLoader {
     /// Unchecked: once the producer runs, the `var`s are touched only under `lock`, and each buffer and
     /// slot only by the side that holds it between the `free`/`full` semaphore hand-offs.
     private final class Pipeline: @unchecked Sendable {
-        let assembler: BatchAssembler
+        let assembler: any BatchAssembling
         let sampler: DistributedSampler
         let batchSize: Int
         let batchesPerEpoch: Int
@@ -106,7 +106,7 @@ extension PrefetchingLoader {
         /// Batches placed in a buffer so far (under `lock`).
         var assembled = 0
 
-        init(assembler: BatchAssembler, sampler: DistributedSampler, batchSize: Int, batchesPerEpoch: Int,
+        init(assembler: any BatchAssembling, sampler: DistributedSampler, batchSize: Int, batchesPerEpoch: Int,
              start: (Int, Int), totalBatches: Int?) {
             self.assembler = assembler
             self.sampler = sampler
@@ -114,7 +114,7 @@ extension PrefetchingLoader {
             self.batchesPerEpoch = batchesPerEpoch
             self.start = start
             self.totalBatches = totalBatches
-            let size = batchSize * assembler.dataset.shape.elementCount
+            let size = batchSize * assembler.imageShape.elementCount
             images = (0..<2).map { _ in
                 let buffer = UnsafeMutableBufferPointer<Float>.allocate(capacity: size)
                 buffer.initialize(repeating: 0)
@@ -156,16 +156,17 @@ extension PrefetchingLoader {
                 if lock.withLock({ stopping }) { return }
                 let first = step * batchSize
                 let count = min(batchSize, indices.count - first)
-                indices.withUnsafeBufferPointer { all in
+                let report = indices.withUnsafeBufferPointer { all in
                     assembler.assemble(indices: UnsafeBufferPointer(rebasing: all[first ..< first + count]),
                                        epoch: epoch, step: step, rank: sampler.rank,
                                        images: images[slot], labels: labels[slot])
                 }
                 slots[slot] = Batch(epoch: epoch, step: step, count: count,
-                                    realCount: min(count, max(0, realPerRank - first)), shape: assembler.dataset.shape,
-                                    images: UnsafeBufferPointer(rebasing: images[slot][0 ..< count * assembler.dataset.shape.elementCount]),
+                                    realCount: min(count, max(0, realPerRank - first)), shape: assembler.imageShape,
+                                    images: UnsafeBufferPointer(rebasing: images[slot][0 ..< count * assembler.imageShape.elementCount]),
                                     labels: UnsafeBufferPointer(rebasing: labels[slot][0 ..< count]),
-                                    isLastOfEpoch: step == batchesPerEpoch - 1)
+                                    isLastOfEpoch: step == batchesPerEpoch - 1,
+                                    badImages: report.badImages, failure: report.failure)
                 lock.withLock { assembled += 1 }
                 full[slot].signal()
                 sequence += 1

@@ -17,23 +17,47 @@ public enum MixingMethod: String, CaseIterable, Sendable {
     case denseMultimix = "dense-multimix"
 }
 
-/// Which method a step uses: the configured one with probability p, plain ERM otherwise (the papers
-/// allow both). Drawn from the step's own mixing stream, so every rank and every resumed run agrees.
+/// What a step does when it does not use the configured method (`mixing.fallback`).
+/// (Training conforms it to `ConfigChoice`, which supplies `Codable`.)
+public enum MixingFallback: String, CaseIterable, Sendable {
+    /// Plain ERM: no mixing.
+    case erm
+    /// Input mixup: x̃ = λx + (1 − λ)x_π, λ ~ Beta(α, α) with the fallback's own α (`mixing.fallback_alpha`)
+    /// and its own stream (``MixingRandomness/fallback``). With p = 0.5 and MultiMix this is the
+    /// authors' alternation (AlignMixup's code draws per step whether to mix inputs or features).
+    case mixup
+
+    /// The method a fallback step runs.
+    public var method: MixingMethod { self == .erm ? .erm : .mixup }
+}
+
+/// Which method a step uses: the configured one with probability p, the fallback (plain ERM or input
+/// mixup) otherwise. Drawn from the step's own mixing stream, so every rank and every resumed run agrees:
+///
+///     u ~ U[0, 1) from stream (seed, epoch, step, rank, .mixing, part −1)
+///     method = configured if u < p, else fallback
 public struct MixingSchedule: Sendable, Equatable {
     public var method: MixingMethod
     public var probability: Double
+    public var fallback: MixingFallback
 
-    public init(method: MixingMethod, probability: Double = 1) {
+    public init(method: MixingMethod, probability: Double = 1, fallback: MixingFallback = .erm) {
         precondition((0...1).contains(probability), "mixing probability \(probability) is outside [0, 1]")
         self.method = method
         self.probability = probability
+        self.fallback = fallback
+    }
+
+    /// Whether the step keyed by `randomness` uses the configured method (else the fallback).
+    public func usesMethod(for randomness: MixingRandomness) -> Bool {
+        if probability >= 1 || (method == .erm && fallback == .erm) { return true }
+        var random = randomness.stream(part: -1)
+        return random.nextDouble() < probability
     }
 
     /// The method for the step keyed by `randomness`.
     public func method(for randomness: MixingRandomness) -> MixingMethod {
-        if method == .erm || probability >= 1 { return method }
-        var random = randomness.stream(part: -1)
-        return random.nextDouble() < probability ? method : .erm
+        usesMethod(for: randomness) ? method : fallback.method
     }
 
     /// Manifold mixup's layer for the step: 0 = input, 1 = after stage 1, 2 = after stage 2.

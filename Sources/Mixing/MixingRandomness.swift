@@ -1,7 +1,8 @@
 import Tensors
 
 /// Where a step's mixing randomness comes from: the counter-based RNG keyed by
-/// (seed, epoch, step, rank), purpose `.mixing`. Independent parts of a step (Dense MultiMix's
+/// (seed, epoch, step, rank), purpose `.mixing` (`.fallbackMixing` for the fallback input mixup of
+/// the steps that do not use the configured method: ``fallback``). Independent parts of a step (Dense MultiMix's
 /// positions, say) get streams of their own, so the draws do not depend on which thread makes them
 /// or in what order: a step's mixed batch is a pure function of this key.
 public struct MixingRandomness: Sendable, Equatable {
@@ -12,13 +13,24 @@ public struct MixingRandomness: Sendable, Equatable {
     /// How far training has come, in [0, 1] (the step's fraction of all steps): what a scheduled α
     /// (``Concentration/annealed(from:to:)``) is read at. Not part of the key.
     public var progress: Double
+    /// The purpose its streams are keyed by: `.mixing`, or `.fallbackMixing` (``fallback``).
+    public var purpose: RandomPurpose
 
-    public init(seed: UInt64, epoch: Int, step: Int, rank: Int, progress: Double = 0) {
+    public init(seed: UInt64, epoch: Int, step: Int, rank: Int, progress: Double = 0, purpose: RandomPurpose = .mixing) {
         self.seed = seed
         self.epoch = epoch
         self.step = step
         self.rank = rank
         self.progress = progress
+        self.purpose = purpose
+    }
+
+    /// The same step's randomness for its fallback input mixup (purpose `.fallbackMixing`): λ and π
+    /// of a step that does not use the configured method, independent of every `.mixing` draw.
+    public var fallback: MixingRandomness {
+        var copy = self
+        copy.purpose = .fallbackMixing
+        return copy
     }
 
     /// The stream for part `part` of the step (part 0 is the step's main stream; negative parts are
@@ -31,6 +43,6 @@ public struct MixingRandomness: Sendable, Equatable {
             z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
             z ^= z >> 31
         }
-        return RandomStream(seed: z, epoch: epoch, step: step, rank: rank, purpose: .mixing)
+        return RandomStream(seed: z, epoch: epoch, step: step, rank: rank, purpose: purpose)
     }
 }

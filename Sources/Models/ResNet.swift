@@ -104,8 +104,9 @@ public final class ResNet {
             }
         }
         self.blocks = blocks
-        // Pre-activation nets end with BN → ReLU (`bn`).
-        finalNorm = spec.block == .preActivation ? BatchNorm2d(context, name: "bn", channels: channels, activation: .relu) : nil
+        // Pre-activation nets end with BN → ReLU (`bn`), except AlignMixup's (`finalNormalisation` false).
+        finalNorm = spec.block == .preActivation && spec.finalNormalisation
+            ? BatchNorm2d(context, name: "bn", channels: channels, activation: .relu) : nil
         globalPool = GlobalAveragePool(context)
         fc = Linear(context, name: "fc", inputFeatures: channels, outputFeatures: classCount)
         context.arena.finalize()

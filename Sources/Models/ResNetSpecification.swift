@@ -45,13 +45,19 @@ public struct ResNetSpecification: Sendable, Equatable {
     public var block: Block
     public var shortcut: Shortcut
     public var stages: [Stage]
+    /// Whether a pre-activation net ends with BN → ReLU (`bn`) before the pool: true for the
+    /// Manifold Mixup line of PreAct ResNets (non-negative embeddings); false for AlignMixup's, whose
+    /// embeddings are the last block's sum, signed.
+    public var finalNormalisation: Bool
 
-    public init(stem: Stem, stemChannels: Int, block: Block, shortcut: Shortcut, stages: [Stage]) {
+    public init(stem: Stem, stemChannels: Int, block: Block, shortcut: Shortcut, stages: [Stage],
+                finalNormalisation: Bool = true) {
         self.stem = stem
         self.stemChannels = stemChannels
         self.block = block
         self.shortcut = shortcut
         self.stages = stages
+        self.finalNormalisation = finalNormalisation
     }
 
     /// Output channels of a block of width `channels`.
@@ -65,6 +71,9 @@ public struct ResNetSpecification: Sendable, Equatable {
     public enum Name: String, CaseIterable, Sendable {
         case resnet20, resnet32, resnet56, resnet110, preactresnet18, preactresnet34
         case wrn16_8 = "wrn16-8", resnet18, resnet50
+        /// AlignMixup's PreAct ResNet-18 (the MultiMix authors' previous code,
+        /// `cifar10_100/models/resnet.py`): conv-BN-ReLU stem, no final BN-ReLU.
+        case preactresnet18AlignMixup = "preactresnet18-alignmixup"
     }
 
     /// The names `named(_:)` knows.
@@ -91,6 +100,11 @@ public struct ResNetSpecification: Sendable, Equatable {
         case .preactresnet18, .preactresnet34:
             spec = .init(stem: .preActivation, stemChannels: 64, block: .preActivation, shortcut: .projection,
                          stages: stages([64, 128, 256, 512], name == .preactresnet18 ? [2, 2, 2, 2] : [3, 4, 6, 3]))
+        case .preactresnet18AlignMixup:
+            // conv3×3 64 → BN → ReLU, the same pre-activation stages, and the pool straight after the
+            // last block's sum: signed embeddings.
+            spec = .init(stem: .cifar, stemChannels: 64, block: .preActivation, shortcut: .projection,
+                         stages: stages([64, 128, 256, 512], [2, 2, 2, 2]), finalNormalisation: false)
         case .wrn16_8:
             // WideResNet-d-k: n = (d − 4)/6 blocks per stage, widths 16k, 32k, 64k.
             spec = .init(stem: .preActivation, stemChannels: 16, block: .preActivation, shortcut: .projection,

@@ -155,6 +155,12 @@ public enum MetricName {
     public static let alignmentRaw = "alignment_raw"
     /// Evaluation: uniformity of the raw pooled embeddings.
     public static let uniformityRaw = "uniformity_raw"
+    /// Evaluation: alignment of the pooled embeddings divided by their global RMS norm (scale-free).
+    public static let alignmentScaleFree = "alignment_rms"
+    /// Evaluation: uniformity of the pooled embeddings divided by their global RMS norm (scale-free).
+    public static let uniformityScaleFree = "uniformity_rms"
+    /// Evaluation: the mean ℓ2 norm of the pooled embeddings.
+    public static let embeddingNorm = "embedding_norm"
     /// OOD by maximum softmax probability: area under the ROC curve (against `eval.ood`'s dataset;
     /// `ood_gaussian_auroc`, `ood_uniform_auroc` against the noise sets of `eval.noise_ood_images`).
     public static let oodAUROC = "ood_auroc"

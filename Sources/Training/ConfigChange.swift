@@ -4,8 +4,9 @@ import Foundation
 /// (the learning rate, the data, the model, the mixing, …): a resumed run promises to be the run that
 /// was stopped, so such a change is refused by key unless the user allows it. Keys that only change
 /// how the run is watched or spread (`eval.*`, `checkpoint.*`, `distributed.*`, `training.threads`,
-/// `training.log_every_steps`, `data.root`, `name`) may change freely, and so may `training.epochs`
-/// (training on, or stopping sooner: the schedule follows the new total).
+/// `training.log_every_steps`, `data.root`, `data.workers`: decoding is the same for any count,
+/// `name`) may change freely, and so may `training.epochs` (training on, or stopping sooner: the
+/// schedule follows the new total).
 ///
 ///     --resume: the config differs from the checkpoint's (step 8): optimizer.lr 0.05 → 0.1; … pass --allow-config-change …
 public enum ConfigChange: Equatable, Sendable {
@@ -19,7 +20,7 @@ public enum ConfigChange: Equatable, Sendable {
 
     /// Key paths, or prefixes ending in `.`, that may differ between a checkpoint and its resume.
     static let free = ["eval.", "checkpoint.", "distributed.", "training.threads", "training.log_every_steps", "training.epochs",
-                       "data.root", "name"]
+                       "data.root", "data.workers", "name"]
 
     /// The keys of `config` that differ from `saved`'s and change the run, as `key old → new`.
     static func changes(from saved: TrainingConfig, to config: TrainingConfig) throws -> [String] {

@@ -38,12 +38,32 @@ extension DatasetName: ConfigChoice {
     public static let noun = "dataset"
 }
 
+/// `data.dataset`: a built-in benchmark (``DatasetName``) or `image-folder`, the user's own images.
+public enum DatasetChoice: String, ConfigChoice {
+    case fashionMNIST = "fashion-mnist", mnist, cifar10, cifar100, imageFolder = "image-folder"
+    public static let noun = "dataset"
+
+    /// The built-in dataset; nil for `image-folder`.
+    public var builtIn: DatasetName? { DatasetName(rawValue: rawValue) }
+
+    /// The choice for a built-in dataset.
+    public init(_ name: DatasetName) { self.init(rawValue: name.rawValue)! }
+}
+
+extension BadImagePolicy: ConfigChoice {
+    public static let noun = "bad-image policy"
+}
+
 extension ResNetSpecification.Name: ConfigChoice {
     public static let noun = "model"
 }
 
 extension MixingMethod: ConfigChoice {
     public static let noun = "mixing method"
+}
+
+extension MixingFallback: ConfigChoice {
+    public static let noun = "mixing fallback"
 }
 
 extension MixedLossScale: ConfigChoice {

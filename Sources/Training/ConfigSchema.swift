@@ -21,6 +21,7 @@ struct ConfigSchema {
     static let config = ConfigSchema(TrainingConfig.CodingKeys.self, sections: [
         "data": ConfigSchema(DataConfig.CodingKeys.self, sections: [
             "augment": ConfigSchema(DataConfig.Augment.CodingKeys.self),
+            "normalize": ConfigSchema(DataConfig.Normalize.CodingKeys.self),
         ]),
         "model": ConfigSchema(ModelConfig.CodingKeys.self),
         "mixing": ConfigSchema(MixingConfig.CodingKeys.self),

@@ -2,9 +2,11 @@ import Foundation
 
 /// Alignment and uniformity of ℓ2-normalised embeddings (Wang & Isola 2020), as sums ranks can add.
 ///
-/// With f(x) the embedding divided by its ℓ2 norm (or, with `normalise: false`, the raw embedding,
-/// whose distances are not bounded: the MultiMix paper's alignment 3.02 and uniformity −5.68 lie
-/// outside what normalised post-ReLU embeddings can give, [0, 2] and [−4, 0]):
+/// With f(x) the embedding divided by its ℓ2 norm (or, with `normalise: false`, the raw embedding
+/// times `scale`, whose distances are not bounded: the MultiMix paper's alignment 3.02 and uniformity
+/// −5.68 lie outside what normalised post-ReLU embeddings can give, [0, 2] and [−4, 0]; with `scale`
+/// = 1/R, R the global RMS norm √(mean ‖z‖²), the scale-free protocol: a model's embeddings scaled
+/// by any c > 0 give the same numbers, and the geometry, not the size, is compared):
 ///
 ///     alignment  = mean over same-class pairs {x, y} of ‖f(x) − f(y)‖₂^α,    α = 2
 ///     uniformity = log mean over all pairs {x, y} of exp(−t ‖f(x) − f(y)‖₂²), t = 2
@@ -34,21 +36,22 @@ public struct EmbeddingTally: Equatable, Sendable {
     public init() {}
 
     /// Adds the pairs among `count` embeddings of `dimension` (row-major [count, dimension]) with their
-    /// labels, sampling `maxSamples` of them first if there are more.
+    /// labels, sampling `maxSamples` of them first if there are more. `scale` multiplies raw embeddings
+    /// (`normalise: false`).
     public mutating func add<Labels: Collection>(embeddings: UnsafeBufferPointer<Float>, dimension: Int, labels: Labels,
                                                  maxSamples: Int = 2048, seed: UInt64 = 0,
-                                                 normalise: Bool = true) where Labels.Element: BinaryInteger {
+                                                 normalise: Bool = true, scale: Float = 1) where Labels.Element: BinaryInteger {
         let count = labels.count
         precondition(dimension >= 1 && embeddings.count == count * dimension,
                      "EmbeddingTally.add: \(embeddings.count) values for \(count) embeddings of dimension \(dimension)")
         let labels = labels.map { Int($0) }
         let chosen = EmbeddingTally.sample(count: count, keep: maxSamples, seed: seed)
-        // f = z / ‖z‖ for the chosen rows (a zero vector stays zero).
+        // f = z / ‖z‖ for the chosen rows (a zero vector stays zero); f = scale · z without normalising.
         var normalised = [Float](repeating: 0, count: chosen.count * dimension)
         for (row, index) in chosen.enumerated() {
             var squares: Float = 0
             for k in 0..<dimension { squares += embeddings[index * dimension + k] * embeddings[index * dimension + k] }
-            let scale = !normalise ? 1 : squares > 0 ? 1 / squares.squareRoot() : 0
+            let scale = !normalise ? scale : squares > 0 ? 1 / squares.squareRoot() : 0
             for k in 0..<dimension { normalised[row * dimension + k] = embeddings[index * dimension + k] * scale }
         }
         normalised.withUnsafeBufferPointer { f in
@@ -75,9 +78,10 @@ public struct EmbeddingTally: Equatable, Sendable {
     /// Adds pairs from an array of embeddings.
     public mutating func add<Labels: Collection>(embeddings: [Float], dimension: Int, labels: Labels,
                                                  maxSamples: Int = 2048, seed: UInt64 = 0,
-                                                 normalise: Bool = true) where Labels.Element: BinaryInteger {
+                                                 normalise: Bool = true, scale: Float = 1) where Labels.Element: BinaryInteger {
         embeddings.withUnsafeBufferPointer {
-            add(embeddings: $0, dimension: dimension, labels: labels, maxSamples: maxSamples, seed: seed, normalise: normalise)
+            add(embeddings: $0, dimension: dimension, labels: labels, maxSamples: maxSamples, seed: seed,
+                normalise: normalise, scale: scale)
         }
     }
 
@@ -109,6 +113,10 @@ public struct EmbeddingTally: Equatable, Sendable {
     /// The metrics under their `metrics.jsonl` names for a tally of raw embeddings.
     public var rawValues: [String: Double] { [MetricName.alignmentRaw: alignment, MetricName.uniformityRaw: uniformity] }
 
+    /// The metrics under their `metrics.jsonl` names for a tally of embeddings divided by their global
+    /// RMS norm (``EmbeddingNorms/rms``).
+    public var scaleFreeValues: [String: Double] { [MetricName.alignmentScaleFree: alignment, MetricName.uniformityScaleFree: uniformity] }
+
     /// `keep` distinct indices of 0..<count in increasing order (all of them if count ≤ keep), chosen by a
     /// partial Fisher–Yates shuffle driven by SplitMix64 from `seed`.
     static func sample(count: Int, keep: Int, seed: UInt64) -> [Int] {
@@ -127,4 +135,44 @@ public struct EmbeddingTally: Equatable, Sendable {
         }
         return indices[0..<keep].sorted()
     }
+}
+
+/// The sizes of the embeddings, as sums ranks can add: the global RMS norm R = √(Σ‖z‖² / N) that the
+/// scale-free protocol divides by, and the mean norm Σ‖z‖ / N (`embedding_norm`).
+public struct EmbeddingNorms: Equatable, Sendable {
+    /// Σ ‖z‖² over the embeddings.
+    public var squaredNormSum: Double = 0
+    /// Σ ‖z‖.
+    public var normSum: Double = 0
+    /// N.
+    public var count: Double = 0
+
+    public init() {}
+
+    /// Adds `count` embeddings of `dimension` (row-major [count, dimension]).
+    public mutating func add(embeddings: [Float], dimension: Int) {
+        precondition(dimension >= 1 && embeddings.count % dimension == 0,
+                     "EmbeddingNorms.add: \(embeddings.count) values are not rows of \(dimension)")
+        for row in 0..<(embeddings.count / dimension) {
+            var squares = 0.0
+            for k in 0..<dimension { squares += Double(embeddings[row * dimension + k]) * Double(embeddings[row * dimension + k]) }
+            squaredNormSum += squares
+            normSum += squares.squareRoot()
+            count += 1
+        }
+    }
+
+    /// The three sums, for a sum all-reduce.
+    public var flattened: [Double] { [squaredNormSum, normSum, count] }
+
+    /// The norms from ``flattened`` (summed).
+    public init(flattened values: [Double]) {
+        precondition(values.count == 3, "EmbeddingNorms(flattened:): \(values.count) values")
+        (squaredNormSum, normSum, count) = (values[0], values[1], values[2])
+    }
+
+    /// R = √(Σ‖z‖² / N) (NaN with no embeddings).
+    public var rms: Double { (squaredNormSum / count).squareRoot() }
+    /// Σ‖z‖ / N.
+    public var mean: Double { normSum / count }
 }

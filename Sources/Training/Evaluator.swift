@@ -9,7 +9,9 @@ import Tensors
 ///
 ///     top-1, top-5, NLL, ECE (15 bins)         ClassificationTally, summed over ranks
 ///     alignment, uniformity of ℓ2-normalised   EmbeddingTally (pairs within each rank's shard), summed
-///       pooled embeddings
+///       pooled embeddings, of raw ones, and
+///       of ones divided by the global RMS norm  (R from EmbeddingNorms, summed over ranks first)
+///     mean embedding norm                      EmbeddingNorms, summed
 ///     OOD by maximum softmax probability       scores gathered to rank 0: AUROC, AUPR-in, AUPR-out
 ///     reliability bins, MSP histograms         EvaluationDetails (for the report), counts summed
 ///
@@ -21,8 +23,8 @@ public struct Evaluator {
     /// An out-of-distribution set: its metrics are `ood_NAME_auroc`, … (`ood_auroc`, … when `name` is "").
     public struct OutOfDistributionSet {
         public let name: String
-        public let data: DataPipeline
-        public init(name: String, data: DataPipeline) {
+        public let data: any TrainingData
+        public init(name: String, data: any TrainingData) {
             self.name = name
             self.data = data
         }
@@ -46,19 +48,19 @@ public struct Evaluator {
 
     /// The metrics on `data`'s test split (and against `outOfDistribution`'s test split when given);
     /// the same dictionary on every rank.
-    public func evaluate(_ data: DataPipeline, outOfDistribution: DataPipeline?) throws -> [String: Double] {
+    public func evaluate(_ data: any TrainingData, outOfDistribution: (any TrainingData)?) throws -> [String: Double] {
         try evaluate(data, outOfDistributionSets: outOfDistribution.map { [OutOfDistributionSet(name: "", data: $0)] } ?? [])
     }
 
     /// The metrics on `data`'s test split, and against each out-of-distribution set's test split; the
     /// same dictionary on every rank.
-    public func evaluate(_ data: DataPipeline, outOfDistributionSets: [OutOfDistributionSet] = []) throws -> [String: Double] {
+    public func evaluate(_ data: any TrainingData, outOfDistributionSets: [OutOfDistributionSet] = []) throws -> [String: Double] {
         try evaluateWithDetails(data, outOfDistributionSets: outOfDistributionSets).metrics
     }
 
     /// The metrics, and the reliability bins and MSP histograms behind them (``EvaluationDetails``,
     /// step and epoch left 0); the same on every rank.
-    public func evaluateWithDetails(_ data: DataPipeline, outOfDistributionSets: [OutOfDistributionSet] = []) throws
+    public func evaluateWithDetails(_ data: any TrainingData, outOfDistributionSets: [OutOfDistributionSet] = []) throws
         -> (metrics: [String: Double], details: EvaluationDetails) {
         let wasTraining = model.isTraining
         model.isTraining = false
@@ -76,24 +78,36 @@ public struct Evaluator {
             histogram.add(msp)
             if !outOfDistributionSets.isEmpty { scores += msp }
         }
-        // Alignment and uniformity twice: on ℓ2-normalised embeddings (Wang & Isola) and on raw ones.
-        var normalised = EmbeddingTally(), raw = EmbeddingTally()
+        // The global RMS norm R = √(Σ‖z‖² / N) over every rank's embeddings, for the scale-free protocol.
+        var norms = EmbeddingNorms()
+        norms.add(embeddings: embeddings, dimension: model.featureChannels)
+        var normSums = norms.flattened
+        try communicator.allreduce(&normSums, op: .sum)
+        norms = EmbeddingNorms(flattened: normSums)
+        // Alignment and uniformity three times: on ℓ2-normalised embeddings (Wang & Isola), on raw ones,
+        // and on raw ones divided by R (scale-free).
+        var normalised = EmbeddingTally(), raw = EmbeddingTally(), scaleFree = EmbeddingTally()
         if !labels.isEmpty {
-            normalised.add(embeddings: embeddings, dimension: model.featureChannels, labels: labels, seed: UInt64(communicator.rank))
-            raw.add(embeddings: embeddings, dimension: model.featureChannels, labels: labels, seed: UInt64(communicator.rank),
-                    normalise: false)
+            let seed = UInt64(communicator.rank), dimension = model.featureChannels
+            normalised.add(embeddings: embeddings, dimension: dimension, labels: labels, seed: seed)
+            raw.add(embeddings: embeddings, dimension: dimension, labels: labels, seed: seed, normalise: false)
+            scaleFree.add(embeddings: embeddings, dimension: dimension, labels: labels, seed: seed, normalise: false,
+                          scale: norms.rms > 0 ? Float(1 / norms.rms) : 0)
         }
-        var sums = tally.flattened + normalised.flattened + raw.flattened + histogram.counts
+        var sums = tally.flattened + normalised.flattened + raw.flattened + scaleFree.flattened + histogram.counts
         try communicator.allreduce(&sums, op: .sum)
-        let (classificationEnd, normalisedEnd) = (tally.flattened.count, tally.flattened.count + normalised.flattened.count)
-        let rawEnd = normalisedEnd + raw.flattened.count
-        tally = ClassificationTally(flattened: Array(sums[..<classificationEnd]))
-        normalised = EmbeddingTally(flattened: Array(sums[classificationEnd..<normalisedEnd]))
-        raw = EmbeddingTally(flattened: Array(sums[normalisedEnd..<rawEnd]))
-        histogram.counts = Array(sums[rawEnd...])
+        var parts = Array(sums)[...]
+        func take(_ count: Int) -> [Double] { defer { parts = parts.dropFirst(count) }; return Array(parts.prefix(count)) }
+        tally = ClassificationTally(flattened: take(tally.flattened.count))
+        normalised = EmbeddingTally(flattened: take(normalised.flattened.count))
+        raw = EmbeddingTally(flattened: take(raw.flattened.count))
+        scaleFree = EmbeddingTally(flattened: take(scaleFree.flattened.count))
+        histogram.counts = Array(parts)
         var histograms = [histogram]
         var metrics = tally.values.merging(normalised.values) { first, _ in first }
         metrics.merge(raw.rawValues) { first, _ in first }
+        metrics.merge(scaleFree.scaleFreeValues) { first, _ in first }
+        metrics[MetricName.embeddingNorm] = norms.mean
 
         let inAll = outOfDistributionSets.isEmpty ? [] : try gatherScores(scores)
         for set in outOfDistributionSets {
@@ -120,7 +134,7 @@ public struct Evaluator {
 
     /// Runs the model over this rank's shard of `data`'s test split; `body` gets the logits, the pooled
     /// embeddings, the labels and how many leading rows are real examples (the rest is padding).
-    private func pass(_ data: DataPipeline,
+    private func pass(_ data: any TrainingData,
                       _ body: (UnsafeBufferPointer<Float>, UnsafeBufferPointer<Float>, UnsafeBufferPointer<Int32>, Int) -> Void) throws {
         let loader = data.evaluationLoader(rank: communicator.rank, worldSize: communicator.size, batchSize: batchSize)
         defer { loader.stop() }

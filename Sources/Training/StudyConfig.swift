@@ -8,9 +8,11 @@ import Yams
 ///     base: fashion-mnist-base.yaml           # a train config, relative to this file's folder
 ///     seeds: [0, 1, 2]
 ///     set: ["training.epochs=10"]             # optional: overrides for every variant, applied first
+///     compare_to: erm                         # optional: paired differences against this variant
 ///     variants:
 ///       - {name: erm, set: ["mixing.method=erm"]}
 ///       - {name: multimix, set: []}           # set is optional
+///       - {name: literal, seeds: [0]}         # seeds is optional: a subset of the study's, default all
 ///
 /// Every (variant, seed) is a run named `VARIANT-sNN` (the seed zero-padded to two digits) whose
 /// config is the base file with the study's `set`, the variant's `set`, `seed=S` and
@@ -25,20 +27,24 @@ public struct StudyConfig: Equatable, Sendable {
         public var name: String
         /// `variants[i].set`: `key.path=value` overrides, as `multimix train --set` takes them.
         public var set: [String]
+        /// `variants[i].seeds`: the variant's seeds, some of the study's `seeds` (nil: all of them).
+        public var seeds: [Int]?
 
-        public init(name: String, set: [String] = []) {
+        public init(name: String, set: [String] = [], seeds: [Int]? = nil) {
             self.name = name
             self.set = set
+            self.seeds = seeds
         }
 
         public init(from decoder: Decoder) throws {
             let container = try decoder.container(keyedBy: CodingKeys.self)
             name = try container.decode(String.self, forKey: .name)
             set = try container.decodeIfPresent([String].self, forKey: .set) ?? []
+            seeds = try container.decodeIfPresent([Int].self, forKey: .seeds)
         }
 
         enum CodingKeys: String, CodingKey, CaseIterable {
-            case name, set
+            case name, set, seeds
         }
     }
 
@@ -52,13 +58,17 @@ public struct StudyConfig: Equatable, Sendable {
     public var set: [String]
     /// `variants`: at least one, names distinct, in the order the runs go.
     public var variants: [Variant]
+    /// `compare_to`: the variant the others are compared with seed by seed (paired differences with a
+    /// 95% t-interval in the tables and the report); nil: none (optional).
+    public var compareTo: String?
     /// The base file: `base` itself when absolute, otherwise relative to the study file's folder.
     public var baseURL: URL
-    /// Every run, variant-major (all seeds of the first variant, then the next), with its config.
+    /// Every run, variant-major (all seeds of the first variant, then the next; a variant's `seeds`
+    /// keep the study's order), with its config.
     public var runs: [StudyRun]
 
     enum CodingKeys: String, CodingKey, CaseIterable {
-        case name, base, seeds, set, variants
+        case name, base, seeds, set, compareTo = "compare_to", variants
     }
 
     /// The study folder under `root` (the `--run-dir-root`): `root/NAME`.
@@ -156,6 +166,7 @@ private struct StudyFile: Decodable {
     var seeds: [Int]
     var set: [String]
     var variants: [StudyConfig.Variant]
+    var compareTo: String?
 
     init(from decoder: Decoder) throws {
         let container = try decoder.container(keyedBy: StudyConfig.CodingKeys.self)
@@ -164,6 +175,7 @@ private struct StudyFile: Decodable {
         seeds = try container.decode([Int].self, forKey: .seeds)
         set = try container.decodeIfPresent([String].self, forKey: .set) ?? []
         variants = try container.decode([StudyConfig.Variant].self, forKey: .variants)
+        compareTo = try container.decodeIfPresent(String.self, forKey: .compareTo)
     }
 
     /// The most runs (variants × seeds) a study may have.
@@ -202,8 +214,19 @@ private struct StudyFile: Decodable {
             }
             firstOfName[variant.name] = index
             try StudyFile.refuseRunKeys(variant.set, path: path + ".set")
+            for (seedIndex, seed) in (variant.seeds ?? []).enumerated() where !seeds.contains(seed) {
+                throw ConfigError(.badValue, path: path + ".seeds[\(seedIndex)]", problem: "\(seed) is not one of the study's seeds",
+                                  fix: "use some of \(seeds.map(String.init).joined(separator: ", ")), or remove the key for all")
+            }
+            if variant.seeds?.isEmpty == true {
+                throw ConfigError(.badValue, path: path + ".seeds", problem: "no seeds", fix: "give at least one, or remove the key for all the study's seeds")
+            }
         }
         try StudyFile.refuseRunKeys(set, path: "set")
+        if let compareTo, !variants.contains(where: { $0.name == compareTo }) {
+            throw ConfigError(.badValue, path: "compare_to", problem: "\"\(compareTo)\" is not a variant of this study",
+                              fix: "name one of \(variants.map(\.name).joined(separator: ", ")), or remove the key")
+        }
     }
 
     /// `seed` and `name` belong to the study (`seeds`, the run names); an override of them is refused.
@@ -242,12 +265,13 @@ private struct StudyFile: Decodable {
             let variantSet = set + variant.set
             let location = "variant '\(variant.name)' (variants[\(index)])"
             _ = try resolve(variantSet, location)
-            for seed in seeds {
+            for seed in seeds where variant.seeds?.contains(seed) ?? true {
                 let name = StudyRun.name(variant: variant.name, seed: seed)
                 let config = try resolve(variantSet + ["seed=\(seed)", "name=\(name)"], location + ", seed \(seed)")
                 runs.append(StudyRun(variant: variant.name, seed: seed, config: config))
             }
         }
-        return StudyConfig(name: name, base: base, seeds: seeds, set: set, variants: variants, baseURL: baseURL, runs: runs)
+        return StudyConfig(name: name, base: base, seeds: seeds, set: set, variants: variants, compareTo: compareTo,
+                           baseURL: baseURL, runs: runs)
     }
 }

@@ -35,40 +35,78 @@ extension StudyResults {
     /// `results.csv`: `variant,seed,epoch,<metrics…>,wall_seconds`, a row per run with an evaluation;
     /// `epoch` is the last evaluation's; values in full precision (`nan` for a `null`); empty where a
     /// run lacks the metric, and `wall_seconds` (from finished.json) empty while it is unfinished.
+    /// With a baseline (`compare_to`), a `d_<metric>` column per metric (the run minus the baseline's
+    /// run of the same seed), and per compared variant three more rows whose `seed` is `mean`,
+    /// `ci95_low` and `ci95_high`, only their `d_` columns filled (``PairedDifference``).
     public func csv() -> String {
         let metrics = self.metrics
-        var lines = [(["variant", "seed", "epoch"] + metrics + ["wall_seconds"]).map(StudyResults.csvField).joined(separator: ",")]
+        let differenceColumns = baseline == nil ? [] : metrics.map { "d_" + $0 }
+        var lines = [(["variant", "seed", "epoch"] + metrics + ["wall_seconds"] + differenceColumns)
+            .map(StudyResults.csvField).joined(separator: ",")]
         for run in runs {
             let final = run.final
             let epoch = run.evaluations.last!.epoch
-            let fields = [run.variant, "\(run.seed)", epoch == epoch.rounded() ? "\(Int(epoch))" : "\(epoch)"]
+            var fields = [run.variant, "\(run.seed)", epoch == epoch.rounded() ? "\(Int(epoch))" : "\(epoch)"]
                 + metrics.map { final[$0].map { "\($0)" } ?? "" }
                 + [run.finished.map { "\($0.wallSeconds)" } ?? ""]
+            if baseline != nil {
+                fields += metrics.map { metric in
+                    guard let paired = paired(variant: run.variant, metric: metric),
+                          let index = paired.seeds.firstIndex(of: run.seed) else { return "" }
+                    return "\(paired.differences[index])"
+                }
+            }
             lines.append(fields.map(StudyResults.csvField).joined(separator: ","))
+        }
+        for variant in comparedVariants {
+            let paired = metrics.map { self.paired(variant: variant, metric: $0) }
+            let summaries: [(String, (PairedDifference) -> Double?)] = [
+                ("mean", { $0.mean }), ("ci95_low", { $0.interval?.low }), ("ci95_high", { $0.interval?.high }),
+            ]
+            for (label, value) in summaries {
+                let fields = [variant, label, ""] + metrics.map { _ in "" } + [""]
+                    + paired.map { $0.flatMap(value).map { "\($0)" } ?? "" }
+                lines.append(fields.map(StudyResults.csvField).joined(separator: ","))
+            }
         }
         return lines.joined(separator: "\n") + "\n"
     }
 
-    /// `results.md`: a title, the per-variant table (best in bold), and what it summarises.
+    /// `results.md`: a title, the per-variant table (best in bold), and what it summarises; with a
+    /// baseline, the paired differences (mean and 95% t-interval, then per seed) and their note.
     public func markdown() -> String {
-        let table = self.table()
-        var out = "# Study \(StudyResults.markdownCell(name))\n\n"
-        out += "| " + table.header.map(StudyResults.markdownCell).joined(separator: " | ") + " |\n"
+        var out = "# Study \(StudyResults.markdownCell(name))\n\n" + StudyResults.markdown(table()) + "\n" + notes().map { $0 + "\n" }.joined()
+        if let paired = pairedTable(), let seeds = pairedSeedTable(), let note = pairedNote() {
+            out += "\n## Paired differences against \(StudyResults.markdownCell(baseline!))\n\n" + StudyResults.markdown(paired)
+            out += "\nPer seed:\n\n" + StudyResults.markdown(seeds) + "\n" + note + "\n"
+        }
+        return out
+    }
+
+    /// A table as Markdown, best cells in bold (every cell escaped: `markdownCell`).
+    static func markdown(_ table: Table) -> String {
+        var out = "| " + table.header.map(StudyResults.markdownCell).joined(separator: " | ") + " |\n"
         out += "| --- | " + Array(repeating: "---:", count: table.header.count - 1).joined(separator: " | ") + " |\n"
         for row in table.rows {
             out += "| " + row.map { $0.isBest ? "**\(StudyResults.markdownCell($0.text))**" : StudyResults.markdownCell($0.text) }.joined(separator: " | ") + " |\n"
         }
-        return out + "\n" + notes().map { $0 + "\n" }.joined()
+        return out
     }
 
     /// The sentences under the table: seeds and runs, how to read it, what is missing or unfinished.
     public func notes() -> [String] {
-        let expected = variants.count * seeds.count
-        var notes = ["Seeds \(seeds.map(String.init).joined(separator: ", ")); \(runs.count) of \(expected) runs "
-                     + "(\(variants.count) variant\(variants.count == 1 ? "" : "s") × \(seeds.count) seed\(seeds.count == 1 ? "" : "s")). "
+        let grid = plannedRuns == variants.count * seeds.count
+            ? "\(variants.count) variant\(variants.count == 1 ? "" : "s") × \(seeds.count) seed\(seeds.count == 1 ? "" : "s")"
+            : "\(variants.count) variants, some on fewer seeds"
+        var notes = ["Seeds \(seeds.map(String.init).joined(separator: ", ")); \(runs.count) of \(plannedRuns) runs (\(grid)). "
                      + "Final evaluation, mean ± sample standard deviation over seeds (– with one seed). "
                      + "Bold: the best variant per column (higher is better for top1, top5, *auroc, *aupr_in, *aupr_out; "
                      + "lower is better for nll, ece, alignment*, uniformity*; other columns are not marked)."]
+        let failed = variants.filter(didNotLearn)
+        if let classCount, !failed.isEmpty {
+            notes.append("Did not learn (mean top-1 below twice chance, 2/\(classCount)), so never bold on ece, alignment*, "
+                         + "uniformity* or noise OOD: \(failed.joined(separator: ", ")).")
+        }
         if !missing.isEmpty { notes.append("Missing (no evaluation in metrics.jsonl): \(missing.joined(separator: ", ")).") }
         let unfinished = self.unfinished
         if !unfinished.isEmpty { notes.append("Unfinished (last evaluation so far): \(unfinished.joined(separator: ", ")).") }

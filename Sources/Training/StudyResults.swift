@@ -56,13 +56,24 @@ public struct StudyResults: Equatable {
     public var runs: [Run]
     /// Names of the study's runs without an evaluation (no folder, no metrics.jsonl, or no eval record).
     public var missing: [String]
+    /// The study's `compare_to`: the variant the others are compared with seed by seed (nil: none).
+    public var baseline: String?
+    /// The classes of the training set: a variant whose mean top-1 is below twice chance (2/classes)
+    /// did not learn (``didNotLearn(_:)``). Nil: unknown, no variant is ruled out.
+    public var classCount: Int?
+    /// How many runs the study plans: variants × seeds, fewer where a variant lists its own seeds.
+    public var plannedRuns: Int
 
-    public init(name: String, variants: [String], seeds: [Int], runs: [Run], missing: [String] = []) {
+    public init(name: String, variants: [String], seeds: [Int], runs: [Run], missing: [String] = [],
+                baseline: String? = nil, classCount: Int? = nil, plannedRuns: Int? = nil) {
         self.name = name
         self.variants = variants
         self.seeds = seeds
         self.runs = runs
         self.missing = missing
+        self.baseline = baseline
+        self.classCount = classCount
+        self.plannedRuns = plannedRuns ?? variants.count * seeds.count
     }
 
     /// Reads every run of `study` from `folder` (the study folder). A metrics.jsonl with a torn last
@@ -82,7 +93,8 @@ public struct StudyResults: Equatable {
             }
         }
         return StudyResults(name: study.name, variants: study.variants.map(\.name), seeds: study.seeds,
-                            runs: runs, missing: missing)
+                            runs: runs, missing: missing, baseline: study.compareTo,
+                            classCount: study.runs.first?.config.data.dataset.builtIn?.classCount, plannedRuns: study.runs.count)
     }
 
     /// Every final metric name of any run, sorted: the columns of the tables.
@@ -123,17 +135,32 @@ public struct StudyResults: Equatable {
         return nil
     }
 
+    /// Whether `metric` is one a model that did not learn can win by being degenerate: a nearly
+    /// uniform classifier is calibrated (ece), scores noise as unlike anything (`ood_gaussian_*`,
+    /// `ood_uniform_*`), and collapsed embeddings are "aligned" (`alignment*`, `uniformity*`).
+    public static func rewardsDegenerateModels(_ metric: String) -> Bool {
+        metric == "ece" || ["alignment", "uniformity", "ood_gaussian_", "ood_uniform_"].contains(where: metric.hasPrefix)
+    }
+
+    /// Whether `variant` did not learn: its mean final top-1 is below twice chance, 2/classes (false
+    /// when the class count or its top-1 is unknown).
+    public func didNotLearn(_ variant: String) -> Bool {
+        guard let classCount, let top1 = summary(variant: variant, metric: MetricName.top1)?.mean else { return false }
+        return top1 < 2 / Double(classCount)
+    }
+
     /// The variants with the best mean of `metric` (several on a tie); empty when the metric has no
-    /// direction or fewer than two variants have a finite mean.
+    /// direction or fewer than two variants have a finite mean. A variant that did not learn is never
+    /// best on a metric that rewards degenerate models (``rewardsDegenerateModels(_:)``).
     public func best(metric: String) -> [String] {
         guard let direction = StudyResults.direction(of: metric) else { return [] }
         let means = variants.compactMap { variant in
             summary(variant: variant, metric: metric).map { (variant, $0.mean) }
         }.filter { $0.1.isFinite }
         guard means.count >= 2 else { return [] }
-        let values = means.map(\.1)
-        let target = direction == .higherIsBetter ? values.max()! : values.min()!
-        return means.filter { $0.1 == target }.map(\.0)
+        let eligible = StudyResults.rewardsDegenerateModels(metric) ? means.filter { !didNotLearn($0.0) } : means
+        guard let target = direction == .higherIsBetter ? eligible.map(\.1).max() : eligible.map(\.1).min() else { return [] }
+        return eligible.filter { $0.1 == target }.map(\.0)
     }
 
     /// The runs without a finished.json (their last evaluation is reported all the same).

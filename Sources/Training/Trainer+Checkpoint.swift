@@ -135,13 +135,13 @@ extension Trainer {
 
         /// From `state.json` (checkpoints from before elastic resume: the batch of their config and
         /// world size, the step in the epoch from the step count).
-        init(_ state: CheckpointState, data: DataPipeline) {
+        init(_ state: CheckpointState, data: any TrainingData) {
             epoch = state.epoch
             worldSize = state.worldSize
             globalBatchSize = state.globalBatchSize ?? state.config.training.batchSize * state.worldSize
             baseGlobalBatchSize = state.baseGlobalBatchSize ?? globalBatchSize
             stepInEpoch = state.stepInEpoch ?? {
-                let perEpoch = DistributedSampler(datasetCount: data.train?.count ?? 0, worldSize: state.worldSize, rank: 0,
+                let perEpoch = DistributedSampler(datasetCount: data.trainCount ?? 0, worldSize: state.worldSize, rank: 0,
                                                   shuffle: true, seed: UInt64(state.config.seed), tail: .drop)
                     .batchCount(batchSize: globalBatchSize / state.worldSize, dropLastBatch: true)
                 return perEpoch > 0 ? state.step % perEpoch : 0
@@ -203,7 +203,7 @@ extension Trainer {
 
     /// Steps per epoch on this world size (as the training loader will count them).
     var stepsPerEpoch: Int {
-        DistributedSampler(datasetCount: data.train?.count ?? 0, worldSize: communicator.size, rank: communicator.rank,
+        DistributedSampler(datasetCount: data.trainCount ?? 0, worldSize: communicator.size, rank: communicator.rank,
                            shuffle: true, seed: UInt64(config.seed), tail: .drop)
             .batchCount(batchSize: rankBatchSize, dropLastBatch: true)
     }

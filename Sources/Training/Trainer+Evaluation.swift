@@ -8,7 +8,7 @@ extension Trainer {
     /// across the ranks after every batch) ended it early.
     func evaluate() throws -> Bool {
         try averageRunningStatistics()
-        let evaluated = config.eval.split == .validation ? data.validationAsTest! : data
+        let evaluated = config.eval.split == .validation ? data.validationInPlaceOfTest()! : data
         var evaluator = Evaluator(model: model, communicator: communicator)
         evaluator.onBatch = { [watchdog] in watchdog?.beat() }
         evaluator.stopRequested = { [communicator] in
@@ -59,7 +59,7 @@ extension Trainer {
     /// The out-of-distribution sets: `eval.ood`'s test split (metrics `ood_*`), then Gaussian and
     /// uniform noise images with the training data's statistics when `eval.noise_ood_images` > 0
     /// (`ood_gaussian_*`, `ood_uniform_*`), all normalised like the training data.
-    static func outOfDistributionSets(_ config: TrainingConfig, data: DataPipeline,
+    static func outOfDistributionSets(_ config: TrainingConfig, data: any TrainingData,
                                       shape: ImageShape) throws -> [Evaluator.OutOfDistributionSet] {
         var sets: [Evaluator.OutOfDistributionSet] = []
         if let ood = config.eval.ood {
@@ -69,7 +69,7 @@ extension Trainer {
         if config.eval.noiseOODImages > 0 {
             for kind in NoiseImages.Kind.allCases {
                 let images = NoiseImages.make(kind, count: config.eval.noiseOODImages, shape: shape, statistics: data.statistics)
-                sets.append(.init(name: kind.rawValue, data: .evaluationOnly(images, statistics: data.statistics, source: data.source)))
+                sets.append(.init(name: kind.rawValue, data: DataPipeline.evaluationOnly(images, statistics: data.statistics, source: data.source)))
             }
         }
         return sets
@@ -81,7 +81,7 @@ extension Evaluator {
     /// set for a model trained on images of `shape`, normalised with the training data's `statistics`.
     /// `key` names the setting in errors (`eval.ood` or `--ood`).
     public static func outOfDistributionPipeline(_ name: DatasetName, root: String?, statistics: ChannelStatistics,
-                                                 shape: ImageShape, key: String) throws -> DataPipeline {
+                                                 shape: ImageShape, key: String) throws -> any TrainingData {
         let source = DatasetSource(name, root: root)
         let pipeline = try DataPipeline(source: source, statistics: statistics)
         guard let test = pipeline.test else {

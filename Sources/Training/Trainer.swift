@@ -39,7 +39,7 @@ public final class Trainer {
     public let communicator: Communicator
     public let runDirectory: URL
     public let model: ResNet
-    let data: DataPipeline
+    let data: any TrainingData
     let outOfDistributionSets: [Evaluator.OutOfDistributionSet]
     let optimizer: SGD
     let schedule: LearningRateSchedule
@@ -77,6 +77,8 @@ public final class Trainer {
     let statisticsBeforeStep = Tensor(shape: [0])
     /// Steps skipped for a non-finite loss or gradient (training.skip_nonfinite).
     var skippedSteps = 0
+    /// Images replaced by another of their class so far (`data.on_bad_image: skip`), over all ranks.
+    var badImages = 0
     /// The evaluation due at `globalStep` has not run: a stop signal ended it (see `runPendingEvaluation`).
     var evaluationPending = false
     /// Ends the job when this rank stops making progress (`distributed.stall_abort_s`), while `run` runs.
@@ -104,27 +106,25 @@ public final class Trainer {
             "--max-steps": maxSteps.map(String.init) ?? "none", "--resume": "\(resume)", "--conv-backend": "\(convolutionBackend)",
         ]), communicator)
 
-        let source = DatasetSource(config.data.dataset, root: config.data.root)
         // Every rank reads the data; if any fails, all stop together (the failing ones say why).
-        var pipeline: DataPipeline? = nil
+        var pipeline: (any TrainingData)? = nil
         var oodSets: [Evaluator.OutOfDistributionSet] = []
         try Trainer.allDecide(communicator, "reading the data") {
-            pipeline = try DataPipeline(source: source, subset: config.data.trainSubset.map { .firstBalanced(count: $0) } ?? .all,
-                                        validationCount: config.data.validationSubset)
-            if let held = config.data.validationSubset, let trainCount = pipeline!.train?.count, trainCount == 0 {
+            pipeline = try config.makeData()
+            if let held = config.data.validationSubset, let trainCount = pipeline!.trainCount, trainCount == 0 {
                 throw TrainingError.cannotStart("data.validation_subset: \(held) leaves no training examples; hold out fewer")
             }
-            if let shape = pipeline!.train?.shape {
-                oodSets = try Trainer.outOfDistributionSets(config, data: pipeline!, shape: shape)
+            if pipeline!.trainCount != nil {
+                oodSets = try Trainer.outOfDistributionSets(config, data: pipeline!, shape: pipeline!.inputShape)
             }
         }
         data = pipeline!
         outOfDistributionSets = oodSets
-        guard let train = data.train else {
+        guard data.trainCount != nil else {
             throw TrainingError.cannotStart("data.root: \(config.data.root) has no training split; point data.root at the dataset's folder")
         }
-        model = ResNet(name: config.model.name, inputChannels: train.shape.channels,
-                       classCount: config.data.dataset.classCount, width: config.model.width,
+        model = ResNet(name: config.model.name, inputChannels: data.inputShape.channels,
+                       classCount: data.classCount, width: config.model.width,
                        seed: UInt64(config.seed), makeConvolution: { convolutionBackend.makeKernel($0) })
         optimizer = SGD(arena: model.arena, configuration: .init(momentum: Float(config.optimizer.momentum),
                                                                  nesterov: config.optimizer.nesterov,
@@ -142,9 +142,10 @@ public final class Trainer {
         case .annealed(let from, let to): alpha = .annealed(from: from, to: to)
         }
         step = TrainingStep(model: model,
-                            schedule: MixingSchedule(method: config.mixing.method,
-                                                     probability: config.mixing.probability),
-                            mixedCount: config.mixing.n, concentration: alpha, options: config.mixing.multiMixOptions)
+                            schedule: MixingSchedule(method: config.mixing.method, probability: config.mixing.probability,
+                                                     fallback: config.mixing.resolvedFallback),
+                            mixedCount: config.mixing.n, concentration: alpha, options: config.mixing.multiMixOptions,
+                            fallbackConcentration: .fixed(config.mixing.resolvedFallbackAlpha))
         synchroniser = try GradientSynchroniser(
             communicator: communicator, gradients: model.arena.gradients, count: model.arena.trainableCount,
             bucketBytes: max(4, Int(config.distributed.bucketMB * 1_048_576)),
@@ -214,7 +215,7 @@ public final class Trainer {
         defer { loader.stop() }
         let stepsPerEpoch = loader.batchesPerEpoch
         guard stepsPerEpoch > 0 else {
-            throw TrainingError.cannotStart("training.batch_size: \(rankBatchSize) per rank × \(communicator.size) ranks is more than the \(data.train!.count) training examples; lower it or use fewer ranks")
+            throw TrainingError.cannotStart("training.batch_size: \(rankBatchSize) per rank × \(communicator.size) ranks is more than the \(data.trainCount ?? 0) training examples; lower it or use fewer ranks")
         }
         let shape = loader.shape
         let isRoot = communicator.rank == 0
@@ -230,8 +231,9 @@ public final class Trainer {
             let learningRate = schedule.rate(atEpoch: epochsDone) * learningRateScale
             let trainingProgress = epochsDone / Double(config.training.epochs)
 
-            // A step that may be skipped must leave BatchNorm's running statistics as they were.
-            if config.training.skipNonfinite {
+            // A step that may be skipped (or stopped by an image that did not decode) must leave
+            // BatchNorm's running statistics as they were.
+            if config.training.skipNonfinite || config.data.dataset == .imageFolder {
                 statisticsBeforeStep.resize(to: [runningStatistics.count])
                 statisticsBeforeStep.data.update(from: runningStatistics.baseAddress!, count: runningStatistics.count)
             }
@@ -244,13 +246,26 @@ public final class Trainer {
                                                                 progress: trainingProgress))
             runningStatisticsAreAveraged = false
             if let error = synchronisationError { throw error }
-            // The gradients' all-reduce carries three sums beside its last bucket (no round trip of
-            // their own): Σ loss, any non-finite loss, any stop signal.
+            // The gradients' all-reduce carries five sums beside its last bucket (no round trip of
+            // their own): Σ loss, any non-finite loss, any stop signal, any image that failed to
+            // decode, Σ images replaced (data.on_bad_image: skip).
             var agreement: [Double] = [outcome.loss.isFinite ? outcome.loss : 0,
                                        outcome.loss.isFinite ? 0 : 1,
-                                       PreemptionSignal.isRequested ? 1 : 0]
+                                       PreemptionSignal.isRequested ? 1 : 0,
+                                       batch.failure == nil ? 0 : 1,
+                                       Double(batch.badImages)]
             // Exposed communication: this wait, and the checksum comparison below.
             var communication = try synchroniser.finish(summing: &agreement)
+            badImages += Int(agreement[4])
+            if agreement[3] > 0 {
+                // Nothing of this step is kept: the checkpoint is the last completed step's, and a
+                // resumed run reads this batch again.
+                runningStatistics.baseAddress!.update(from: statisticsBeforeStep.data, count: runningStatistics.count)
+                _ = try saveCheckpoint()
+                let error = TrainingError.badImage(step: globalStep + 1, detail: batch.failure, checkpointStep: globalStep)
+                // The ranks that read a bad file say which (each its own); the others stay quiet.
+                throw batch.failure == nil ? error : TrainingError.agreed(error)
+            }
             // The averaged gradients are the same on every rank: so is this verdict.
             let gradientsFinite = Trainer.allFinite(model.arena.gradients, count: model.arena.trainableCount)
             let meanLoss = agreement[0] / Double(communicator.size)
@@ -300,6 +315,7 @@ public final class Trainer {
                                "data_wait_fraction": window.dataWaitFraction, "exposed_comm_ms": window.meanExposed * 1e3,
                                "step_ms": window.meanStepSeconds * 1e3]
                 if config.training.skipNonfinite { lastMetrics["skipped_steps"] = Double(skippedSteps) }
+                if config.data.dataset == .imageFolder { lastMetrics["bad_images"] = Double(badImages) }
                 try record(MetricsRecord(kind: .train, step: globalStep,
                                          epoch: Double(globalStep) / Double(stepsPerEpoch), values: lastMetrics))
                 window.reset()

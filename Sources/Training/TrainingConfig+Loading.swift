@@ -39,9 +39,10 @@ extension TrainingConfig {
             }
             user = ConfigNode.setting(value, at: components[...], in: user)
         }
-        // data.root's default depends on data.dataset: left out here, DataConfig's decoder fills it in.
-        let defaults = ConfigNode.removing(["data", "root"],
-                                           from: try Yams.compose(yaml: YAMLEncoder().encode(TrainingConfig()))!)
+        // data.root's and data.augment.crop_padding's defaults depend on data.dataset: left out here,
+        // DataConfig's decoder fills them in.
+        let defaults = ConfigNode.removing(["data", "augment", "crop_padding"], from: ConfigNode.removing(["data", "root"],
+                                           from: try Yams.compose(yaml: YAMLEncoder().encode(TrainingConfig()))!))
         let merged = ConfigNode.merge(defaults, user)
         let config: TrainingConfig
         do {

@@ -3,6 +3,28 @@ import Foundation
 import Tensors
 
 extension TrainingConfig {
+    /// The image-folder keys (checked whatever the dataset, so a typo fails early).
+    private func validateImageFolderSettings() throws {
+        try require((8...1024).contains(data.imageSize), "data.image_size", data.imageSize, "use an integer in [8, 1024]")
+        let scale = data.augment.scale, ratio = data.augment.ratio
+        try require(scale.count == 2 && scale.allSatisfy { $0.isFinite } && scale[0] > 0 && scale[0] <= scale[1] && scale[1] <= 1,
+                    "data.augment.scale", scale, "use [lo, hi] with 0 < lo ≤ hi ≤ 1 (torchvision's default [0.08, 1])")
+        try require(ratio.count == 2 && ratio.allSatisfy { $0.isFinite } && ratio[0] > 0 && ratio[0] <= ratio[1] && ratio[1] <= 100,
+                    "data.augment.ratio", ratio, "use [lo, hi] with 0 < lo ≤ hi ≤ 100 (torchvision's default [0.75, 1.3333])")
+        if let normalize = data.normalize {
+            let channels = data.inputShape.channels
+            try require(normalize.mean.count == channels && normalize.mean.allSatisfy { $0.isFinite && (0...1).contains($0) },
+                        "data.normalize.mean", normalize.mean, "give \(channels) values in [0, 1], one per channel")
+            try require(normalize.std.count == channels && normalize.std.allSatisfy { $0.isFinite && $0 >= 1e-4 && $0 <= 10 },
+                        "data.normalize.std", normalize.std, "give \(channels) values in [0.0001, 10], one per channel")
+        }
+        try require(data.evalCropFraction.isFinite && data.evalCropFraction > 0.1 && data.evalCropFraction <= 1,
+                    "data.eval_crop_fraction", data.evalCropFraction, "use a number in (0.1, 1] (0.875: resize to 256, crop 224)")
+        try require((1...64).contains(data.workers), "data.workers", data.workers, "use an integer in [1, 64]")
+        try require((1...(1 << 31)).contains(data.maxImagePixels), "data.max_image_pixels", data.maxImagePixels,
+                    "use an integer in [1, 2147483648]")
+    }
+
     /// Range-checks every value; throws a one-line ``ConfigError`` naming the first bad key path, its
     /// value and what is allowed. Pure: it does not look at the disk (the trainer checks that the
     /// data folders exist and hold the named dataset).
@@ -10,12 +32,14 @@ extension TrainingConfig {
         try require(TrainingConfig.isFolderName(name), "name", "\"\(name)\"", "use 1 to 200 letters, digits, '.', '_' and '-' (it names the run folder)")
         try require(seed >= 0, "seed", seed, "use an integer ≥ 0")
 
-        try require(!data.root.isEmpty, "data.root", "\"\"", "give the dataset folder")
+        try require(!data.root.isEmpty, "data.root", "\"\"", data.dataset == .imageFolder
+                    ? "give the folder holding train/CLASS/*.jpg (and val/CLASS/*.jpg)" : "give the dataset folder")
         if let subset = data.trainSubset { try require(subset >= 1, "data.train_subset", subset, "use an integer ≥ 1, or remove the key for all examples") }
         if let held = data.validationSubset { try require(held >= 1, "data.validation_subset", held, "use an integer ≥ 1, or remove the key for no validation split") }
         try require(eval.split == .test || data.validationSubset != nil, "eval.split", eval.split,
                     "set data.validation_subset to hold examples out for validation, or use eval.split: test")
         try require((0...16).contains(data.augment.cropPadding), "data.augment.crop_padding", data.augment.cropPadding, "use an integer in [0, 16]")
+        try validateImageFolderSettings()
 
         try require(model.width.isFinite && model.width > 0 && model.width <= 64, "model.width", model.width, "use a number in (0, 64]")
 
@@ -34,6 +58,9 @@ extension TrainingConfig {
                         "use {from: a, to: b} with a, b in (0, 1000]")
         }
         try require(mixing.probability.isFinite && (0...1).contains(mixing.probability), "mixing.probability", mixing.probability, "use a number in [0, 1]")
+        if let alpha = mixing.fallbackAlpha {
+            try require(alpha > 0 && alphas.contains(alpha), "mixing.fallback_alpha", alpha, "use a number in (0, 1000] (α of the fallback's input mixup, Beta(α, α))")
+        }
         if let m = mixing.m {
             try require(m >= 1 && m <= training.batchSize, "mixing.m", m,
                         "use an integer in [1, training.batch_size] = [1, \(training.batchSize)], or remove the key for all b")
@@ -72,9 +99,9 @@ extension TrainingConfig {
         try require(eval.everyEpochs >= 1, "eval.every_epochs", eval.everyEpochs, "use an integer ≥ 1")
         try require((0...100_000).contains(eval.noiseOODImages), "eval.noise_ood_images", eval.noiseOODImages, "use an integer in [0, 100000] (0: none)")
         if let ood = eval.ood {
-            try require(ood.dataset != data.dataset, "eval.ood.dataset", ood.dataset, "choose a dataset other than data.dataset (\(data.dataset))")
-            try require(ood.dataset.imageShape == data.dataset.imageShape, "eval.ood.dataset", ood.dataset,
-                        "its images (\(Self.channelsFirst(ood.dataset.imageShape))) must match data.dataset's (\(Self.channelsFirst(data.dataset.imageShape)))")
+            try require(ood.dataset.rawValue != data.dataset.rawValue, "eval.ood.dataset", ood.dataset, "choose a dataset other than data.dataset (\(data.dataset))")
+            try require(ood.dataset.imageShape == data.inputShape, "eval.ood.dataset", ood.dataset,
+                        "its images (\(Self.channelsFirst(ood.dataset.imageShape))) must match the model's input (\(Self.channelsFirst(data.inputShape)))")
             try require(!ood.root.isEmpty, "eval.ood.root", "\"\"", "give the OOD dataset folder")
         }
 

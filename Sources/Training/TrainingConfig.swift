@@ -9,7 +9,7 @@ import Models
 ///     seed: 0
 ///     data: {dataset: fashion-mnist, root: /usr/share/datasets/fashion-mnist, augment: {crop_padding: 4, horizontal_flip: true}}
 ///     model: {name: resnet20, width: 1}
-///     mixing: {method: multimix, n: 1000, alpha: [0.5, 2], probability: 1}
+///     mixing: {method: multimix, n: 1000, alpha: [0.5, 2], probability: 1}   # fallback: erm, fallback_alpha: 1 when absent
 ///     optimizer: {lr: 0.1, momentum: 0.9, nesterov: false, weight_decay: 0.0001}
 ///     schedule: {kind: cosine, warmup_epochs: 0, milestones: [], gamma: 0.1}
 ///     training: {epochs: 200, batch_size: 128, threads: 1, skip_nonfinite: false, log_every_steps: 50}
@@ -54,26 +54,59 @@ public struct TrainingConfig: Codable, Equatable, Sendable {
 
 /// `data`: the training set and its augmentation.
 public struct DataConfig: Codable, Equatable, Sendable {
-    /// The datasets this tool reads: the Datasets module's list (a ``ConfigChoice`` here).
-    public typealias Dataset = DatasetName
+    /// The datasets this tool reads: the built-in benchmarks and `image-folder` (a ``ConfigChoice`` here).
+    public typealias Dataset = DatasetChoice
 
     /// `data.augment`: training-time augmentation.
     public struct Augment: Codable, Equatable, Sendable {
         /// `data.augment.crop_padding`: random crop after zero-padding by this many pixels (0: none).
+        /// Default 4 for the built-in datasets; 0 for `image-folder`, whose training crop is the random
+        /// resized crop below (a positive value there resizes each image to `data.image_size` and
+        /// pad-crops it instead: small images, CIFAR- or TinyImageNet-like).
         public var cropPadding = 4
         /// `data.augment.horizontal_flip`: flip half the images left–right.
         public var horizontalFlip = true
+        /// `data.augment.scale`: image folders: the random resized crop's area fraction range
+        /// (torchvision's `scale`), within (0, 1].
+        public var scale = [0.08, 1.0]
+        /// `data.augment.ratio`: image folders: the random resized crop's aspect ratio range (w / h,
+        /// log-uniform; torchvision's `ratio`: 3/4 to 4/3, written with the 15 digits YAML keeps), positive.
+        public var ratio = [0.75, 1.33333333333333]
         public init() {}
+        public init(from decoder: Decoder) throws {
+            let container = try decoder.container(keyedBy: CodingKeys.self)
+            // Absent: DataConfig's decoder sets the dataset's default.
+            cropPadding = try container.decodeIfPresent(Int.self, forKey: .cropPadding) ?? 4
+            horizontalFlip = try container.decode(Bool.self, forKey: .horizontalFlip)
+            scale = try container.decodeIfPresent([Double].self, forKey: .scale) ?? Augment().scale
+            ratio = try container.decodeIfPresent([Double].self, forKey: .ratio) ?? Augment().ratio
+        }
         enum CodingKeys: String, CodingKey, CaseIterable {
-            case cropPadding = "crop_padding", horizontalFlip = "horizontal_flip"
+            case cropPadding = "crop_padding", horizontalFlip = "horizontal_flip", scale, ratio
         }
     }
 
-    /// `data.dataset`: fashion-mnist, mnist, cifar10 or cifar100.
+    /// `data.normalize`: per-channel mean and standard deviation of pixels scaled to [0, 1].
+    public struct Normalize: Codable, Equatable, Sendable {
+        /// `data.normalize.mean`: one value per channel, in [0, 1].
+        public var mean: [Double]
+        /// `data.normalize.std`: one value per channel, positive.
+        public var std: [Double]
+        public init(mean: [Double], std: [Double]) {
+            self.mean = mean
+            self.std = std
+        }
+        /// ImageNet's (torchvision's and timm's default): the default for image folders.
+        public static let imageNet = Normalize(mean: [0.485, 0.456, 0.406], std: [0.229, 0.224, 0.225])
+        enum CodingKeys: String, CodingKey, CaseIterable { case mean, std }
+    }
+
+    /// `data.dataset`: fashion-mnist, mnist, cifar10, cifar100, or image-folder (your own images:
+    /// `data.root/train/CLASS/*.jpg` and `data.root/val/CLASS/*.jpg`).
     public var dataset = Dataset.fashionMNIST
     /// `data.root`: the folder holding the dataset's files. Absent from a config file: the dataset's
-    /// default folder, ``defaultRoot(of:)``. (Set `dataset` and `root` together when building a
-    /// config in code.)
+    /// default folder, ``defaultRoot(of:)`` (image-folder has none: required). (Set `dataset` and
+    /// `root` together when building a config in code.)
     public var root = DataConfig.defaultRoot(of: .fashionMNIST)
     /// `data.train_subset`: train on the first this-many examples only (absent: all), balanced per
     /// class, after the validation examples are set aside. At least 1.
@@ -84,20 +117,47 @@ public struct DataConfig: Codable, Equatable, Sendable {
     public var validationSubset: Int?
     /// `data.augment`: see ``Augment``.
     public var augment = Augment()
+    /// `data.image_size`: image folders: the square side the model sees, in [8, 1024].
+    public var imageSize = 224
+    /// `data.normalize`: see ``Normalize``. Absent: computed from the training split for the built-in
+    /// datasets, ImageNet's for image folders (`multimix data inspect DIR` prints a folder's own).
+    public var normalize: Normalize?
+    /// `data.eval_crop_fraction`: image folders: evaluation resizes the shorter side to
+    /// ⌊image_size / fraction⌋ and takes the centre image_size square (0.875: 224 → 256 → 224). In (0, 1].
+    public var evalCropFraction = 0.875
+    /// `data.workers`: image folders: decoding threads per rank, in [1, 64].
+    public var workers = 1
+    /// `data.max_image_pixels`: image folders: a larger image (width × height, from its header) is
+    /// refused before it is decoded. Default Pillow's limit, 89478485. In [1, 2³¹].
+    public var maxImagePixels = 89_478_485
+    /// `data.on_bad_image`: image folders: an image that fails to decode during training stops the run
+    /// after a checkpoint of the last completed step (`error`, one line naming the file), or is replaced
+    /// by the next image of its class and counted as `bad_images` in the metrics (`skip`).
+    public var onBadImage = BadImagePolicy.error
 
     public init() {}
 
     enum CodingKeys: String, CodingKey, CaseIterable {
-        case dataset, root, trainSubset = "train_subset", validationSubset = "validation_subset", augment
+        case dataset, root, trainSubset = "train_subset", validationSubset = "validation_subset", augment,
+             imageSize = "image_size", normalize, evalCropFraction = "eval_crop_fraction", workers,
+             maxImagePixels = "max_image_pixels", onBadImage = "on_bad_image"
     }
 
     /// Where `data.root` points when a config leaves it out: Fashion-MNIST's Debian package folder,
     /// else the dataset's folder in `.cache/data` (where `launch/setup.sh` unpacks it), relative to
-    /// the folder the run starts in, as the shipped configs write it.
+    /// the folder the run starts in, as the shipped configs write it; "" for image-folder (required).
     public static func defaultRoot(of dataset: Dataset) -> String {
-        dataset.defaultRoot(dataDirectory: DatasetSource.relativeDataDirectory)
+        dataset.builtIn?.defaultRoot(dataDirectory: DatasetSource.relativeDataDirectory) ?? ""
     }
 
+    /// The shape of the model's input: the built-in dataset's, or `image_size`² RGB.
+    public var inputShape: ImageShape {
+        dataset.builtIn?.imageShape ?? ImageShape(height: imageSize, width: imageSize, channels: 3)
+    }
+
+    /// Every key after `augment`, and `augment.scale` / `augment.ratio`, is read with its default when
+    /// absent and written only for image folders (or when given, for `normalize`): configs of the
+    /// built-in datasets serialise, hash and resume as before these keys existed.
     public init(from decoder: Decoder) throws {
         let container = try decoder.container(keyedBy: CodingKeys.self)
         dataset = try container.decode(Dataset.self, forKey: .dataset)
@@ -105,6 +165,36 @@ public struct DataConfig: Codable, Equatable, Sendable {
         trainSubset = try container.decodeIfPresent(Int.self, forKey: .trainSubset)
         validationSubset = try container.decodeIfPresent(Int.self, forKey: .validationSubset)
         augment = try container.decode(Augment.self, forKey: .augment)
+        // crop_padding's default depends on the dataset: left out of the defaults, filled in here.
+        let augmentKeys = try container.nestedContainer(keyedBy: Augment.CodingKeys.self, forKey: .augment)
+        augment.cropPadding = try augmentKeys.decodeIfPresent(Int.self, forKey: .cropPadding) ?? (dataset == .imageFolder ? 0 : 4)
+        let defaults = DataConfig()
+        imageSize = try container.decodeIfPresent(Int.self, forKey: .imageSize) ?? defaults.imageSize
+        normalize = try container.decodeIfPresent(Normalize.self, forKey: .normalize)
+        evalCropFraction = try container.decodeIfPresent(Double.self, forKey: .evalCropFraction) ?? defaults.evalCropFraction
+        workers = try container.decodeIfPresent(Int.self, forKey: .workers) ?? defaults.workers
+        maxImagePixels = try container.decodeIfPresent(Int.self, forKey: .maxImagePixels) ?? defaults.maxImagePixels
+        onBadImage = try container.decodeIfPresent(BadImagePolicy.self, forKey: .onBadImage) ?? defaults.onBadImage
+    }
+
+    public func encode(to encoder: Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(dataset, forKey: .dataset)
+        try container.encode(root, forKey: .root)
+        try container.encodeIfPresent(trainSubset, forKey: .trainSubset)
+        try container.encodeIfPresent(validationSubset, forKey: .validationSubset)
+        var augmentKeys = container.nestedContainer(keyedBy: Augment.CodingKeys.self, forKey: .augment)
+        try augmentKeys.encode(augment.cropPadding, forKey: .cropPadding)
+        try augmentKeys.encode(augment.horizontalFlip, forKey: .horizontalFlip)
+        try container.encodeIfPresent(normalize, forKey: .normalize)
+        guard dataset == .imageFolder else { return }
+        try augmentKeys.encode(augment.scale, forKey: .scale)
+        try augmentKeys.encode(augment.ratio, forKey: .ratio)
+        try container.encode(imageSize, forKey: .imageSize)
+        try container.encode(evalCropFraction, forKey: .evalCropFraction)
+        try container.encode(workers, forKey: .workers)
+        try container.encode(maxImagePixels, forKey: .maxImagePixels)
+        try container.encode(onBadImage, forKey: .onBadImage)
     }
 }
 
@@ -189,8 +279,15 @@ public struct MixingConfig: Codable, Equatable, Sendable {
     public var n = 1000
     /// `mixing.alpha`: see ``Alpha``. Positive.
     public var alpha = Alpha.uniform(lower: 0.5, upper: 2.0)
-    /// `mixing.probability`: the chance that a step mixes at all (otherwise it is plain ERM). In [0, 1].
+    /// `mixing.probability`: the chance that a step uses `mixing.method` (otherwise `mixing.fallback`). In [0, 1].
     public var probability = 1.0
+    /// `mixing.fallback`: what the other steps do: `erm` (plain ERM) or `mixup` (input mixup, λ ~
+    /// Beta(fallback_alpha, fallback_alpha)). `probability: 0.5, fallback: mixup` is the authors' alternation.
+    /// Absent: erm (absent rather than written out, so the configs of runs made before the key have
+    /// the same hash: their studies' finished runs stay finished).
+    public var fallback: MixingFallback?
+    /// `mixing.fallback_alpha`: α of the fallback's input mixup. Positive; absent: 1.
+    public var fallbackAlpha: Double?
     /// `mixing.m`: MultiMix and Dense MultiMix interpolate a random m-subset of the b examples per
     /// mixed example (absent: all b, the paper's). In [1, training.batch_size].
     public var m: Int?
@@ -207,8 +304,14 @@ public struct MixingConfig: Codable, Equatable, Sendable {
     public init() {}
 
     enum CodingKeys: String, CodingKey, CaseIterable {
-        case method, n, alpha, probability, m, lossScale = "loss_scale", cleanLossWeight = "clean_loss_weight", attention
+        case method, n, alpha, probability, fallback, fallbackAlpha = "fallback_alpha", m, lossScale = "loss_scale"
+        case cleanLossWeight = "clean_loss_weight", attention
     }
+
+    /// The fallback, `erm` when absent.
+    public var resolvedFallback: MixingFallback { fallback ?? .erm }
+    /// The fallback's α, 1 when absent.
+    public var resolvedFallbackAlpha: Double { fallbackAlpha ?? 1 }
 
     /// The MultiMix knobs as the mixers take them.
     public var multiMixOptions: MultiMixOptions {
@@ -327,12 +430,12 @@ public struct DistributedConfig: Codable, Equatable, Sendable {
 public struct EvalConfig: Codable, Equatable, Sendable {
     /// `eval.ood`: the out-of-distribution set, scored by maximum softmax probability.
     public struct OOD: Codable, Equatable, Sendable {
-        /// `eval.ood.dataset`: a dataset other than `data.dataset`, with the same image shape.
-        public var dataset: DataConfig.Dataset
+        /// `eval.ood.dataset`: a built-in dataset other than `data.dataset`, with the model's input shape.
+        public var dataset: DatasetName
         /// `eval.ood.root`: its folder.
         public var root: String
 
-        public init(dataset: DataConfig.Dataset, root: String) {
+        public init(dataset: DatasetName, root: String) {
             self.dataset = dataset
             self.root = root
         }

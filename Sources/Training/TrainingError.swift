@@ -10,6 +10,9 @@ public enum TrainingError: Error, CustomStringConvertible {
     case configMismatch(ranks: [Int], key: String, values: (String, String), firstRank: Int)
     /// The run cannot start as asked (resume problems, empty shards, ...).
     case cannotStart(String)
+    /// An image of the batch of `step` could not be decoded (`data.on_bad_image: error`); the run was
+    /// checkpointed at the last completed step. `detail` is `PATH: REASON` on the rank that read it.
+    case badImage(step: Int, detail: String?, checkpointStep: Int?)
     /// Another rank failed first; its own message is in its output.
     case peerFailed(rank: Int, what: String)
     /// An error that every rank learnt about together (this rank's own, reported to the others).
@@ -25,6 +28,10 @@ public enum TrainingError: Error, CustomStringConvertible {
             return "rank\(ranks.count > 1 ? "s" : "") \(ranks.map(String.init).joined(separator: ", ")) started with other settings than rank 0: \(key) is \(values.0) on rank 0 and \(values.1) on rank \(firstRank); give every rank the same --config, --set and flags"
         case let .cannotStart(message):
             return message
+        case let .badImage(step, detail, checkpointStep):
+            let saved = checkpointStep.map { "checkpoint written at step \($0); " } ?? ""
+            return "step \(step): " + (detail.map { "cannot decode \($0)" } ?? "another rank could not decode an image of its batch (its error line names the file)")
+                + "; \(saved)replace or remove the file and resume with --resume auto, or set data.on_bad_image: skip"
         case let .peerFailed(rank, what):
             return "rank \(rank) failed while \(what); see its message above"
         case let .agreed(error):
@@ -38,6 +45,7 @@ public enum TrainingError: Error, CustomStringConvertible {
         case .nonFinite: return 3
         case .diverged, .configMismatch: return 4
         case .cannotStart, .peerFailed: return 1
+        case .badImage: return 6
         case .agreed(let error): return (error as? TrainingError)?.exitCode ?? 1
         }
     }

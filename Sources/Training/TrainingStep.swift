@@ -6,7 +6,7 @@ import Tensors
 /// One rank's forward and backward for one mini-batch, under any mixing method. Parameter gradients
 /// end up in the model's arena (announced to `model.onGradientsReady` as backward completes them).
 ///
-///     x, y ─[mixup | CutMix]→ encoder ─[manifold mixup after stage k]→ F
+///     x, y ─[mixup | CutMix | the fallback's input mixup]→ encoder ─[manifold mixup after stage k]→ F
 ///       F ─pool→ Z ─[MultiMix: Z̃ = ZΛ]→ classifier → soft-target CE
 ///       F ─[Dense MultiMix: Z̃ʲ = ZʲMʲ at every position]→ classifier → soft-target CE
 ///
@@ -19,6 +19,8 @@ public final class TrainingStep {
     private let denseMultiMix: DenseMultiMix
     private let objective: MixedObjective
     private let pairMix: PairMix
+    /// The fallback's input mixup (`mixing.fallback: mixup`): its own α and its own stream.
+    private let fallbackMix: PairMix
     private let cutMix: CutMix
     private let input = Tensor(shape: [0])
     private let targets = Tensor(shape: [0])
@@ -27,8 +29,11 @@ public final class TrainingStep {
     public struct Outcome: Sendable {
         /// The mean loss over this rank's (mixed) examples.
         public var loss: Double
-        /// The method this step used (the configured one, or ERM when its probability said so).
+        /// The method this step used (the configured one, or the fallback's, ERM or mixup, when its
+        /// probability said so).
         public var method: MixingMethod
+        /// Whether it was the configured method (false: the fallback).
+        public var usedMethod: Bool
         /// How many loss terms the mean is over (b, n, or n·r).
         public var lossTerms: Int
     }
@@ -37,8 +42,9 @@ public final class TrainingStep {
     ///   - mixedCount: n of MultiMix and Dense MultiMix (per rank).
     ///   - concentration: α (Dirichlet for MultiMix, Beta(α, α) for the pair methods).
     ///   - options: m, the loss scale, the clean-loss weight and the attention of the two MultiMixes.
+    ///   - fallbackConcentration: α of the fallback's input mixup, Beta(α, α).
     public init(model: ResNet, schedule: MixingSchedule, mixedCount: Int, concentration: Concentration,
-                options: MultiMixOptions = .paper) {
+                options: MultiMixOptions = .paper, fallbackConcentration: Concentration = .fixed(1)) {
         self.model = model
         self.schedule = schedule
         criterion = SoftTargetCrossEntropy(model.context)
@@ -47,6 +53,7 @@ public final class TrainingStep {
                                       examplesPerMix: options.examplesPerMix, attentionNormalisation: options.attention)
         objective = MixedObjective(lossScale: options.lossScale, cleanLossWeight: options.cleanLossWeight)
         pairMix = PairMix(concentration: concentration)
+        fallbackMix = PairMix(concentration: fallbackConcentration)
         cutMix = CutMix(concentration: concentration)
     }
 
@@ -58,10 +65,14 @@ public final class TrainingStep {
         SoftTargets.oneHot(labels.prefix(count), classes: model.classCount, into: targets)
         model.isTraining = true
 
-        let method = schedule.method(for: randomness)
+        let usedMethod = schedule.usesMethod(for: randomness)
+        let method = usedMethod ? schedule.method : schedule.fallback.method
         var x = input, y = targets
         var mixStage: Int? = nil
         switch method {
+        case .mixup where !usedMethod:
+            // The fallback: x̃ = λx + (1 − λ)x_π, λ ~ Beta(α_fallback), λ and π from the step's fallback stream.
+            (x, y) = fallbackMix.forward(input, targets: targets, randomness: randomness.fallback)
         case .mixup:
             (x, y) = pairMix.forward(input, targets: targets, randomness: randomness)
         case .cutmix:
@@ -116,7 +127,7 @@ public final class TrainingStep {
         model.encodeBackward(featureGradient, mixAfterStage: mixStage) { [pairMix] gradient in
             pairMix.backward(gradient)
         }
-        return Outcome(loss: loss, method: method, lossTerms: terms)
+        return Outcome(loss: loss, method: method, usedMethod: usedMethod, lossTerms: terms)
     }
 
     /// The classifier and the objective L = s·mean CE(mixed) + w·mean CE(clean) on the mixed rows (and

@@ -6,7 +6,7 @@ extension Multimix {
     struct Bench: ParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Benchmarks, each timed against its reference in the same run.",
-            subcommands: [BenchAllreduce.self, BenchConv.self, BenchTrain.self]
+            subcommands: [BenchAllreduce.self, BenchConv.self, BenchTrain.self, BenchData.self]
         )
     }
 }

@@ -1,6 +1,7 @@
 import ArgumentParser
 import DataFetch
 import Datasets
+import Foundation
 
 extension Multimix {
     /// `multimix data`: look at datasets before training on them.
@@ -64,9 +65,15 @@ extension Multimix {
             }
         }
 
+        @Option(help: "Image folders: images larger than this many pixels are reported as bad, not decoded.")
+        var maxImagePixels = 89_478_485
+
         func run() throws {
             // A link, a device or a folder at --grid is refused before any work (PNGWriter refuses it too).
             if let grid { try SafeFile.requireReplaceable(grid) }
+            if DatasetName(lenient: pathOrName) == nil, ImageFolderListing.isFolder(pathOrName + "/train") {
+                return try inspectImageFolder()
+            }
             let source = try DatasetSource.resolve(pathOrName, dataDirectory: dataDirectory, coarseLabels: coarseLabels)
             let report = try DatasetReport(source: source, statisticsSplit: split?.split)
             print(report.text)
@@ -77,6 +84,28 @@ extension Multimix {
             try PNGWriter.write(width: canvas.width, height: canvas.height, rgb: canvas.rgb, to: grid)
             print("grid     \(grid): \(min(classes, dataset.classCount)) classes x \(perClass) \(report.statisticsSplit) images, \(canvas.width)x\(canvas.height) pixels")
         }
+    }
+}
+
+extension Multimix.DataInspect {
+    /// An image folder: every file decoded with a progress line, then the report and, with --grid, a
+    /// grid of the first images of each class resized to 32 pixels.
+    func inspectImageFolder() throws {
+        let live = isatty(STDERR_FILENO) != 0
+        var last = Date.distantPast
+        let inspection = try ImageFolderInspection(root: pathOrName, maxPixels: maxImagePixels) { done, total in
+            let now = Date()
+            guard done == total || now.timeIntervalSince(last) >= (live ? 0.2 : 5) else { return }
+            last = now
+            let line = "decoding \(done)/\(total) images (\(100 * done / max(total, 1))%)"
+            FileHandle.standardError.write(Data((live ? "\r\(line)\u{1B}[K" + (done == total ? "\n" : "") : line + "\n").utf8))
+        }
+        print(inspection.text)
+        guard let grid else { return }
+        let images = inspection.gridImages(classes: classes, perClass: perClass, size: 32, maxPixels: maxImagePixels)
+        let canvas = ImageGrid.render(images, classes: Array(0..<min(classes, images.classCount)), perClass: perClass, scale: scale)
+        try PNGWriter.write(width: canvas.width, height: canvas.height, rgb: canvas.rgb, to: grid)
+        print("grid     \(grid): \(min(classes, images.classCount)) classes x \(perClass) train/ images at 32x32, \(canvas.width)x\(canvas.height) pixels")
     }
 }
 

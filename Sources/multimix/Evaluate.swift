@@ -74,12 +74,12 @@ struct Evaluate: ParsableCommand {
                                   fix: "evaluate an earlier checkpoint, or train again with a lower optimizer.lr")
         }
         let config = loaded.state.config
-        let source = DatasetSource(config.data.dataset, root: dataRoot ?? config.data.root)
-        let data = try DataPipeline(source: source)
-        guard let shape = data.test?.shape else {
-            throw ValidationError("\(source.root) has no test split to evaluate on")
+        let data = try config.makeData(root: dataRoot)
+        guard data.testCount != nil else {
+            throw ValidationError("\(data.source.root) has no \(config.data.dataset == .imageFolder ? "val/ folder" : "test split") to evaluate on")
         }
-        var oodData: DataPipeline? = nil
+        let shape = data.inputShape
+        var oodData: (any TrainingData)? = nil
         if let ood {
             let parts = ood.split(separator: "=", maxSplits: 1).map(String.init)
             oodData = try Evaluator.outOfDistributionPipeline(DatasetName(lenient: parts[0])!, root: parts.count > 1 ? parts[1] : nil,
@@ -90,7 +90,7 @@ struct Evaluate: ParsableCommand {
         let world = try Communicator.world
         ComputeThreads.set(threads)
         let model = ResNet(name: config.model.name, inputChannels: shape.channels,
-                           classCount: config.data.dataset.classCount, width: config.model.width,
+                           classCount: data.classCount, width: config.model.width,
                            makeConvolution: { makeConvolutionKernel($0) })
         try loaded.restoreParameters(into: model.arena, modelName: config.model.name.rawValue)
         let metrics = try Evaluator(model: model, communicator: world, batchSize: batchSize)

@@ -95,6 +95,7 @@ struct Train: ParsableCommand {
         }
         switch error {
         case .peerFailed: break  // the failing rank prints its own message
+        case .badImage(_, nil, _): break  // likewise: the rank that read the file names it
         case .agreed: printError(error, rank: world.rank, size: world.size, context: context)
         default: if world.rank == 0 { printError(error, rank: 0, size: 1, context: context) }
         }
@@ -116,8 +117,15 @@ struct Train: ParsableCommand {
 
     /// The data the config names exists and has a training split (the full check happens as it loads).
     static func checkData(_ config: TrainingConfig) throws {
-        let source = DatasetSource(config.data.dataset, root: config.data.root)
-        let advice = config.data.dataset.fetchAdvice(root: source.root)
+        guard let builtIn = config.data.dataset.builtIn else {
+            // An image folder: its listing pass (in the trainer, on every rank) says what is wrong.
+            guard ImageFolderListing.isFolder(config.data.root) else {
+                throw ValidationError("data.root: \(config.data.root) is not a folder; point it at the folder holding train/CLASS/*.jpg (and val/CLASS/*.jpg)")
+            }
+            return
+        }
+        let source = DatasetSource(builtIn, root: config.data.root)
+        let advice = builtIn.fetchAdvice(root: source.root)
         guard FileManager.default.fileExists(atPath: source.root) else {
             throw ValidationError("data.root: \(source.root) does not exist; \(advice)")
         }

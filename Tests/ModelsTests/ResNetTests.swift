@@ -16,6 +16,9 @@ final class ResNetTests: XCTestCase {
         XCTAssertEqual(try model("resnet20", channels: 3, classes: 10).parameterCount, 269_722)
         XCTAssertEqual(try model("resnet20", channels: 1, classes: 10).parameterCount, 269_434)
         XCTAssertEqual(try model("preactresnet18", channels: 3, classes: 100).parameterCount, 11_218_340)
+        // AlignMixup's: a stem BN (+2·64) and no final BN (−2·512). Kuang Liu's PreActResNet18 (no stem BN,
+        // no final BN) has 11,171,146 with 10 classes, + 90·513 for 100 = 11,217,316; + 128 = 11,217,444.
+        XCTAssertEqual(try model("preactresnet18-alignmixup", channels: 3, classes: 100).parameterCount, 11_217_444)
         let wrn = try model("wrn16-8", channels: 3, classes: 100).parameterCount
         XCTAssertEqual(Double(wrn) / 1e6, 11.0, accuracy: 0.05, "wrn16-8: \(wrn)")
         // torchvision's counts: resnet18 11,689,512 and resnet50 25,557,032 (1000 classes).
@@ -34,9 +37,24 @@ final class ResNetTests: XCTestCase {
         XCTAssertNotNil(preact.entry(named: "layer2.0.downsample.0.weight"))
         XCTAssertNotNil(preact.entry(named: "bn.running_mean"))
         XCTAssertNil(preact.entry(named: "bn1.weight"))
+        let align = try model("preactresnet18-alignmixup", channels: 3, classes: 10).arena
+        XCTAssertEqual(align.entry(named: "bn1.weight")?.shape, [64])
+        XCTAssertNil(align.entry(named: "bn.weight"))
+        XCTAssertNotNil(align.entry(named: "layer2.0.downsample.0.weight"))
+        XCTAssertNil(align.entry(named: "layer2.0.downsample.1.weight"))
         let r50 = try model("resnet50", channels: 3, classes: 10).arena
         XCTAssertEqual(r50.entry(named: "layer1.0.downsample.1.running_var")?.shape, [256])
         XCTAssertEqual(r50.entry(named: "layer4.2.conv3.weight")?.shape, [2048, 512, 1, 1])
+    }
+
+    /// AlignMixup's embeddings are the last block's sum, not a ReLU's output: some are negative.
+    func testAlignMixupEmbeddingsAreSigned() throws {
+        let net = try ResNet(name: "preactresnet18-alignmixup", inputChannels: 3, classCount: 10, width: 1.0 / 16)
+        let z = net.pool(net.encode(FiniteDifferences.randomTensor([2, 8, 8, 3], seed: 5)))
+        XCTAssertTrue((0..<z.count).contains { z.data[$0] < 0 })
+        let preact = try ResNet(name: "preactresnet18", inputChannels: 3, classCount: 10, width: 1.0 / 16)
+        let nonNegative = preact.pool(preact.encode(FiniteDifferences.randomTensor([2, 8, 8, 3], seed: 5)))
+        XCTAssertTrue((0..<nonNegative.count).allSatisfy { nonNegative.data[$0] >= 0 })
     }
 
     func testUnknownNameIsAnError() {

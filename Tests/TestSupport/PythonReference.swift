@@ -55,6 +55,29 @@ public enum PythonReference {
         throw XCTSkip("\(problem); \(fix)")
     }
 
+    /// The modules the image-folder tests import (numpy and Pillow: `make_image_folder.py`, and
+    /// Pillow as the decoding reference).
+    public static let imageModules = ["numpy", "PIL"]
+    static let imageProblem: String? = problem(importing: imageModules)
+
+    /// The interpreter, once it imports numpy and Pillow; fails in CI, skips elsewhere.
+    public static func requireImages() throws -> String {
+        guard let problem = imageProblem else { return interpreter }
+        let fix = "run bash launch/test.sh (its .build/python-venv has numpy and Pillow), or point MULTIMIX_TEST_PYTHON at a Python with them"
+        if isCI { throw PythonReferenceMissing(description: "CI=true and \(problem); \(fix)") }
+        throw XCTSkip("\(problem); \(fix)")
+    }
+
+    /// Runs `arguments` with the interpreter (numpy and Pillow required, PyTorch not), at most
+    /// `timeout` seconds.
+    public static func runImages(_ arguments: [String], timeout: Double = 300) throws -> MPIRun.Result {
+        let python = try requireImages()
+        let result = try MPIRun.launch([python] + arguments, timeout: timeout,
+                                       environment: ["PYTHONPATH": folder.path, "OMP_NUM_THREADS": "1"])
+        XCTAssertFalse(result.timedOut, "python \(arguments.first ?? "") did not finish within \(Int(timeout)) s")
+        return result
+    }
+
     /// Runs `arguments` with the interpreter (`python/` importable), at most `timeout` seconds;
     /// returns its exit status and output (stdout and stderr together). `tensorBoard`: the test needs
     /// the `tensorboard` package too.

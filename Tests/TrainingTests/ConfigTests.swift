@@ -66,7 +66,7 @@ final class ConfigTests: XCTestCase {
                        "config: eval.ood.rot: unknown key (did you mean root?); valid keys in eval.ood are dataset, root")
         XCTAssertTrue(error("trainig: {epochs: 3}").hasPrefix("config: trainig: unknown key (did you mean training?); valid keys at the top level are name, seed, data,"))
         XCTAssertEqual(error("data: {augment: {flip: true}}"),
-                       "config: data.augment.flip: unknown key; valid keys in data.augment are crop_padding, horizontal_flip")
+                       "config: data.augment.flip: unknown key; valid keys in data.augment are crop_padding, horizontal_flip, scale, ratio")
     }
 
     func testDuplicateKeyIsRefused() {
@@ -85,7 +85,7 @@ final class ConfigTests: XCTestCase {
 
     func testChoicesListTheValidNames() {
         XCTAssertEqual(error("data: {dataset: cifar11}"),
-                       "config: data.dataset: \"cifar11\" is not a dataset (did you mean cifar10?); use one of fashion-mnist, mnist, cifar10, cifar100")
+                       "config: data.dataset: \"cifar11\" is not a dataset (did you mean cifar10?); use one of fashion-mnist, mnist, cifar10, cifar100, image-folder")
         XCTAssertEqual(error("mixing: {method: multi-mix}"),
                        "config: mixing.method: \"multi-mix\" is not a mixing method (did you mean multimix?); use one of erm, mixup, cutmix, manifold-mixup, multimix, dense-multimix")
         XCTAssertTrue(error("model: {name: resnet21}").contains("use one of resnet20, resnet32, resnet56, resnet110, preactresnet18, preactresnet34, wrn16-8, resnet18, resnet50"))
@@ -121,8 +121,27 @@ final class ConfigTests: XCTestCase {
         XCTAssertEqual(error("name: my run"), "config: name: \"my run\" is not allowed; use 1 to 200 letters, digits, '.', '_' and '-' (it names the run folder)")
         XCTAssertTrue(error("name: " + String(repeating: "a", count: 300)).hasSuffix("is not allowed; use 1 to 200 letters, digits, '.', '_' and '-' (it names the run folder)"))
         XCTAssertEqual(error("data: {dataset: cifar10}\neval: {ood: {dataset: mnist, root: /x}}"),
-                       "config: eval.ood.dataset: mnist is not allowed; its images (1x28x28) must match data.dataset's (3x32x32)")
+                       "config: eval.ood.dataset: mnist is not allowed; its images (1x28x28) must match the model's input (3x32x32)")
         XCTAssertEqual(error("checkpoint: {keep: 0}"), "config: checkpoint.keep: 0 is not allowed; use an integer ≥ 1")
+    }
+
+    func testFallbackKeys() throws {
+        let config = try TrainingConfig.parse(yaml: "mixing: {method: multimix, probability: 0.5, fallback: mixup, fallback_alpha: 2}")
+        XCTAssertEqual(config.mixing.fallback, .mixup)
+        XCTAssertEqual(config.mixing.fallbackAlpha, 2)
+        let defaults = try TrainingConfig.parse(yaml: "")
+        XCTAssertNil(defaults.mixing.fallback)
+        XCTAssertNil(defaults.mixing.fallbackAlpha)
+        XCTAssertEqual(defaults.mixing.resolvedFallback, .erm)
+        XCTAssertEqual(defaults.mixing.resolvedFallbackAlpha, 1)
+        // Absent keys are not written: a config without them keeps the hash it had before they existed.
+        XCTAssertFalse(try defaults.yamlText().contains("fallback"))
+        XCTAssertEqual(try TrainingConfig.parse(yaml: try config.yamlText()), config)
+        XCTAssertEqual(error("mixing: {fallback: cutmix}"),
+                       "config: mixing.fallback: \"cutmix\" is not a mixing fallback; use one of erm, mixup")
+        XCTAssertEqual(error("mixing: {fallback_alpha: 0}"),
+                       "config: mixing.fallback_alpha: 0.0 is not allowed; use a number in (0, 1000] (α of the fallback's input mixup, Beta(α, α))")
+        XCTAssertTrue(error("mixing: {fallback: mixup, fallback_alpha: 1e308}").hasSuffix("use a number in (0, 1000] (α of the fallback's input mixup, Beta(α, α))"))
     }
 
     func testOverridesApplyBeforeValidation() throws {
@@ -192,7 +211,8 @@ final class ConfigTests: XCTestCase {
     /// written back to it (the config's choices are the libraries' own enums).
     func testEveryChoiceRoundTripsThroughYAML() throws {
         for dataset in DataConfig.Dataset.allCases {
-            try assertRoundTrip(dataset, "data: {dataset: \(dataset.rawValue)}", "dataset", \.data.dataset)
+            let root = dataset == .imageFolder ? ", root: /data/photos" : ""
+            try assertRoundTrip(dataset, "data: {dataset: \(dataset.rawValue)\(root)}", "dataset", \.data.dataset)
         }
         for name in ModelConfig.Name.allCases {
             try assertRoundTrip(name, "model: {name: \(name.rawValue)}", "name", \.model.name)
@@ -218,7 +238,8 @@ final class ConfigTests: XCTestCase {
             .fashionMNIST: "/usr/share/datasets/fashion-mnist", .mnist: ".cache/data/mnist",
             .cifar10: ".cache/data/cifar-10-batches-bin", .cifar100: ".cache/data/cifar-100-binary",
         ]
-        XCTAssertEqual(Set(expected.keys), Set(DataConfig.Dataset.allCases))
+        XCTAssertEqual(Set(expected.keys), Set(DataConfig.Dataset.allCases).subtracting([.imageFolder]),
+                       "every built-in dataset has a default folder (an image folder has none: data.root is required)")
         for (dataset, root) in expected {
             let config = try TrainingConfig.parse(yaml: "data: {dataset: \(dataset)}")
             XCTAssertEqual(config.data.root, root)

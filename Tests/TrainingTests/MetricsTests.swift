@@ -113,6 +113,30 @@ final class MetricsTests: XCTestCase {
         XCTAssertEqual(Set(tally.rawValues.keys), ["alignment_raw", "uniformity_raw"])
     }
 
+    func testScaleFreeAlignmentAndUniformityAndMeanNormByHand() throws {
+        // (1,0), (0,1) | (−1,0), (3,0): ‖z‖² = 1, 1, 1, 9 → R = √(12/4) = √3; mean ‖z‖ = (1 + 1 + 1 + 3)/4 = 1.5.
+        // Divided by R the raw distances² (2, 4, 4, 2, 10, 16) are divided by 3: alignment (2 + 16)/2/3 = 3,
+        // uniformity log((2e^(−4/3) + 2e^(−8/3) + e^(−20/3) + e^(−32/3))/6).
+        let embeddings: [Float] = [1, 0, 0, 1, -1, 0, 3, 0]
+        var norms = EmbeddingNorms()
+        norms.add(embeddings: embeddings, dimension: 2)
+        XCTAssertEqual(norms.rms, 3.0.squareRoot(), accuracy: 1e-12)
+        XCTAssertEqual(norms.mean, 1.5, accuracy: 1e-12)
+        XCTAssertEqual(EmbeddingNorms(flattened: norms.flattened), norms)
+        let expectedUniformity = log((2 * exp(-4.0 / 3) + 2 * exp(-8.0 / 3) + exp(-20.0 / 3) + exp(-32.0 / 3)) / 6)
+        // The same numbers for the embeddings times 5 (their R is 5√3): scale-free.
+        for c: Float in [1, 5] {
+            var scaled = EmbeddingNorms()
+            scaled.add(embeddings: embeddings.map { $0 * c }, dimension: 2)
+            var tally = EmbeddingTally()
+            tally.add(embeddings: embeddings.map { $0 * c }, dimension: 2, labels: [0, 0, 1, 1], normalise: false,
+                      scale: Float(1 / scaled.rms))
+            XCTAssertEqual(tally.alignment, 3, accuracy: 1e-5)
+            XCTAssertEqual(tally.uniformity, expectedUniformity, accuracy: 1e-5)
+        }
+        XCTAssertEqual(Set(EmbeddingTally().scaleFreeValues.keys), ["alignment_rms", "uniformity_rms"])
+    }
+
     func testEmbeddingSubsamplingAndMerge() {
         let count = 300, dimension = 5
         let embeddings = (0..<count * dimension).map { Float(sin(Double($0) * 0.61)) }

@@ -1,3 +1,4 @@
+import Datasets
 import Foundation
 import Layers
 import Models
@@ -37,11 +38,11 @@ final class PyTorchInteropTests: XCTestCase {
     /// PyTorch's) and BatchNorm folded into scale and shift here, so each of up to 110 layers adds
     /// a few ulps of relative error; a wrong tensor layout or architecture is off by O(1).
     func testEveryModelLoadsStrictlyInPyTorchWithTheSameLogits() throws {
-        let cases: [(ModelConfig.Name, Double, DataConfig.Dataset)] = [
+        let cases: [(ModelConfig.Name, Double, DatasetName)] = [
             (.resnet20, 0.25, .fashionMNIST), (.resnet20, 0.25, .cifar10), (.resnet32, 0.25, .cifar10),
             (.resnet56, 0.25, .cifar100), (.resnet110, 0.25, .cifar10), (.preactresnet18, 1.0 / 16, .cifar100),
             (.preactresnet34, 1.0 / 16, .cifar10), (.wrn16_8, 1.0 / 16, .cifar10), (.resnet18, 1.0 / 16, .cifar10),
-            (.resnet50, 1.0 / 16, .cifar100),
+            (.resnet50, 1.0 / 16, .cifar100), (.preactresnet18AlignMixup, 1.0 / 16, .cifar10),
         ]
         XCTAssertEqual(Set(cases.map(\.0.rawValue)), Set(ResNetSpecification.names), "every model is checked")
         _ = try PythonReference.require()
@@ -51,7 +52,7 @@ final class PyTorchInteropTests: XCTestCase {
             config.name = "interop-\(name.rawValue)"
             config.model.name = name
             config.model.width = width
-            config.data.dataset = dataset
+            config.data.dataset = DatasetChoice(dataset)
             let shape = dataset.imageShape
             let model = ResNet(name: name, inputChannels: shape.channels, classCount: dataset.classCount,
                                width: width, seed: UInt64(index))

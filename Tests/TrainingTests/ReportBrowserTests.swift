@@ -132,9 +132,11 @@ final class ReportBrowserTests: XCTestCase {
             .init(variant: "erm", seed: 0, evaluations: try MetricsLog.read(erm.appendingPathComponent("metrics.jsonl")).filter { $0.kind == .eval }),
             .init(variant: "erm", seed: 1, evaluations: [MetricsRecord(kind: .eval, step: 96, epoch: 3, values: [MetricName.top1: 0.6, MetricName.ece: 0.1, MetricName.nll: 1.1])]),
             .init(variant: "multimix", seed: 0, evaluations: try MetricsLog.read(multimixRun.appendingPathComponent("metrics.jsonl")).filter { $0.kind == .eval }),
-        ])
+        ], baseline: "erm", classCount: 10)
         let study = try StudyReport.write(results, to: folder)
-        // Top-1 against epochs, then a bar chart per charted metric: top1, ece, nll, 2 AUROCs, 2 alignments, 2 uniformities.
-        try check(study, name: "study-report", svgCount: 1 + 9)
+        // Top-1 against epochs, then a bar chart per charted metric: top1, ece, nll, 2 AUROCs, 3 alignments
+        // (normalised, raw, scale-free), 3 uniformities; the paired tables are tables.
+        try check(study, name: "study-report", svgCount: 1 + 11)
+        XCTAssertTrue(try String(contentsOf: study, encoding: .utf8).contains("Paired differences against erm"))
     }
 }

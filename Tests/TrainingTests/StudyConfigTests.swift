@@ -64,9 +64,9 @@ final class StudyConfigTests: XCTestCase {
 
     func testUnknownKeysNameThePathTheValidKeysAndTheClosest() {
         XCTAssertEqual(error(yaml(extra: "sed: [1]\n")),
-                       "study s.yaml: sed: unknown key (did you mean set?); valid keys at the top level are name, base, seeds, set, variants")
+                       "study s.yaml: sed: unknown key (did you mean set?); valid keys at the top level are name, base, seeds, set, compare_to, variants")
         XCTAssertEqual(error(yaml(variants: "[{name: a}, {name: b, sett: []}]")),
-                       "study s.yaml: variants[1].sett: unknown key (did you mean set?); valid keys in variants[1] are name, set")
+                       "study s.yaml: variants[1].sett: unknown key (did you mean set?); valid keys in variants[1] are name, set, seeds")
     }
 
     func testWrongTypesNameThePath() {
@@ -113,6 +113,21 @@ final class StudyConfigTests: XCTestCase {
                        "study s.yaml: variants[0].set[0]: seed is set by the study for each run; list the seeds under seeds")
     }
 
+    /// `compare_to` names a variant; a variant's `seeds` are some of the study's, kept in its order.
+    func testCompareToAndVariantSeeds() throws {
+        let study = try parse(yaml(seeds: "[0, 1, 2]", variants: "[{name: erm, set: [mixing.method=erm]}, {name: mm, seeds: [2, 0]}]",
+                                   extra: "compare_to: erm\n"))
+        XCTAssertEqual(study.compareTo, "erm")
+        XCTAssertEqual(study.runs.map(\.config.name), ["erm-s00", "erm-s01", "erm-s02", "mm-s00", "mm-s02"])
+        XCTAssertNil(try parse(yaml()).compareTo)
+        XCTAssertEqual(error(yaml(extra: "compare_to: ermm\n")),
+                       "study s.yaml: compare_to: \"ermm\" is not a variant of this study; name one of erm, mm, or remove the key")
+        XCTAssertEqual(error(yaml(variants: "[{name: a, seeds: [0, 5]}]")),
+                       "study s.yaml: variants[0].seeds[1]: 5 is not one of the study's seeds; use some of 0, 1, or remove the key for all")
+        XCTAssertEqual(error(yaml(variants: "[{name: a, seeds: []}]")),
+                       "study s.yaml: variants[0].seeds: no seeds; give at least one, or remove the key for all the study's seeds")
+    }
+
     /// Every study in configs/studies/ loads, with every run's config valid.
     func testShippedStudiesAreValid() throws {
         let studies = Repository.root.appendingPathComponent("configs/studies")
@@ -121,7 +136,20 @@ final class StudyConfigTests: XCTestCase {
         for file in files {
             let study = try StudyConfig.load(contentsOf: studies.appendingPathComponent(file))
             XCTAssertEqual(study.name + ".yaml", file)
-            XCTAssertEqual(study.runs.count, study.variants.count * study.seeds.count, file)
+            XCTAssertEqual(study.runs.count, study.variants.map { ($0.seeds ?? study.seeds).count }.reduce(0, +), file)
+            if let baseline = study.compareTo { XCTAssertTrue(study.variants.contains { $0.name == baseline }, file) }
+        }
+    }
+
+    /// The Fashion-MNIST study keeps every step mixed and no fallback keys: its runs' configs (and so
+    /// their hashes in finished.json) are those its README table was measured with.
+    func testFashionStudyKeepsEveryStepMixed() throws {
+        let study = try StudyConfig.load(contentsOf: Repository.root.appendingPathComponent("configs/studies/fashion-mnist-resnet20.yaml"))
+        for run in study.runs {
+            XCTAssertEqual(run.config.mixing.probability, 1, run.name)
+            XCTAssertNil(run.config.mixing.fallback, run.name)
+            XCTAssertNil(run.config.mixing.fallbackAlpha, run.name)
+            XCTAssertFalse(try run.config.yamlText().contains("fallback"), run.name)
         }
     }
 

@@ -148,4 +148,82 @@ final class StudyResultsTests: XCTestCase {
         XCTAssertTrue(page.contains("<td>erm</td><td class=\"value\">2</td>"), page)
         XCTAssertTrue(page.contains("<pre>name: s\n</pre>"))
     }
+
+    /// Paired differences against `compare_to`, by hand: d = (0.63 − 0.60, 0.66 − 0.62, 0.65 − 0.64) =
+    /// (0.03, 0.04, 0.01); d̄ = 0.08/3 = 0.026667; s_d = √(((0.03 − d̄)² + (0.04 − d̄)² + (0.01 − d̄)²)/2)
+    /// = √(4.6667·10⁻⁴/2) = 0.015275; t₀.₉₇₅(2) = 4.303; half-width 4.302653 · 0.015275/√3 = 0.037946;
+    /// interval [−0.011279, 0.064612]: it holds 0, though every seed is positive.
+    func testPairedDifferencesAndTheirTIntervalMatchAHandComputation() throws {
+        let results = StudyResults(name: "s", variants: ["erm", "mm", "one"], seeds: [0, 1, 2], runs: [
+            run("erm", 0, ["top1": 0.60]), run("erm", 1, ["top1": 0.62]), run("erm", 2, ["top1": 0.64]),
+            run("mm", 0, ["top1": 0.63]), run("mm", 1, ["top1": 0.66]), run("mm", 2, ["top1": 0.65]),
+            run("one", 1, ["top1": 0.70]),
+        ], baseline: "erm")
+        let paired = try XCTUnwrap(results.paired(variant: "mm", metric: "top1"))
+        XCTAssertEqual(paired.seeds, [0, 1, 2])
+        for (d, expected) in zip(paired.differences, [0.03, 0.04, 0.01]) { XCTAssertEqual(d, expected, accuracy: 1e-12) }
+        XCTAssertEqual(paired.mean, 0.08 / 3, accuracy: 1e-12)
+        XCTAssertEqual(try XCTUnwrap(paired.std), 0.015275252, accuracy: 1e-9)
+        let interval = try XCTUnwrap(paired.interval)
+        XCTAssertEqual(interval.low, -0.011279166, accuracy: 1e-8)
+        XCTAssertEqual(interval.high, 0.064612499, accuracy: 1e-8)
+        // One shared seed: a difference, no interval. The baseline has no difference from itself.
+        let one = try XCTUnwrap(results.paired(variant: "one", metric: "top1"))
+        XCTAssertEqual(one.seeds, [1])
+        XCTAssertEqual(one.mean, 0.08, accuracy: 1e-12)
+        XCTAssertNil(one.interval)
+        XCTAssertNil(results.paired(variant: "erm", metric: "top1"))
+        XCTAssertNil(StudyResults(name: "s", variants: ["erm", "mm"], seeds: [0], runs: []).paired(variant: "mm", metric: "top1"))
+
+        XCTAssertEqual(results.pairedTable()?.rows.map { $0.map(\.text) },
+                       [["mm", "+0.0267 [-0.0113, +0.0646]"], ["one", "+0.0800 [–]"]])
+        XCTAssertEqual(results.pairedSeedTable()?.rows.map { $0.map(\.text) }, [
+            ["mm", "0", "+0.0300"], ["mm", "1", "+0.0400"], ["mm", "2", "+0.0100"],
+            ["one", "1", "+0.0800"],
+        ])
+        let markdown = results.markdown()
+        XCTAssertTrue(markdown.contains("## Paired differences against erm"))
+        XCTAssertTrue(markdown.contains("| mm | +0.0267 [-0.0113, +0.0646] |"))
+        XCTAssertTrue(markdown.contains("| mm | 2 | +0.0100 |"))
+        let csv = results.csv().split(separator: "\n").map(String.init)
+        XCTAssertEqual(csv[0], "variant,seed,epoch,top1,wall_seconds,d_top1")
+        XCTAssertEqual(csv[1], "erm,0,10,0.6,,")
+        XCTAssertTrue(csv[4].hasPrefix("mm,0,10,0.63,,0.03"))
+        XCTAssertEqual(csv.count, 1 + 7 + 2 * 3)
+        XCTAssertTrue(csv[8].hasPrefix("mm,mean,,,,0.02666"))
+        XCTAssertTrue(csv[9].hasPrefix("mm,ci95_low,,,,-0.01127916"))
+        XCTAssertTrue(csv[10].hasPrefix("mm,ci95_high,,,,0.06461249"))
+        XCTAssertEqual(csv[12], "one,ci95_low,,,,")
+        XCTAssertTrue(StudyReport.html(results).contains("Paired differences against erm"))
+    }
+
+    /// t₀.₉₇₅(ν) against scipy.stats.t.ppf(0.975, ν).
+    func testTQuantiles() {
+        let exact: [(Int, Double)] = [(1, 12.706205), (2, 4.302653), (3, 3.182446), (9, 2.262157), (30, 2.042272),
+                                      (31, 2.039513), (40, 2.021075), (60, 2.000298), (120, 1.979930), (1000, 1.962339)]
+        for (nu, t) in exact { XCTAssertEqual(StudyResults.tQuantile975(degreesOfFreedom: nu), t, accuracy: 2e-6, "ν = \(nu)") }
+    }
+
+    /// A variant below twice chance (2/10 for 10 classes) is never best on ece, alignment*, uniformity*
+    /// or noise OOD, however good its number there; it still is on top-1's other columns' rules.
+    func testAVariantThatDidNotLearnIsNeverBestOnDegenerateMetrics() {
+        let values: [String: [String: Double]] = [
+            "erm": ["top1": 0.65, "ece": 0.035, "alignment_rms": 0.9, "uniformity_rms": -1.0, "ood_gaussian_auroc": 0.4, "ood_auroc": 0.67],
+            "paper": ["top1": 0.11, "ece": 0.010, "alignment_rms": 0.1, "uniformity_rms": -3.0, "ood_gaussian_auroc": 0.6, "ood_auroc": 0.48],
+            "mm": ["top1": 0.63, "ece": 0.023, "alignment_rms": 1.1, "uniformity_rms": -1.5, "ood_gaussian_auroc": 0.3, "ood_auroc": 0.66],
+        ]
+        let runs = ["erm", "paper", "mm"].map { run($0, 0, values[$0]!) }
+        let results = StudyResults(name: "s", variants: ["erm", "paper", "mm"], seeds: [0], runs: runs, classCount: 10)
+        XCTAssertTrue(results.didNotLearn("paper"))
+        XCTAssertFalse(results.didNotLearn("mm"))
+        XCTAssertEqual(results.best(metric: "ece"), ["mm"])
+        XCTAssertEqual(results.best(metric: "alignment_rms"), ["erm"])
+        XCTAssertEqual(results.best(metric: "uniformity_rms"), ["mm"])
+        XCTAssertEqual(results.best(metric: "ood_gaussian_auroc"), ["erm"])
+        XCTAssertEqual(results.best(metric: "top1"), ["erm"])
+        XCTAssertTrue(results.notes().contains { $0.hasPrefix("Did not learn") && $0.hasSuffix(": paper.") })
+        // Without the class count there is no rule.
+        let unknown = StudyResults(name: "s", variants: ["erm", "paper", "mm"], seeds: [0], runs: runs)
+        XCTAssertEqual(unknown.best(metric: "ece"), ["paper"])
+    }
 }

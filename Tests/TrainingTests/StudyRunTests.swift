@@ -85,7 +85,7 @@ final class StudyRunTests: XCTestCase {
         let csv = try text("results.csv"), markdown = try text("results.md"), report = try text("report.html")
         let rows = csv.split(separator: "\n")
         XCTAssertEqual(rows.count, 5, csv)
-        XCTAssertTrue(rows[0].hasPrefix("variant,seed,epoch,alignment,alignment_raw,ece,nll,top1,top5,uniformity,uniformity_raw,wall_seconds"), csv)
+        XCTAssertTrue(rows[0].hasPrefix("variant,seed,epoch,alignment,alignment_raw,alignment_rms,ece,embedding_norm,nll,top1,top5,uniformity,uniformity_raw,uniformity_rms,wall_seconds"), csv)
         XCTAssertEqual(rows.dropFirst().map { $0.split(separator: ",").prefix(3).joined(separator: ",") },
                        ["erm,0,1", "erm,1,1", "multimix,0,1", "multimix,1,1"])
         XCTAssertEqual(markdown.split(separator: "\n").filter { $0.hasPrefix("| erm | 2 |") || $0.hasPrefix("| multimix | 2 |") }.count, 2, markdown)

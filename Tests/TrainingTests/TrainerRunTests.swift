@@ -117,7 +117,7 @@ final class TrainerRunTests: XCTestCase {
             let eval = try XCTUnwrap(text.split(separator: "\n").compactMap { line in
                 try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any]
             }.last { $0["kind"] as? String == "eval" })
-            for key in ["top1", "alignment", "uniformity", "alignment_raw", "uniformity_raw",
+            for key in ["top1", "alignment", "uniformity", "alignment_raw", "uniformity_raw", "alignment_rms", "uniformity_rms", "embedding_norm",
                         "ood_gaussian_auroc", "ood_gaussian_aupr_in", "ood_uniform_auroc", "ood_uniform_aupr_out"] {
                 XCTAssertNotNil(eval[key] as? Double, "\(method): \(key) missing from \(eval)")
             }
@@ -133,8 +133,20 @@ final class TrainerRunTests: XCTestCase {
     /// BatchNorm running statistics (each rank's own until the epoch's end, not their average at the
     /// stop). Every tensor of both files and every metric logged after the stop are compared.
     func testResumedRunEqualsTheUninterruptedRunBitForBit() throws {
-        let path = try config(epochs: 2)
-        let straight = folder.appendingPathComponent("straight"), resumed = folder.appendingPathComponent("resumed")
+        try assertResumeIsBitExact(config: try config(epochs: 2), tag: "")
+    }
+
+    /// The same with the authors' alternation (`probability: 0.5, fallback: mixup`): which steps mix
+    /// embeddings and the fallback's λ and π are drawn per (seed, epoch, step, rank), so they repeat.
+    func testResumedFaithfulRunEqualsTheUninterruptedRunBitForBit() throws {
+        let path = try config("faithful", epochs: 2, replacing: [
+            "mixing": "{method: multimix, n: 64, alpha: [0.5, 2.0], probability: 0.5, fallback: mixup, fallback_alpha: 1.0}",
+        ])
+        try assertResumeIsBitExact(config: path, tag: "faithful-")
+    }
+
+    private func assertResumeIsBitExact(config path: String, tag: String) throws {
+        let straight = folder.appendingPathComponent(tag + "straight"), resumed = folder.appendingPathComponent(tag + "resumed")
         XCTAssertEqual(try train(ranks: 2, config: path, runDirectory: straight).status, 0)
         // 8 steps per epoch: stop 3 steps into the second epoch, then continue.
         let second = try stopAndResume(config: path, runDirectory: resumed, ranks: 2, stoppingAfter: 11, thenRanks: 2)

@@ -19,6 +19,12 @@ public struct RandomPurpose: RawRepresentable, Hashable, Sendable {
     public static let mixing = RandomPurpose(rawValue: 4)
     /// Choosing subsets or samples of a dataset (inspection grids, quick-run subsets).
     public static let sampling = RandomPurpose(rawValue: 5)
+    /// The fallback input mixup of the steps that do not use the configured mixing method
+    /// (`mixing.fallback: mixup`): its λ and permutation.
+    public static let fallbackMixing = RandomPurpose(rawValue: 6)
+    /// Image folders' random resized crops: image i of a batch reads blocks 8i ..< 8i + 8 (scale, ratio
+    /// and offsets of up to 10 tries, and the flip).
+    public static let resizedCrop = RandomPurpose(rawValue: 9)
     /// Tests and ad-hoc use.
     public static let testing = RandomPurpose(rawValue: 0xFFFF)
 }
