@@ -148,6 +148,32 @@ final class ShardTests: XCTestCase {
         }
     }
 
+    /// An image that fails to decode: with `skip` it is replaced by another of its class in the same
+    /// batch and counted; with `error` the batch names the shard and the member.
+    func testBadImagesInShardsAreReplacedWithinTheBatchOrReported() throws {
+        let source = try ImageFolderFixture.folder(size: 32, trainPerClass: 2, valPerClass: 1, corrupt: true)
+        let root = scratch + "/photos"
+        try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)
+        try FileManager.default.copyItem(atPath: source + "/train", toPath: root + "/train")
+        try FileManager.default.copyItem(atPath: source + "/bad/airplane/truncated.jpg", toPath: root + "/train/airplane/zz.jpg")
+        let folder = scratch + "/bad-shards"
+        _ = try ShardPacker.pack(ImageFolderListing(root: root), into: folder, shardBytes: 1 << 20, seed: 0)
+        var settings = ImageFolderPipeline.Settings(imageSize: 32)
+        for policy in [BadImagePolicy.skip, .error] {
+            settings.onBadImage = policy
+            let loader = try ShardPipeline(folder: folder, settings: settings, shuffleBuffer: 1)
+                .trainingLoader(rank: 0, worldSize: 1, seed: 0, batchSize: 21, endEpoch: 1)
+            let batch = try XCTUnwrap(loader.next())
+            if policy == .skip {
+                XCTAssertEqual(batch.badImages, 1)
+                XCTAssertNil(batch.failure)
+            } else {
+                let failure = try XCTUnwrap(batch.failure)
+                XCTAssertTrue(failure.hasPrefix(folder + "/train-000000.tar:") && failure.contains(".jpg: JPEG: Premature end"), failure)
+            }
+        }
+    }
+
     /// Damaged or hostile shards stop with one line naming the shard and the byte offset: a
     /// truncated shard, a member whose size runs past the file, an 8 GiB declared size, a bad
     /// checksum, a class index outside the classes; a shard whose size differs from the index is

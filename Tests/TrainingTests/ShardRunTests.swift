@@ -26,6 +26,13 @@ extension ImageFolderRunTests {
 
         let path = try config("shards", root: shards, dataset: "shards", data: ", shuffle_buffer: 50")
         try assertResumesBitForBitAndEvaluatesOffline(path, stopAt: 7, lastStep: 12)
+        // Mid-epoch on another number of ranks: refused (each rank's shards depend on it).
+        let midway = folder.appendingPathComponent("midway")
+        XCTAssertEqual(try train(path, run: midway, arguments: ["--max-steps", "7"]).status, 0)
+        let elsewhere = try MPIRun.run(ranks: 1, program: multimix, arguments: ["train", "--config", path, "--run-dir", midway.path],
+                                       timeout: 120, environment: ["MULTIMIX_PROGRESS": "lines"])
+        XCTAssertNotEqual(elsewhere.status, 0, elsewhere.output)
+        XCTAssertTrue(elsewhere.output.contains("each rank reads its own shards"), elsewhere.output)
 
         // Settings shards cannot honour are refused before any work, in one line.
         try assertRefused(path, [(["--set", "data.shuffle_buffer=0"], "data.shuffle_buffer: 0 is not allowed"),
