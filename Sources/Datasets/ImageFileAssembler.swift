@@ -47,8 +47,16 @@ public struct ImageFileAssembler: BatchAssembling {
 
     /// Crop, resize and flip.
     public var transform: ImageTransform { renderer.transform }
+    /// Normalisation (3 channels).
+    public var statistics: ChannelStatistics { renderer.statistics }
+    /// Whether this is a training loader (random choices) or an evaluation one (none).
+    public var isTraining: Bool { renderer.isTraining }
+    /// The run's seed.
+    public var seed: UInt64 { renderer.seed }
     /// Decoding threads.
     public var workers: Int { renderer.workers }
+    /// Failing images.
+    public var onBadImage: BadImagePolicy { renderer.onBadImage }
     public var exampleCount: Int { files.count }
     public var imageShape: ImageShape { renderer.imageShape }
 
