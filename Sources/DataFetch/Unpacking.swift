@@ -186,15 +186,11 @@ enum TarReader {
                 while try stream.read(into: chunk) > 0 {}
                 return
             }
-            let header = Array(block)
-            guard let size = octal(header[124..<136]) else {
+            guard let header = TarHeader(UnsafeRawBufferPointer(block)) else {
                 throw FetchError("\(archive): damaged tar header at byte \(offset - 512) (the size field is not a number); the archive is damaged: delete it and fetch again")
             }
-            let type = header[156]
-            var name = string(header[0..<100])
-            if header[257..<262].elementsEqual(Array("ustar".utf8)), case let prefix = string(header[345..<500]), !prefix.isEmpty {
-                name = prefix + "/" + name
-            }
+            let (size, type, padded) = (header.size, header.type, header.paddedSize)
+            var name = header.name
             if let long = longName { name = long }
             longName = nil
             let isMetadata = type == UInt8(ascii: "L") || type == UInt8(ascii: "x")
@@ -204,7 +200,6 @@ enum TarReader {
                     : "\(name), more than the \(limit) of the dataset's largest file"
                 throw FetchError("\(archive): the tar header at byte \(offset - 512) declares \(size) bytes for \(what); the archive is not the official one: delete it and fetch again")
             }
-            let padded = (size + 511) / 512 * 512
             switch type {
             case UInt8(ascii: "L"), UInt8(ascii: "x"):
                 // A GNU long name, or pax extended attributes (their `path=` record names the next entry).
@@ -249,16 +244,5 @@ enum TarReader {
             throw FetchError("\(archive): the archive ends early (at byte \(offset) of the tar data); the download is incomplete: delete it and fetch again")
         }
         return bytes
-    }
-
-    private static func string(_ bytes: ArraySlice<UInt8>) -> String {
-        String(decoding: bytes.prefix { $0 != 0 }, as: UTF8.self)
-    }
-
-    /// A size field: octal digits, space- or NUL-padded; nil for anything else (a sign, base-256).
-    static func octal(_ bytes: ArraySlice<UInt8>) -> Int? {
-        let text = string(bytes).trimmingCharacters(in: .whitespaces)
-        guard text.utf8.allSatisfy({ (UInt8(ascii: "0")...UInt8(ascii: "7")).contains($0) }), text.utf8.count <= 12 else { return nil }
-        return text.isEmpty ? 0 : Int(text, radix: 8)
     }
 }

@@ -9,6 +9,8 @@ public enum DatasetFormat: String, CaseIterable, Sendable, Codable {
     /// Folders of JPEG and PNG files, one per class (torchvision's `ImageFolder`): read by
     /// ``ImageFolderPipeline``, not into memory.
     case imageFolder = "image-folder"
+    /// An image folder packed into tar shards (`multimix data pack`): read by ``ShardPipeline``.
+    case shards
 
     /// How the format is named to people.
     public var displayName: String {
@@ -17,6 +19,7 @@ public enum DatasetFormat: String, CaseIterable, Sendable, Codable {
         case .cifar100: return "CIFAR-100 binary"
         case .idx: return "IDX (MNIST-style)"
         case .imageFolder: return "image folder"
+        case .shards: return "tar shards"
         }
     }
 }

@@ -97,7 +97,7 @@ public struct DatasetSource: Equatable, Sendable {
             switch format {
             case .idx: return idxReader.hasSplit(split)
             case .cifar10, .cifar100: return cifarReader.hasSplit(split)
-            case .imageFolder: return false   // read by ImageFolderPipeline, never into memory
+            case .imageFolder, .shards: return false   // read by ImageFolderPipeline or ShardPipeline, never into memory
             }
         }
     }
@@ -107,9 +107,9 @@ public struct DatasetSource: Equatable, Sendable {
         switch format {
         case .idx: return try idxReader.load(split)
         case .cifar10, .cifar100: return try cifarReader.load(split)
-        case .imageFolder:
-            throw DatasetError(.unrecognised, path: root, problem: "an image folder is read file by file, not loaded whole",
-                               fix: "use data.dataset: image-folder (ImageFolderPipeline)")
+        case .imageFolder, .shards:
+            throw DatasetError(.unrecognised, path: root, problem: "\(format.displayName) are read image by image, not loaded whole",
+                               fix: "use data.dataset: \(format.rawValue)")
         }
     }
 

@@ -12,7 +12,7 @@ import Tensors
 /// keyed by (seed, epoch, purpose `.shuffle`) with step and rank 0, so all ranks agree on it without
 /// talking. With `.pad`, the repeated indices come last in a rank's list (see ``realCount``), so an
 /// evaluation can count each test example exactly once.
-public struct DistributedSampler: Equatable, Sendable {
+public struct DistributedSampler: EpochSampling, Equatable {
     /// What to do with the n mod R examples that do not divide evenly among ranks.
     public enum Tail: String, Sendable, Codable, CaseIterable {
         /// Leave them out (each epoch leaves out different ones when shuffling).
@@ -81,6 +81,25 @@ public struct DistributedSampler: Equatable, Sendable {
         return mine
     }
 
+}
+
+/// Which examples a rank reads in each epoch, in order, the same count on every rank: what a
+/// ``PrefetchingLoader`` walks through. ``DistributedSampler`` strides a global permutation;
+/// ``ShardSampler`` streams whole tar shards through a shuffle buffer.
+public protocol EpochSampling: Sendable {
+    /// Examples the indices range over.
+    var datasetCount: Int { get }
+    /// This rank.
+    var rank: Int { get }
+    /// Indices each rank gets per epoch (the same on every rank).
+    var samplesPerRank: Int { get }
+    /// How many of this rank's indices are not padding (padding comes after them).
+    var realCount: Int { get }
+    /// This rank's indices for epoch `epoch`, in order: ``samplesPerRank`` of them.
+    func indices(epoch: Int) -> [Int]
+}
+
+extension EpochSampling {
     /// Batches per epoch for `batchSize` (the same on every rank): a partial last batch counts
     /// unless `dropLastBatch`.
     public func batchCount(batchSize: Int, dropLastBatch: Bool) -> Int {

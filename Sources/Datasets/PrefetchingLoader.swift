@@ -36,7 +36,7 @@ public final class PrefetchingLoader {
     ///   - dropLastBatch: leave out a partial last batch (training) or keep it (evaluation).
     ///   - startEpoch, startStep: where to begin (a resumed run passes its position).
     ///   - endEpoch: stop after the epoch before this one; nil runs on until ``stop()``.
-    public init(assembler: any BatchAssembling, sampler: DistributedSampler, batchSize: Int, dropLastBatch: Bool,
+    public init(assembler: any BatchAssembling, sampler: any EpochSampling, batchSize: Int, dropLastBatch: Bool,
                 startEpoch: Int = 0, startStep: Int = 0, endEpoch: Int? = nil) {
         precondition(sampler.datasetCount == assembler.exampleCount,
                      "sampler over \(sampler.datasetCount) examples, dataset has \(assembler.exampleCount)")
@@ -84,7 +84,7 @@ extension PrefetchingLoader {
     /// slot only by the side that holds it between the `free`/`full` semaphore hand-offs.
     private final class Pipeline: @unchecked Sendable {
         let assembler: any BatchAssembling
-        let sampler: DistributedSampler
+        let sampler: any EpochSampling
         let batchSize: Int
         let batchesPerEpoch: Int
         let start: (epoch: Int, step: Int)
@@ -106,7 +106,7 @@ extension PrefetchingLoader {
         /// Batches placed in a buffer so far (under `lock`).
         var assembled = 0
 
-        init(assembler: any BatchAssembling, sampler: DistributedSampler, batchSize: Int, batchesPerEpoch: Int,
+        init(assembler: any BatchAssembling, sampler: any EpochSampling, batchSize: Int, batchesPerEpoch: Int,
              start: (Int, Int), totalBatches: Int?) {
             self.assembler = assembler
             self.sampler = sampler

@@ -1,6 +1,6 @@
 /// What training and evaluation read, whatever holds the pixels: the splits' sizes, the model's input
 /// shape, the normalisation, and loaders per rank. ``DataPipeline`` serves the built-in benchmarks from
-/// memory, ``ImageFolderPipeline`` image folders from files.
+/// memory, ``ImageFolderPipeline`` image folders from files, ``ShardPipeline`` tar shards.
 public protocol TrainingData {
     /// Where the data came from.
     var source: DatasetSource { get }
@@ -22,9 +22,20 @@ public protocol TrainingData {
                         tail: DistributedSampler.Tail, startEpoch: Int, startStep: Int, endEpoch: Int?) -> PrefetchingLoader
     /// One pass over the test split for `rank` of `worldSize`, every example counted once across ranks.
     func evaluationLoader(rank: Int, worldSize: Int, batchSize: Int) -> PrefetchingLoader
+    /// The order the training loader walks for `rank` of `worldSize` (it counts the steps of an epoch).
+    func trainingSampler(rank: Int, worldSize: Int, seed: UInt64) -> any EpochSampling
+    /// Whether a global batch is the same examples on any number of ranks (so a mid-epoch checkpoint
+    /// can resume on another world size).
+    var keepsOrderAcrossWorldSizes: Bool { get }
 }
 
 extension TrainingData {
+    /// A global permutation per epoch, strided over the ranks, the uneven tail dropped.
+    public func trainingSampler(rank: Int, worldSize: Int, seed: UInt64) -> any EpochSampling {
+        DistributedSampler(datasetCount: trainCount ?? 0, worldSize: worldSize, rank: rank, shuffle: true, seed: seed, tail: .drop)
+    }
+    public var keepsOrderAcrossWorldSizes: Bool { true }
+
     /// The training loader with the usual defaults: the source's augmentation, tail dropped, from the
     /// start, without end.
     public func trainingLoader(rank: Int, worldSize: Int, seed: UInt64, batchSize: Int, augmentation: Augmentation? = nil,

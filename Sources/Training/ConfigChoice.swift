@@ -38,12 +38,13 @@ extension DatasetName: ConfigChoice {
     public static let noun = "dataset"
 }
 
-/// `data.dataset`: a built-in benchmark (``DatasetName``) or `image-folder`, the user's own images.
+/// `data.dataset`: a built-in benchmark (``DatasetName``), `image-folder` (the user's own images), or
+/// `shards` (an image folder packed into tar shards by `multimix data pack`).
 public enum DatasetChoice: String, ConfigChoice {
-    case fashionMNIST = "fashion-mnist", mnist, cifar10, cifar100, imageFolder = "image-folder"
+    case fashionMNIST = "fashion-mnist", mnist, cifar10, cifar100, imageFolder = "image-folder", shards
     public static let noun = "dataset"
 
-    /// The built-in dataset; nil for `image-folder`.
+    /// The built-in dataset; nil for `image-folder` and `shards` (images decoded file by file).
     public var builtIn: DatasetName? { DatasetName(rawValue: rawValue) }
 
     /// The choice for a built-in dataset.

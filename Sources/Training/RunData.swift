@@ -2,7 +2,8 @@ import Datasets
 
 extension TrainingConfig {
     /// The data this config trains and evaluates on: a built-in dataset read into memory
-    /// (``DataPipeline``) or an image folder read file by file (``ImageFolderPipeline``), with the
+    /// (``DataPipeline``), an image folder read file by file (``ImageFolderPipeline``) or tar shards
+    /// read shard by shard (``ShardPipeline``), with the
     /// training subset, the validation hold-out and the normalisation applied. `root` overrides
     /// `data.root` (`multimix eval --data-root`).
     public func makeData(root: String? = nil) throws -> any TrainingData {
@@ -21,6 +22,9 @@ extension TrainingConfig {
             settings.workers = data.workers
             settings.maxImagePixels = data.maxImagePixels
             settings.onBadImage = data.onBadImage
+            if data.dataset == .shards {
+                return try ShardPipeline(folder: root ?? data.root, settings: settings, shuffleBuffer: data.shuffleBuffer)
+            }
             return try ImageFolderPipeline(root: root ?? data.root, subset: subset, validationCount: data.validationSubset,
                                            settings: settings)
         }

@@ -141,8 +141,7 @@ extension Trainer {
             globalBatchSize = state.globalBatchSize ?? state.config.training.batchSize * state.worldSize
             baseGlobalBatchSize = state.baseGlobalBatchSize ?? globalBatchSize
             stepInEpoch = state.stepInEpoch ?? {
-                let perEpoch = DistributedSampler(datasetCount: data.trainCount ?? 0, worldSize: state.worldSize, rank: 0,
-                                                  shuffle: true, seed: UInt64(state.config.seed), tail: .drop)
+                let perEpoch = data.trainingSampler(rank: 0, worldSize: state.worldSize, seed: UInt64(state.config.seed))
                     .batchCount(batchSize: globalBatchSize / state.worldSize, dropLastBatch: true)
                 return perEpoch > 0 ? state.step % perEpoch : 0
             }()
@@ -176,6 +175,9 @@ extension Trainer {
             rankBatchSize = config.training.batchSize
             learningRateScale = Double(rankBatchSize * W) / Double(base)
         }
+        guard W == position.worldSize || position.stepInEpoch == 0 || data.keepsOrderAcrossWorldSizes else {
+            throw TrainingError.cannotStart("the checkpoint is \(position.stepInEpoch) steps into epoch \(position.epoch + 1) on \(position.worldSize) ranks, and with tar shards each rank reads its own shards, so the rest of the epoch differs on \(W); resume on \(position.worldSize) ranks, or from a checkpoint at an epoch's end")
+        }
         let global = rankBatchSize * W
         let examplesDone = position.stepInEpoch * position.globalBatchSize
         guard examplesDone % global == 0 else {
@@ -203,8 +205,7 @@ extension Trainer {
 
     /// Steps per epoch on this world size (as the training loader will count them).
     var stepsPerEpoch: Int {
-        DistributedSampler(datasetCount: data.trainCount ?? 0, worldSize: communicator.size, rank: communicator.rank,
-                           shuffle: true, seed: UInt64(config.seed), tail: .drop)
+        data.trainingSampler(rank: communicator.rank, worldSize: communicator.size, seed: UInt64(config.seed))
             .batchCount(batchSize: rankBatchSize, dropLastBatch: true)
     }
 

@@ -114,6 +114,9 @@ public final class Trainer {
             if let held = config.data.validationSubset, let trainCount = pipeline!.trainCount, trainCount == 0 {
                 throw TrainingError.cannotStart("data.validation_subset: \(held) leaves no training examples; hold out fewer")
             }
+            if let shards = pipeline as? ShardPipeline, shards.index.train.shards.count < communicator.size {
+                throw TrainingError.cannotStart("data.root: \(config.data.root) holds \(shards.index.train.shards.count) training shard\(shards.index.train.shards.count == 1 ? "" : "s") for \(communicator.size) ranks, and each rank reads whole shards; pack it again with a smaller --shard-mb (at least one shard per rank), or use fewer ranks")
+            }
             if pipeline!.trainCount != nil {
                 oodSets = try Trainer.outOfDistributionSets(config, data: pipeline!, shape: pipeline!.inputShape)
             }
@@ -233,7 +236,7 @@ public final class Trainer {
 
             // A step that may be skipped (or stopped by an image that did not decode) must leave
             // BatchNorm's running statistics as they were.
-            if config.training.skipNonfinite || config.data.dataset == .imageFolder {
+            if config.training.skipNonfinite || config.data.dataset.builtIn == nil {
                 statisticsBeforeStep.resize(to: [runningStatistics.count])
                 statisticsBeforeStep.data.update(from: runningStatistics.baseAddress!, count: runningStatistics.count)
             }
@@ -315,7 +318,7 @@ public final class Trainer {
                                "data_wait_fraction": window.dataWaitFraction, "exposed_comm_ms": window.meanExposed * 1e3,
                                "step_ms": window.meanStepSeconds * 1e3]
                 if config.training.skipNonfinite { lastMetrics["skipped_steps"] = Double(skippedSteps) }
-                if config.data.dataset == .imageFolder { lastMetrics["bad_images"] = Double(badImages) }
+                if config.data.dataset.builtIn == nil { lastMetrics["bad_images"] = Double(badImages) }
                 try record(MetricsRecord(kind: .train, step: globalStep,
                                          epoch: Double(globalStep) / Double(stepsPerEpoch), values: lastMetrics))
                 window.reset()

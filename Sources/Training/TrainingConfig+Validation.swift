@@ -23,6 +23,14 @@ extension TrainingConfig {
         try require((1...64).contains(data.workers), "data.workers", data.workers, "use an integer in [1, 64]")
         try require((1...(1 << 31)).contains(data.maxImagePixels), "data.max_image_pixels", data.maxImagePixels,
                     "use an integer in [1, 2147483648]")
+        try require((1...1_000_000).contains(data.shuffleBuffer), "data.shuffle_buffer", data.shuffleBuffer,
+                    "use an integer in [1, 1000000] (examples per rank held for shuffling; 1: the packed order)")
+        if data.dataset == .shards {
+            try require(data.trainSubset == nil, "data.train_subset", data.trainSubset ?? 0,
+                        "remove it: tar shards train on every packed example (pack a smaller folder instead)")
+            try require(data.validationSubset == nil, "data.validation_subset", data.validationSubset ?? 0,
+                        "remove it: tar shards evaluate on their val shards (pack the held-out images as val/ instead)")
+        }
     }
 
     /// Range-checks every value; throws a one-line ``ConfigError`` naming the first bad key path, its
@@ -33,7 +41,8 @@ extension TrainingConfig {
         try require(seed >= 0, "seed", seed, "use an integer ≥ 0")
 
         try require(!data.root.isEmpty, "data.root", "\"\"", data.dataset == .imageFolder
-                    ? "give the folder holding train/CLASS/*.jpg (and val/CLASS/*.jpg)" : "give the dataset folder")
+                    ? "give the folder holding train/CLASS/*.jpg (and val/CLASS/*.jpg)"
+                    : data.dataset == .shards ? "give the folder `multimix data pack` wrote (index.json and the tar files)" : "give the dataset folder")
         if let subset = data.trainSubset { try require(subset >= 1, "data.train_subset", subset, "use an integer ≥ 1, or remove the key for all examples") }
         if let held = data.validationSubset { try require(held >= 1, "data.validation_subset", held, "use an integer ≥ 1, or remove the key for no validation split") }
         try require(eval.split == .test || data.validationSubset != nil, "eval.split", eval.split,

@@ -101,8 +101,9 @@ public struct DataConfig: Codable, Equatable, Sendable {
         enum CodingKeys: String, CodingKey, CaseIterable { case mean, std }
     }
 
-    /// `data.dataset`: fashion-mnist, mnist, cifar10, cifar100, or image-folder (your own images:
-    /// `data.root/train/CLASS/*.jpg` and `data.root/val/CLASS/*.jpg`).
+    /// `data.dataset`: fashion-mnist, mnist, cifar10, cifar100, image-folder (your own images:
+    /// `data.root/train/CLASS/*.jpg` and `data.root/val/CLASS/*.jpg`), or shards (such a folder packed
+    /// by `multimix data pack`: `data.root/index.json` and its tar files).
     public var dataset = Dataset.fashionMNIST
     /// `data.root`: the folder holding the dataset's files. Absent from a config file: the dataset's
     /// default folder, ``defaultRoot(of:)`` (image-folder has none: required). (Set `dataset` and
@@ -134,13 +135,16 @@ public struct DataConfig: Codable, Equatable, Sendable {
     /// after a checkpoint of the last completed step (`error`, one line naming the file), or is replaced
     /// by the next image of its class and counted as `bad_images` in the metrics (`skip`).
     public var onBadImage = BadImagePolicy.error
+    /// `data.shuffle_buffer`: tar shards: examples each rank's shuffle buffer holds while it streams
+    /// its shards (1: the packed order), in [1, 1000000].
+    public var shuffleBuffer = 1000
 
     public init() {}
 
     enum CodingKeys: String, CodingKey, CaseIterable {
         case dataset, root, trainSubset = "train_subset", validationSubset = "validation_subset", augment,
              imageSize = "image_size", normalize, evalCropFraction = "eval_crop_fraction", workers,
-             maxImagePixels = "max_image_pixels", onBadImage = "on_bad_image"
+             maxImagePixels = "max_image_pixels", onBadImage = "on_bad_image", shuffleBuffer = "shuffle_buffer"
     }
 
     /// Where `data.root` points when a config leaves it out: Fashion-MNIST's Debian package folder,
@@ -156,8 +160,9 @@ public struct DataConfig: Codable, Equatable, Sendable {
     }
 
     /// Every key after `augment`, and `augment.scale` / `augment.ratio`, is read with its default when
-    /// absent and written only for image folders (or when given, for `normalize`): configs of the
-    /// built-in datasets serialise, hash and resume as before these keys existed.
+    /// absent and written only for image folders and shards (or when given, for `normalize`;
+    /// `shuffle_buffer` for shards only): configs of the built-in datasets and image folders
+    /// serialise, hash and resume as before these keys existed.
     public init(from decoder: Decoder) throws {
         let container = try decoder.container(keyedBy: CodingKeys.self)
         dataset = try container.decode(Dataset.self, forKey: .dataset)
@@ -167,7 +172,7 @@ public struct DataConfig: Codable, Equatable, Sendable {
         augment = try container.decode(Augment.self, forKey: .augment)
         // crop_padding's default depends on the dataset: left out of the defaults, filled in here.
         let augmentKeys = try container.nestedContainer(keyedBy: Augment.CodingKeys.self, forKey: .augment)
-        augment.cropPadding = try augmentKeys.decodeIfPresent(Int.self, forKey: .cropPadding) ?? (dataset == .imageFolder ? 0 : 4)
+        augment.cropPadding = try augmentKeys.decodeIfPresent(Int.self, forKey: .cropPadding) ?? (dataset.builtIn == nil ? 0 : 4)
         let defaults = DataConfig()
         imageSize = try container.decodeIfPresent(Int.self, forKey: .imageSize) ?? defaults.imageSize
         normalize = try container.decodeIfPresent(Normalize.self, forKey: .normalize)
@@ -175,6 +180,7 @@ public struct DataConfig: Codable, Equatable, Sendable {
         workers = try container.decodeIfPresent(Int.self, forKey: .workers) ?? defaults.workers
         maxImagePixels = try container.decodeIfPresent(Int.self, forKey: .maxImagePixels) ?? defaults.maxImagePixels
         onBadImage = try container.decodeIfPresent(BadImagePolicy.self, forKey: .onBadImage) ?? defaults.onBadImage
+        shuffleBuffer = try container.decodeIfPresent(Int.self, forKey: .shuffleBuffer) ?? defaults.shuffleBuffer
     }
 
     public func encode(to encoder: Encoder) throws {
@@ -187,7 +193,7 @@ public struct DataConfig: Codable, Equatable, Sendable {
         try augmentKeys.encode(augment.cropPadding, forKey: .cropPadding)
         try augmentKeys.encode(augment.horizontalFlip, forKey: .horizontalFlip)
         try container.encodeIfPresent(normalize, forKey: .normalize)
-        guard dataset == .imageFolder else { return }
+        guard dataset.builtIn == nil else { return }
         try augmentKeys.encode(augment.scale, forKey: .scale)
         try augmentKeys.encode(augment.ratio, forKey: .ratio)
         try container.encode(imageSize, forKey: .imageSize)
@@ -195,6 +201,7 @@ public struct DataConfig: Codable, Equatable, Sendable {
         try container.encode(workers, forKey: .workers)
         try container.encode(maxImagePixels, forKey: .maxImagePixels)
         try container.encode(onBadImage, forKey: .onBadImage)
+        if dataset == .shards { try container.encode(shuffleBuffer, forKey: .shuffleBuffer) }
     }
 }
 

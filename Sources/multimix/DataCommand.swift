@@ -8,8 +8,8 @@ extension Multimix {
     struct DataCommand: ParsableCommand {
         static let configuration = CommandConfiguration(
             commandName: "data",
-            abstract: "Fetch datasets, and look at them: formats, counts, statistics, sample grids.",
-            subcommands: [DataInspect.self, DataFetchCommand.self]
+            abstract: "Fetch datasets, look at them (formats, counts, statistics, sample grids), pack image folders into tar shards.",
+            subcommands: [DataInspect.self, DataFetchCommand.self, DataPack.self]
         )
     }
 

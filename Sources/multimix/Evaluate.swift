@@ -76,7 +76,7 @@ struct Evaluate: ParsableCommand {
         let config = loaded.state.config
         let data = try config.makeData(root: dataRoot)
         guard data.testCount != nil else {
-            throw ValidationError("\(data.source.root) has no \(config.data.dataset == .imageFolder ? "val/ folder" : "test split") to evaluate on")
+            throw ValidationError("\(data.source.root) has no \(config.data.dataset == .imageFolder ? "val/ folder" : config.data.dataset == .shards ? "val shards" : "test split") to evaluate on")
         }
         let shape = data.inputShape
         var oodData: (any TrainingData)? = nil

@@ -85,7 +85,7 @@ final class ConfigTests: XCTestCase {
 
     func testChoicesListTheValidNames() {
         XCTAssertEqual(error("data: {dataset: cifar11}"),
-                       "config: data.dataset: \"cifar11\" is not a dataset (did you mean cifar10?); use one of fashion-mnist, mnist, cifar10, cifar100, image-folder")
+                       "config: data.dataset: \"cifar11\" is not a dataset (did you mean cifar10?); use one of fashion-mnist, mnist, cifar10, cifar100, image-folder, shards")
         XCTAssertEqual(error("mixing: {method: multi-mix}"),
                        "config: mixing.method: \"multi-mix\" is not a mixing method (did you mean multimix?); use one of erm, mixup, cutmix, manifold-mixup, multimix, dense-multimix")
         XCTAssertTrue(error("model: {name: resnet21}").contains("use one of resnet20, resnet32, resnet56, resnet110, preactresnet18, preactresnet34, wrn16-8, resnet18, resnet50"))
@@ -211,7 +211,7 @@ final class ConfigTests: XCTestCase {
     /// written back to it (the config's choices are the libraries' own enums).
     func testEveryChoiceRoundTripsThroughYAML() throws {
         for dataset in DataConfig.Dataset.allCases {
-            let root = dataset == .imageFolder ? ", root: /data/photos" : ""
+            let root = dataset.builtIn == nil ? ", root: /data/photos" : ""
             try assertRoundTrip(dataset, "data: {dataset: \(dataset.rawValue)\(root)}", "dataset", \.data.dataset)
         }
         for name in ModelConfig.Name.allCases {
@@ -238,8 +238,8 @@ final class ConfigTests: XCTestCase {
             .fashionMNIST: "/usr/share/datasets/fashion-mnist", .mnist: ".cache/data/mnist",
             .cifar10: ".cache/data/cifar-10-batches-bin", .cifar100: ".cache/data/cifar-100-binary",
         ]
-        XCTAssertEqual(Set(expected.keys), Set(DataConfig.Dataset.allCases).subtracting([.imageFolder]),
-                       "every built-in dataset has a default folder (an image folder has none: data.root is required)")
+        XCTAssertEqual(Set(expected.keys), Set(DataConfig.Dataset.allCases).subtracting([.imageFolder, .shards]),
+                       "every built-in dataset has a default folder (image folders and shards have none: data.root is required)")
         for (dataset, root) in expected {
             let config = try TrainingConfig.parse(yaml: "data: {dataset: \(dataset)}")
             XCTAssertEqual(config.data.root, root)

@@ -18,11 +18,12 @@ final class ImageFolderRunTests: XCTestCase {
         if let folder { try? FileManager.default.removeItem(at: folder) }
     }
 
-    func config(_ name: String, root: String, epochs: Int = 2, batch: Int = 16, data extra: String = "") throws -> String {
+    func config(_ name: String, root: String, epochs: Int = 2, batch: Int = 16, dataset: String = "image-folder",
+                data extra: String = "") throws -> String {
         let text = """
             name: \(name)
             seed: 5
-            data: {dataset: image-folder, root: \(root), image_size: 32, workers: 2, augment: {scale: [0.35, 1.0]}\(extra)}
+            data: {dataset: \(dataset), root: \(root), image_size: 32, workers: 2, augment: {scale: [0.35, 1.0]}\(extra)}
             model: {name: resnet20, width: 0.25}
             mixing: {method: multimix, n: 64, alpha: 1.0, m: 2}
             optimizer: {lr: 0.05}
@@ -52,17 +53,23 @@ final class ImageFolderRunTests: XCTestCase {
     /// does; `multimix eval` on its checkpoint gives the evaluation's top-1 exactly.
     func testTrainsResumesBitForBitAndEvaluatesOffline() throws {
         let root = try ImageFolderFixture.folder(size: 32, trainPerClass: 20, valPerClass: 5)
-        let path = try config("folder", root: root)
+        try assertResumesBitForBitAndEvaluatesOffline(try config("folder", root: root), stopAt: 8, lastStep: 12)
+    }
+
+    /// Trains `path` straight, and stopped after `stopAt` steps then resumed: the checkpoints of
+    /// `lastStep` hold the same parameters; `multimix eval` on the straight run gives its top-1.
+    func assertResumesBitForBitAndEvaluatesOffline(_ path: String, stopAt: Int, lastStep: Int) throws {
         let straight = folder.appendingPathComponent("straight"), resumed = folder.appendingPathComponent("resumed")
         let first = try train(path, run: straight)
         XCTAssertEqual(first.status, 0, first.output)
-        let stopped = try train(path, run: resumed, arguments: ["--max-steps", "8"])
+        let stopped = try train(path, run: resumed, arguments: ["--max-steps", "\(stopAt)"])
         XCTAssertEqual(stopped.status, 0, stopped.output)
         let second = try train(path, run: resumed, arguments: ["--resume", "auto"])
         XCTAssertEqual(second.status, 0, second.output)
         XCTAssertTrue(second.output.contains("resuming from"), second.output)
-        let a = try trainableTensors(straight.appendingPathComponent("checkpoints/step-000012"))
-        let b = try trainableTensors(resumed.appendingPathComponent("checkpoints/step-000012"))
+        let checkpoint = String(format: "checkpoints/step-%06d", lastStep)
+        let a = try trainableTensors(straight.appendingPathComponent(checkpoint))
+        let b = try trainableTensors(resumed.appendingPathComponent(checkpoint))
         XCTAssertFalse(a.isEmpty)
         for (name, values) in a { XCTAssertTrue(values == b[name], "\(name) differs after resuming") }
 
@@ -176,6 +183,11 @@ final class ImageFolderRunTests: XCTestCase {
             (["--set", "data.augment.ratio=[2, 1]"], "data.augment.ratio"),
             (["--set", "data.on_bad_image=ignore"], "data.on_bad_image: \"ignore\" is not a bad-image policy"),
         ]
+        try assertRefused(path, cases)
+    }
+
+    /// Each `--set` list is refused by `multimix train` on `path`, its first error line holding the text.
+    func assertRefused(_ path: String, _ cases: [([String], String)]) throws {
         for (arguments, expected) in cases {
             let result = try train(path, run: folder.appendingPathComponent("refused"), arguments: arguments)
             XCTAssertNotEqual(result.status, 0, result.output)

@@ -25,6 +25,10 @@ public struct RandomPurpose: RawRepresentable, Hashable, Sendable {
     /// Image folders' random resized crops: image i of a batch reads blocks 8i ..< 8i + 8 (scale, ratio
     /// and offsets of up to 10 tries, and the flip).
     public static let resizedCrop = RandomPurpose(rawValue: 9)
+    /// Tar shards: the order a rank's shuffle buffer emits its examples in (keyed by seed, epoch, rank).
+    public static let shardBuffer = RandomPurpose(rawValue: 10)
+    /// Tar shards: the permutation of the training split `multimix data pack` writes.
+    public static let shardPacking = RandomPurpose(rawValue: 11)
     /// Tests and ad-hoc use.
     public static let testing = RandomPurpose(rawValue: 0xFFFF)
 }
