@@ -70,6 +70,7 @@ subnet="${MULTIMIX_SCALING_SUBNET:-10.80.0}"
 queue=7
 [[ "$dir" =~ ^/[^/]+/[^/]+ ]] || die "MULTIMIX_SCALING_DIR='$dir' is not an absolute path below a top-level folder (it is deleted at the end); use e.g. /tmp/multimix-scaling"
 source launch/lib/node-settings.sh
+source launch/lib/install.sh
 is_interface_name "$bridge" || die "MULTIMIX_SCALING_BRIDGE='$bridge' is not an interface name of 1-15 letters, digits, '.', '_', '-'; use e.g. br-mmx-scale"
 is_node_prefix "$prefix" || die "MULTIMIX_SCALING_NODE_PREFIX='$prefix' is not 1-7 lower-case letters (interface names are at most 15 characters); use e.g. knode"
 is_subnet24 "$subnet" || die "MULTIMIX_SCALING_SUBNET='$subnet' is not the first three numbers of a /24; use e.g. 10.80.0"
@@ -135,15 +136,7 @@ for latency in ${latency_list//,/ }; do awk -v x="$latency" 'BEGIN { exit !(x > 
 # 1. Packages (the delayer's; ping measures the delay) and the delayer.
 packages=(iputils-ping)
 [ "$needs_delay" = 0 ] || packages+=(iptables libnetfilter-queue-dev)
-missing=()
-for p in "${packages[@]}"; do
-    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
-done
-if ((${#missing[@]})); then
-    say "installing ${missing[*]}"
-    { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null; } \
-        || { echo "$me: could not install ${missing[*]} with apt-get; install them, then run again" >&2; exit 1; }
-fi
+install_missing "${packages[@]}"
 delayer="$repo/.build/tools/nfq-delay"
 if [ "$needs_delay" = 1 ]; then
     source_file=launch/tools/nfq-delay.swift shim=launch/tools/CNetfilterQueue/cnetfilterqueue_shim.h
