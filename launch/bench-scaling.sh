@@ -7,9 +7,9 @@
 # Brings up its own cluster on this machine (launch/local-cluster.sh: one network namespace per
 # node, real TCP over a bridge), runs short training jobs through launch/multinode.sh with one rank
 # per node and `--mca btl tcp,self`, and prints one table (medians over the measured steps, the
-# warm-up steps dropped): nodes, added latency, bucket MB, global images/s, speed-up over 1 node,
-# step ms, exposed communication ms and its share of the step. Everything it built is torn down at
-# the end, also after an error or Ctrl-C.
+# warm-up steps dropped, from `multimix metrics`): nodes, added latency, bucket MB, global images/s,
+# speed-up over 1 node, step ms, exposed communication ms and its share of the step. Everything it
+# built is torn down at the end, also after an error or Ctrl-C.
 #
 # Options (lists are comma-separated):
 #   --nodes LIST       node counts (default 1,2,3)
@@ -70,6 +70,7 @@ subnet="${MULTIMIX_SCALING_SUBNET:-10.80.0}"
 queue=7
 [[ "$dir" =~ ^/[^/]+/[^/]+ ]] || die "MULTIMIX_SCALING_DIR='$dir' is not an absolute path below a top-level folder (it is deleted at the end); use e.g. /tmp/multimix-scaling"
 source launch/lib/node-settings.sh
+source launch/lib/install.sh
 is_interface_name "$bridge" || die "MULTIMIX_SCALING_BRIDGE='$bridge' is not an interface name of 1-15 letters, digits, '.', '_', '-'; use e.g. br-mmx-scale"
 is_node_prefix "$prefix" || die "MULTIMIX_SCALING_NODE_PREFIX='$prefix' is not 1-7 lower-case letters (interface names are at most 15 characters); use e.g. knode"
 is_subnet24 "$subnet" || die "MULTIMIX_SCALING_SUBNET='$subnet' is not the first three numbers of a /24; use e.g. 10.80.0"
@@ -135,15 +136,7 @@ for latency in ${latency_list//,/ }; do awk -v x="$latency" 'BEGIN { exit !(x > 
 # 1. Packages (the delayer's; ping measures the delay) and the delayer.
 packages=(iputils-ping)
 [ "$needs_delay" = 0 ] || packages+=(iptables libnetfilter-queue-dev)
-missing=()
-for p in "${packages[@]}"; do
-    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
-done
-if ((${#missing[@]})); then
-    say "installing ${missing[*]}"
-    { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null; } \
-        || { echo "$me: could not install ${missing[*]} with apt-get; install them, then run again" >&2; exit 1; }
-fi
+install_missing "${packages[@]}"
 delayer="$repo/.build/tools/nfq-delay"
 if [ "$needs_delay" = 1 ]; then
     source_file=launch/tools/nfq-delay.swift shim=launch/tools/CNetfilterQueue/cnetfilterqueue_shim.h
@@ -217,28 +210,18 @@ start_delay() {
         || { echo "$me: the delay did not apply: +$added ms measured against +$latency ms asked" >&2; exit 1; }
 }
 
-# Medians of a job's train records after the warm-up: images/s, step ms, exposed ms, exposed % of step.
-# (mawk: fields by pattern, the median through sort.)
-median_of() {
-    sort -g | awk '{ v[NR] = $1 } END { if (NR == 0) print "nan"; else if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
+# Medians of a job's train records after the warm-up (multimix metrics): images/s, step ms, exposed
+# ms, exposed % of step, on one line ("nan" for a value no record had).
+medians() {
+    local summary
+    summary=$(.build/release/multimix metrics "$1" --skip-steps "$warmup" --json) \
+        || { echo "$me: multimix metrics $1 failed (above)" >&2; return 1; }
+    # One flat JSON object, its values numbers or null: "KEY":VALUE.
+    local key
+    for key in images_per_s step_ms exposed_comm_ms exposed_share; do
+        sed -n "s/.*\"$key\":\([^,}]*\).*/\1/p" <<< "$summary"
+    done | awk 'NR == 4 && $1 != "null" { $1 = 100 * $1 } { v[NR] = $1 == "null" ? "nan" : $1 } END { print v[1], v[2], v[3], v[4] }'
 }
-field() { awk -v warm="$warmup" -v key="\"$2\":" '
-    /"kind":"train"/ {
-        match($0, /"step":[0-9]+/); step = substr($0, RSTART + 7, RLENGTH - 7) + 0
-        if (step <= warm) next
-        i = index($0, key); if (i == 0) next
-        rest = substr($0, i + length(key)); match(rest, /^[-0-9.eE+]+/); value = substr(rest, 1, RLENGTH)
-        print value
-    }' "$1"; }
-share() { awk -v warm="$warmup" '
-    /"kind":"train"/ {
-        match($0, /"step":[0-9]+/); step = substr($0, RSTART + 7, RLENGTH - 7) + 0
-        if (step <= warm) next
-        i = index($0, "\"exposed_comm_ms\":"); j = index($0, "\"step_ms\":")
-        if (i == 0 || j == 0) next
-        e = substr($0, i + 18) + 0; s = substr($0, j + 10) + 0
-        if (s > 0) print 100 * e / s
-    }' "$1"; }
 
 # 3. The jobs.
 cpu=$(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)
@@ -262,11 +245,9 @@ run_job() {
     local metrics="$dir/nodes/${prefix}1/runs/$name/metrics.jsonl"
     if [ -n "$out" ]; then cp "$log" "$out/$name.log"; [ ! -f "$metrics" ] || cp "$metrics" "$out/$name.metrics.jsonl"; fi
     [ "$status" = 0 ] && [ -f "$metrics" ] || { tail -n 30 "$log" >&2; echo "$me: job $name failed (status $status; log above)" >&2; exit 1; }
-    local rate step_ms exposed percent speedup="1.00"
-    rate=$(field "$metrics" images_per_s | median_of)
-    step_ms=$(field "$metrics" step_ms | median_of)
-    exposed=$(field "$metrics" exposed_comm_ms | median_of)
-    percent=$(share "$metrics" | median_of)
+    local values rate step_ms exposed percent speedup="1.00"
+    values=$(medians "$metrics") || exit 1
+    read -r rate step_ms exposed percent <<< "$values"
     if [ "$n" = 1 ]; then single_rate="$rate"; fi
     [ -z "$single_rate" ] || speedup=$(awk -v r="$rate" -v s="$single_rate" 'BEGIN { printf "%.2f", r / s }')
     [ -n "$single_rate" ] || speedup="-"

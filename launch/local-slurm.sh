@@ -43,6 +43,7 @@ bed_file="$dir/bed"   # what `up` built, read back by down and status
 host="$(hostname)"
 cluster_script="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/local-cluster.sh"
 source "$(dirname "${BASH_SOURCE[0]}")/lib/node-settings.sh"
+source "$(dirname "${BASH_SOURCE[0]}")/lib/install.sh"
 # The namespace nodes (`up --nodes N`); down and status use what bed_file recorded.
 nodes=0
 prefix="${MULTIMIX_SLURM_NODE_PREFIX:-snode}"
@@ -76,13 +77,7 @@ install_packages() {
         && command -v munged >/dev/null && [ -e /usr/lib/x86_64-linux-gnu/slurm-wlm/mpi_pmix.so ]; then
         return
     fi
-    local start; start=$(date +%s)
-    log "installing slurm-wlm and munge with apt-get"
-    export DEBIAN_FRONTEND=noninteractive
-    apt-get install -y --no-install-recommends slurm-wlm munge >"$dir/apt.log" 2>&1 \
-        || { apt-get update >>"$dir/apt.log" 2>&1 && apt-get install -y --no-install-recommends slurm-wlm munge >>"$dir/apt.log" 2>&1; } \
-        || { tail -n 20 "$dir/apt.log" >&2; die "apt-get install slurm-wlm munge failed (log: $dir/apt.log)"; }
-    log "installed in $(( $(date +%s) - start )) s"
+    install_missing slurm-wlm munge
 }
 
 # The settings of `up --nodes`, checked before anything is made: every mistake named with its fix.

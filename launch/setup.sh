@@ -27,31 +27,12 @@ done
 # 1. System packages (Debian 12). Installed only where missing: CI and new machines start bare.
 packages=(libopenmpi-dev openmpi-bin libopenblas-dev libdnnl-dev dataset-fashion-mnist
           zlib1g-dev pkg-config xz-utils libjpeg62-turbo-dev libspng-dev)
-missing=()
-for p in "${packages[@]}"; do
-    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
-done
 # The browser (chromium and chromium-common: 113 MB to download; measured 31 s to install, 24 packages,
 # on a machine that had the build packages) only where tests need it.
-if [ "${MULTIMIX_TEST_BROWSER:-0}" = 1 ]; then
-    for p in chromium fonts-dejavu-core; do
-        dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
-    done
-fi
-if [ "${MULTIMIX_TEST_NETWORK:-0}" = 1 ]; then
-    for p in iptables libnetfilter-queue-dev iputils-ping; do
-        dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
-    done
-fi
-if ((${#missing[@]})); then
-    say "installing ${missing[*]}"
-    install_start=$(date +%s)
-    sudo_cmd=""
-    [ "$(id -u)" -eq 0 ] || sudo_cmd="sudo"
-    $sudo_cmd apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-    say "installed in $(( $(date +%s) - install_start )) s"
-fi
+[ "${MULTIMIX_TEST_BROWSER:-0}" != 1 ] || packages+=(chromium fonts-dejavu-core)
+[ "${MULTIMIX_TEST_NETWORK:-0}" != 1 ] || packages+=(iptables libnetfilter-queue-dev iputils-ping)
+source launch/lib/install.sh
+install_missing "${packages[@]}"
 
 # 2. Release build.
 if [ "${MULTIMIX_SKIP_BUILD:-0}" != 1 ]; then

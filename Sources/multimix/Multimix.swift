@@ -12,7 +12,7 @@ struct Multimix: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "multimix",
         abstract: "Data-parallel MultiMix training over MPI.",
-        subcommands: [Train.self, Study.self, Evaluate.self, Report.self, Bench.self, DataCommand.self]
+        subcommands: [Train.self, Study.self, Evaluate.self, Report.self, Metrics.self, Bench.self, DataCommand.self]
     )
 
     /// Exit status for a bad command line.

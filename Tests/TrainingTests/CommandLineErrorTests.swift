@@ -6,20 +6,12 @@ import XCTest
 /// and 1 for bad input found while running; `--help` still prints the usage and exits 0.
 final class CommandLineErrorTests: XCTestCase {
     func multimix(_ arguments: [String]) throws -> MPIRun.Result {
-        let tool = MPIRun.executable("multimix")
-        guard FileManager.default.isExecutableFile(atPath: tool) else {
-            throw XCTSkip("\(tool) not built (swift build builds it; or set MULTIMIX_BIN_DIR)")
-        }
-        return try MPIRun.launch([tool] + arguments, timeout: 60)
+        try ToolRefusal.run(arguments)
     }
 
     private func assertOneLine(_ arguments: [String], status: Int32, startsWith prefix: String,
                                file: StaticString = #filePath, line: UInt = #line) throws {
-        let result = try multimix(arguments)
-        let text = result.output.trimmingCharacters(in: .whitespacesAndNewlines)
-        XCTAssertEqual(result.status, status, "\(arguments): \(text)", file: file, line: line)
-        XCTAssertFalse(text.contains("\n"), "\(arguments): not one line: \(text)", file: file, line: line)
-        XCTAssertTrue(text.hasPrefix("multimix: error: " + prefix), "\(arguments): \(text)", file: file, line: line)
+        try ToolRefusal.assertOneLine(arguments, status: status, startsWith: prefix, file: file, line: line)
     }
 
     func testBadCommandLinesExitTwoWithOneLine() throws {
