@@ -15,6 +15,8 @@ public struct HTTPDownload {
     public let destination: String
     public var stallTimeout: Double
     public var retries: Int
+    /// The most bytes the file may have: a larger one (announced, or received) is refused and removed.
+    public var maxBytes: Int64 = .max
 
     public init(url: URL, destination: String, stallTimeout: Double, retries: Int) {
         self.url = url
@@ -68,6 +70,13 @@ public struct HTTPDownload {
         }
     }
 
+    /// Removes the partial file of a download larger than `maxBytes` and says so.
+    private func refuseOversized(_ state: Receiver.State) throws -> Never {
+        try? FileManager.default.removeItem(atPath: partPath)
+        let seen = state.total.map { "\($0) announced" } ?? "\(state.bytes) received"
+        throw FetchError("\(url.absoluteString): more than \(maxBytes) bytes (\(seen)), the most allowed for this file; check the address, or raise --max-size")
+    }
+
     /// The size of the file at `path`, 0 if there is none.
     static func size(of path: String) -> Int64 {
         ((try? FileManager.default.attributesOfItem(atPath: path))?[.size] as? NSNumber)?.int64Value ?? 0
@@ -104,6 +113,11 @@ public struct HTTPDownload {
             let state = receiver.snapshot()
             if let notice = receiver.takeNotice() { progress.say(notice) }
             if state.finished { break }
+            if max(state.bytes, state.total ?? 0) > maxBytes {
+                task.cancel()
+                receiver.close()
+                try refuseOversized(state)
+            }
             progress.update(bytes: state.bytes, total: state.total)
             if Date().timeIntervalSince(state.lastActivity) > stallTimeout {
                 stalled = true
@@ -116,6 +130,7 @@ public struct HTTPDownload {
         receiver.close()
         if let notice = receiver.takeNotice() { progress.say(notice) }
         let state = receiver.snapshot()
+        if max(state.bytes, state.total ?? 0) > maxBytes { try refuseOversized(state) }
         if let failure = state.failure { throw FetchError("\(url.absoluteString): \(failure)") }
         if stalled {
             let timeout = stallTimeout == stallTimeout.rounded() ? "\(Int(stallTimeout))" : "\(stallTimeout)"

@@ -10,7 +10,10 @@ final class HashingFile {
     private(set) var size = 0
 
     init(_ path: String) throws {
-        guard let file = fopen(path, "wb") else {
+        // Never through a symbolic link: O_NOFOLLOW refuses one in the last place of the path.
+        let descriptor = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0o644)
+        guard descriptor >= 0, let file = fdopen(descriptor, "wb") else {
+            if descriptor >= 0 { close(descriptor) }
             throw FetchError("\(path): cannot create (\(String(cString: strerror(errno)))); check that the folder is writable")
         }
         self.path = path
@@ -143,8 +146,10 @@ final class XZStream: ByteStream {
 enum TarReader {
     /// Calls `destination(name)` for every regular file in the archive; a path it returns receives the
     /// file's bytes (then `written(name, sha256, size)` is called), nil skips the file.
-    static func extract(_ stream: ByteStream, archive: String, destination: (String) -> String?,
+    /// `maxTotalBytes` bounds the sum of the written files' sizes (read from their headers first).
+    static func extract(_ stream: ByteStream, archive: String, maxTotalBytes: Int = .max, destination: (String) throws -> String?,
                         written: (String, String, Int) throws -> Void) throws {
+        var total = 0
         let block = UnsafeMutableRawBufferPointer.allocate(byteCount: 512, alignment: 16)
         let chunk = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 20, alignment: 16)
         defer { block.deallocate(); chunk.deallocate() }
@@ -183,7 +188,13 @@ enum TarReader {
                         return String(record[range.upperBound...])
                     }.last
             case UInt8(ascii: "0"), 0, UInt8(ascii: "7"):
-                let target = destination(name)
+                let target = try destination(name)
+                if target != nil {
+                    total += size
+                    guard total <= maxTotalBytes else {
+                        throw FetchError("\(archive): unpacks to more than \(maxTotalBytes) bytes (at \(name)); it is not the expected archive: nothing was installed")
+                    }
+                }
                 let sink = try target.map(HashingFile.init)
                 var left = size
                 while left > 0 {

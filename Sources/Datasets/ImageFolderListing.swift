@@ -138,7 +138,7 @@ public struct ImageFolderListing: Sendable {
     }
 
     /// Whether `name` ends in an image extension, in any letter case.
-    static func isImageName(_ name: [UInt8]) -> Bool {
+    public static func isImageName(_ name: [UInt8]) -> Bool {
         guard let dot = name.lastIndex(of: UInt8(ascii: ".")) else { return false }
         let suffix = name[(dot + 1)...]
         guard suffix.count <= 4 else { return false }

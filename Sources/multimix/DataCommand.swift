@@ -106,6 +106,13 @@ extension Multimix {
                 folder (--into /shared/data, then data.root: /shared/data/cifar-10-batches-bin), or once \
                 on every node. A second fetch into the same folder waits for the first, then finds the \
                 dataset in place.
+
+                The OOD image sets of ODIN (lsun-crop, lsun-resize, isun, tinyimagenet-crop, \
+                tinyimagenet-resize: 32x32 images without classes) go into DIR/NAME, for eval.ood entries \
+                {name: NAME, dataset: image-folder, root: DIR/NAME}. Their authors publish no checksum: the \
+                SHA-256 of the fetched archive is printed and kept in DIR/NAME/fetched-archive.sha256, and \
+                nothing else is checked but that the archive unpacks to images. --from takes a mirror URL \
+                or a local archive; --max-size bounds a download.
                 """
         )
 
@@ -120,7 +127,7 @@ extension Multimix {
             }
         }
 
-        @Argument(help: "The dataset: fashion-mnist, mnist, cifar10 or cifar100.")
+        @Argument(help: "The dataset: fashion-mnist, mnist, cifar10 or cifar100; or an OOD image set: lsun-crop, lsun-resize, isun, tinyimagenet-crop, tinyimagenet-resize.")
         var name: String
 
         @Option(help: "The data directory to put the dataset's folder in.")
@@ -144,9 +151,15 @@ extension Multimix {
         @Flag(help: "Keep the downloaded archive in DIR/.downloads.")
         var keepDownload = false
 
+        @Option(help: "OOD image sets: the most megabytes an archive may have (its images may unpack to 8 times that).")
+        var maxSize: Double = Double(ImageArchiveName.defaultMaxBytes >> 20)
+
         func validate() throws {
-            guard DatasetName(lenient: name) != nil else {
-                throw ValidationError("unknown dataset '\(name)'; choose \(DatasetName.choices).")
+            guard DatasetName(lenient: name) != nil || ImageArchiveName(rawValue: name.lowercased()) != nil else {
+                throw ValidationError("unknown dataset '\(name)'; choose \(DatasetName.choices), or an OOD image set: \(ImageArchiveName.choices).")
+            }
+            guard maxSize > 0, maxSize <= 100_000 else {
+                throw ValidationError("--max-size must be in [1, 100000] megabytes (got \(maxSize)).")
             }
             guard stallTimeout > 0, stallTimeout <= 86_400 else {
                 throw ValidationError("--stall-timeout must be in (0, 86400] seconds (got \(stallTimeout)).")
@@ -157,6 +170,12 @@ extension Multimix {
         }
 
         func run() throws {
+            if let archive = ImageArchiveName(rawValue: name.lowercased()) {
+                guard split == .all else { throw ValidationError("--split is for the built-in datasets; \(archive.rawValue) is one set of images.") }
+                try ImageArchiveFetcher(archive: archive, into: into, from: from, stallTimeout: stallTimeout, retries: retries, force: force,
+                                        keepDownload: keepDownload, maxBytes: Int64(maxSize * 1_048_576)).run()
+                return
+            }
             let fetcher = DatasetFetcher(dataset: DatasetName(lenient: name)!, into: into, from: from, splits: split.splits,
                                          stallTimeout: stallTimeout, retries: retries, force: force, keepDownload: keepDownload)
             try fetcher.run()
