@@ -93,7 +93,9 @@ extension Evaluator {
                     statistics: data.statistics, workers: folder?.settings.workers ?? 1,
                     maxImagePixels: folder?.settings.maxImagePixels ?? ImageFolderPipeline.Settings(imageSize: 1).maxImagePixels))
             } catch let error as DatasetError {
-                throw TrainingError.cannotStart("\(key): \(error)")
+                let fetch = error.kind == .missing && error.path == ood.root
+                    ? " (the paper's sets: `multimix data fetch \(ood.name.isEmpty ? "lsun-crop" : ood.name)`, see the README's \"The paper's OOD table\"; or leave the set out: --set eval.ood=null)" : ""
+                throw TrainingError.cannotStart("\(key): \(error)\(fetch)")
             }
         }
         return OutOfDistributionSet(name: ood.name, data: try outOfDistributionPipeline(

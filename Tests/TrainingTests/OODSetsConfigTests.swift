@@ -1,4 +1,5 @@
 import Foundation
+import TestSupport
 import Training
 import XCTest
 
@@ -134,5 +135,17 @@ final class OODSetsConfigTests: XCTestCase {
         XCTAssertTrue(comparison.contains("<tr><td>b</td><td class=\"value\">75.0</td><td class=\"value\">–</td>"), comparison)
         XCTAssertFalse(RunReport.html(records: [MetricsRecord(kind: .eval, step: 1, epoch: 1, values: ["top1": 0.5])], title: "x")
             .contains("Out-of-distribution detection"))
+    }
+
+    /// The CIFAR-100 recipes list the three sets of the paper's OOD table, where `multimix data fetch`
+    /// puts them.
+    func testTheCIFAR100RecipesListThePapersSets() throws {
+        for method in ["erm", "multimix", "dense-multimix"] {
+            let url = Repository.root.appendingPathComponent("configs/cifar100-preactresnet18-\(method).yaml")
+            let config = try TrainingConfig.load(contentsOf: url)
+            XCTAssertEqual(config.eval.ood, ["lsun-crop", "isun", "tinyimagenet-crop"].map {
+                EvalConfig.OOD(name: $0, dataset: .imageFolder, root: ".cache/data/\($0)")
+            }, method)
+        }
     }
 }

@@ -242,6 +242,10 @@ final class TrainerRunTests: XCTestCase {
                                          "--ood", "none=\(empty)"], timeout: 60)
         XCTAssertEqual(refused.status, 1)
         XCTAssertTrue(refused.output.contains("multimix: error: --ood none: \(empty): no images (.jpg, .jpeg, .png) in this folder or below it"), refused.output)
+        let missing = try MPIRun.launch([multimix, "eval", "--checkpoint", run.appendingPathComponent("checkpoints").path,
+                                         "--ood", "isun=\(folder.path)/no-isun"], timeout: 60)
+        XCTAssertEqual(missing.status, 1)
+        XCTAssertTrue(missing.output.contains("multimix: error: --ood isun: \(folder.path)/no-isun: no such folder; give a folder holding images (ROOT/*.jpg or ROOT/ANY/*.jpg) (the paper's sets: `multimix data fetch isun`"), missing.output)
     }
 
     // MARK: - Faults and signals
