@@ -1,9 +1,12 @@
 import Datasets
 import Foundation
 
-/// The out-of-distribution image sets of ODIN (Liang et al. 2018), which the MultiMix paper's OOD
-/// table uses: tar.gz archives of images without classes, published on Dropbox with no checksum.
+/// Image sets fetched as archives, published with no checksum: Tiny ImageNet (cs231n's zip: 200
+/// classes of 64×64 images, unpacked to `train/CLASS/` and `val/CLASS/`, an image folder), and the
+/// out-of-distribution sets of ODIN (Liang et al. 2018) that the MultiMix paper's OOD table uses,
+/// tar.gz archives of images without classes on Dropbox.
 public enum ImageArchiveName: String, CaseIterable, Sendable {
+    case tinyimagenet
     case lsunCrop = "lsun-crop", lsunResize = "lsun-resize", isun
     case tinyimagenetCrop = "tinyimagenet-crop", tinyimagenetResize = "tinyimagenet-resize"
 
@@ -13,6 +16,7 @@ public enum ImageArchiveName: String, CaseIterable, Sendable {
     /// The archive's name as ODIN publishes it.
     public var fileName: String {
         switch self {
+        case .tinyimagenet: return "tiny-imagenet-200.zip"
         case .lsunCrop: return "LSUN.tar.gz"
         case .lsunResize: return "LSUN_resize.tar.gz"
         case .isun: return "iSUN.tar.gz"
@@ -26,6 +30,7 @@ public enum ImageArchiveName: String, CaseIterable, Sendable {
     public var url: String {
         let id: String
         switch self {
+        case .tinyimagenet: return "http://cs231n.stanford.edu/tiny-imagenet-200.zip"
         case .lsunCrop: id = "fhtsw1m3qxlwj6h"
         case .lsunResize: id = "moqh2wh8696c3yl"
         case .isun: id = "ssz7qxfqae0cca5"
@@ -38,6 +43,7 @@ public enum ImageArchiveName: String, CaseIterable, Sendable {
     /// What the set is: 10,000 32×32 images each (iSUN 8,925).
     public var summary: String {
         switch self {
+        case .tinyimagenet: return "Tiny ImageNet, 200 classes of 64x64 images; its unlabelled test/ is left out"
         case .lsunCrop: return "LSUN test images, random 32x32 crops"
         case .lsunResize: return "LSUN test images resized to 32x32"
         case .isun: return "iSUN, 8,925 images resized to 32x32"
@@ -46,8 +52,8 @@ public enum ImageArchiveName: String, CaseIterable, Sendable {
         }
     }
 
-    /// The size cap of a download (the archives are 17 to 25 MB).
-    public static let defaultMaxBytes: Int64 = 200 << 20
+    /// The size cap of a download: 400 MB for Tiny ImageNet's 237 MB zip, 200 MB for ODIN's 17 to 25 MB archives.
+    public var defaultMaxBytes: Int64 { self == .tinyimagenet ? 400 << 20 : 200 << 20 }
 }
 
 /// `multimix data fetch lsun-crop` and the other ODIN sets: downloads the archive (or takes `from`:
@@ -68,7 +74,7 @@ public struct ImageArchiveFetcher {
     public let progress: FetchProgress
 
     public init(archive: ImageArchiveName, into: String, from: String?, stallTimeout: Double, retries: Int, force: Bool,
-                keepDownload: Bool, maxBytes: Int64 = ImageArchiveName.defaultMaxBytes, progress: FetchProgress = FetchProgress()) {
+                keepDownload: Bool, maxBytes: Int64? = nil, progress: FetchProgress = FetchProgress()) {
         self.archive = archive
         self.into = into
         self.from = from
@@ -76,7 +82,7 @@ public struct ImageArchiveFetcher {
         self.retries = retries
         self.force = force
         self.keepDownload = keepDownload
-        self.maxBytes = maxBytes
+        self.maxBytes = maxBytes ?? archive.defaultMaxBytes
         self.progress = progress
     }
 
@@ -128,21 +134,36 @@ public struct ImageArchiveFetcher {
 
         progress.say("unpack   \(path)")
         let budget = maxBytes * 8
-        try TarReader.extract(try GzipStream(path, requireGzip: true), archive: path, maxTotalBytes: Int(budget), destination: { entry in
-            try Self.target(of: entry, in: staging, archive: path)
-        }, written: { _, _, _ in })
-        let images: ImageFileList
-        do {
-            images = try ImageFolderListing.unlabelledImages(in: staging)
-        } catch {
-            throw FetchError("\(path): the archive holds no images (.jpg, .jpeg, .png); it is not \(archive.rawValue): use --from with another copy")
+        let count: String
+        if archive == .tinyimagenet {
+            try Self.unpackTinyImageNet(path, into: staging, maxTotalBytes: Int(budget))
+            let listing: ImageFolderListing
+            do {
+                listing = try ImageFolderListing(root: staging)
+            } catch {
+                throw FetchError("\(path): does not unpack to Tiny ImageNet's train/CLASS and val/CLASS (\("\(error)".replacingOccurrences(of: staging, with: destination))); use --from with another copy")
+            }
+            count = "train \(listing.train.count), val \(listing.validation?.count ?? 0) images, \(listing.classNames.count) classes"
+        } else {
+            try TarReader.extract(try GzipStream(path, requireGzip: true), archive: path, maxTotalBytes: Int(budget), destination: { entry in
+                try Self.target(of: entry, in: staging, archive: path)
+            }, written: { _, _, _ in })
+            do {
+                count = "\(try ImageFolderListing.unlabelledImages(in: staging).count) images"
+            } catch {
+                throw FetchError("\(path): the archive holds no images (.jpg, .jpeg, .png); it is not \(archive.rawValue): use --from with another copy")
+            }
         }
         try Data("\(sha)  \(archive.fileName)\n".utf8).write(to: URL(fileURLWithPath: (staging as NSString).appendingPathComponent(Self.checksumFile)))
         try FolderInstall.move(staging, to: destination, aside: (into as NSString).appendingPathComponent(".fetch-\(archive.rawValue)-old-\(getpid())"))
         installed = true
         try? FileManager.default.removeItem(atPath: downloadFolder)  // only if empty
-        progress.say("ready    \(archive.rawValue) in \(destination): \(images.count) images (\(archive.summary)), SHA-256 recorded in \(Self.checksumFile)")
-        progress.say("eval.ood: {name: \(archive.rawValue), dataset: image-folder, root: \(destination)}")
+        progress.say("ready    \(archive.rawValue) in \(destination): \(count) (\(archive.summary)), SHA-256 recorded in \(Self.checksumFile)")
+        if archive == .tinyimagenet {
+            progress.say("data: {dataset: image-folder, root: \(destination), image_size: 64}")
+        } else {
+            progress.say("eval.ood: {name: \(archive.rawValue), dataset: image-folder, root: \(destination)}")
+        }
         return destination
     }
 
@@ -181,6 +202,53 @@ public struct ImageArchiveFetcher {
             try FolderInstall.makeFolder(folder)
         }
         return (folder as NSString).appendingPathComponent(name)
+    }
+}
+
+extension ImageArchiveFetcher {
+    /// Unpacks cs231n's tiny-imagenet-200.zip as an image folder: `train/WNID/images/*.JPEG` as they
+    /// are, `val/images/NAME.JPEG` into `val/WNID/` by `val/val_annotations.txt`, and `wnids.txt`;
+    /// the unlabelled `test/` and the box files are left out.
+    static func unpackTinyImageNet(_ path: String, into staging: String, maxTotalBytes: Int) throws {
+        let zip = try ZipReader(path)
+        func relative(_ name: String) -> String {
+            name.hasPrefix("tiny-imagenet-200/") ? String(name.dropFirst("tiny-imagenet-200/".count)) : name
+        }
+        guard let annotations = zip.entries.first(where: { relative($0.name) == "val/val_annotations.txt" }) else {
+            throw FetchError("\(path): has no tiny-imagenet-200/val/val_annotations.txt; it is not Tiny ImageNet: use --from with another copy")
+        }
+        var classOf: [String: String] = [:]
+        for line in String(decoding: try zip.contents(of: annotations), as: UTF8.self).split(whereSeparator: \.isNewline) {
+            let fields = line.split(separator: "\t")
+            if fields.count >= 2 { classOf[String(fields[0])] = String(fields[1]) }
+        }
+        var total = 0
+        for entry in zip.entries where !entry.name.hasSuffix("/") {
+            let name = relative(entry.name)
+            let parts = name.split(separator: "/").map(String.init)
+            let target: String?
+            if parts.first == "train" {
+                target = try Self.target(of: name, in: staging, archive: path)
+            } else if parts.count == 3, parts[0] == "val", parts[1] == "images" {
+                guard let wnid = classOf[parts[2]] else {
+                    throw FetchError("\(path): \(entry.name) has no line in val_annotations.txt; it is not Tiny ImageNet: use --from with another copy")
+                }
+                target = try Self.target(of: "val/\(wnid)/\(parts[2])", in: staging, archive: path)
+            } else if name == "wnids.txt" {
+                target = (staging as NSString).appendingPathComponent(name)
+            } else {
+                target = nil
+            }
+            guard let target else { continue }
+            total += entry.size
+            guard total <= maxTotalBytes else {
+                throw FetchError("\(path): unpacks to more than \(maxTotalBytes) bytes (at \(entry.name)); it is not the expected archive: nothing was installed")
+            }
+            let sink = try HashingFile(target)
+            let bytes = try zip.contents(of: entry)
+            try bytes.withUnsafeBytes { try sink.write($0) }
+            _ = try sink.finish()
+        }
     }
 }
 

@@ -112,7 +112,10 @@ extension Multimix {
                 {name: NAME, dataset: image-folder, root: DIR/NAME}. Their authors publish no checksum: the \
                 SHA-256 of the fetched archive is printed and kept in DIR/NAME/fetched-archive.sha256, and \
                 nothing else is checked but that the archive unpacks to images. --from takes a mirror URL \
-                or a local archive; --max-size bounds a download.
+                or a local archive; --max-size bounds a download. tinyimagenet (cs231n's zip: 200 classes of \
+                64x64 images) goes into DIR/tinyimagenet as an image folder, train/CLASS and val/CLASS \
+                (val/ sorted into classes by val_annotations.txt), for data: {dataset: image-folder, \
+                root: DIR/tinyimagenet, image_size: 64}; its SHA-256 is recorded the same way.
                 """
         )
 
@@ -127,7 +130,7 @@ extension Multimix {
             }
         }
 
-        @Argument(help: "The dataset: fashion-mnist, mnist, cifar10 or cifar100; or an OOD image set: lsun-crop, lsun-resize, isun, tinyimagenet-crop, tinyimagenet-resize.")
+        @Argument(help: "The dataset: fashion-mnist, mnist, cifar10 or cifar100; or an image archive: tinyimagenet, or the OOD sets lsun-crop, lsun-resize, isun, tinyimagenet-crop, tinyimagenet-resize.")
         var name: String
 
         @Option(help: "The data directory to put the dataset's folder in.")
@@ -151,15 +154,15 @@ extension Multimix {
         @Flag(help: "Keep the downloaded archive in DIR/.downloads.")
         var keepDownload = false
 
-        @Option(help: "OOD image sets: the most megabytes an archive may have (its images may unpack to 8 times that).")
-        var maxSize: Double = Double(ImageArchiveName.defaultMaxBytes >> 20)
+        @Option(help: "Image archives: the most megabytes a download may have (its images may unpack to 8 times that; default 400 for tinyimagenet, 200 for the others).")
+        var maxSize: Double?
 
         func validate() throws {
             guard DatasetName(lenient: name) != nil || ImageArchiveName(rawValue: name.lowercased()) != nil else {
-                throw ValidationError("unknown dataset '\(name)'; choose \(DatasetName.choices), or an OOD image set: \(ImageArchiveName.choices).")
+                throw ValidationError("unknown dataset '\(name)'; choose \(DatasetName.choices), or an image archive: \(ImageArchiveName.choices).")
             }
-            guard maxSize > 0, maxSize <= 100_000 else {
-                throw ValidationError("--max-size must be in [1, 100000] megabytes (got \(maxSize)).")
+            if let maxSize, !(maxSize > 0 && maxSize <= 100_000) {
+                throw ValidationError("--max-size must be in (0, 100000] megabytes (got \(maxSize)).")
             }
             guard stallTimeout > 0, stallTimeout <= 86_400 else {
                 throw ValidationError("--stall-timeout must be in (0, 86400] seconds (got \(stallTimeout)).")
@@ -173,7 +176,7 @@ extension Multimix {
             if let archive = ImageArchiveName(rawValue: name.lowercased()) {
                 guard split == .all else { throw ValidationError("--split is for the built-in datasets; \(archive.rawValue) is one set of images.") }
                 try ImageArchiveFetcher(archive: archive, into: into, from: from, stallTimeout: stallTimeout, retries: retries, force: force,
-                                        keepDownload: keepDownload, maxBytes: Int64(maxSize * 1_048_576)).run()
+                                        keepDownload: keepDownload, maxBytes: maxSize.map { Int64($0 * 1_048_576) }).run()
                 return
             }
             let fetcher = DatasetFetcher(dataset: DatasetName(lenient: name)!, into: into, from: from, splits: split.splits,

@@ -219,7 +219,7 @@ final class DataFetchTests: XCTestCase {
     func testBadRequestsAreOneLine() throws {
         let unknown = try multimix(["data", "fetch", "imagenet"])
         XCTAssertEqual(unknown.status, 2)
-        XCTAssertTrue(unknown.output.hasPrefix("multimix: error: unknown dataset 'imagenet'; choose fashion-mnist, mnist, cifar10 or cifar100, or an OOD image set: lsun-crop, lsun-resize, isun, tinyimagenet-crop, tinyimagenet-resize."), unknown.output)
+        XCTAssertTrue(unknown.output.hasPrefix("multimix: error: unknown dataset 'imagenet'; choose fashion-mnist, mnist, cifar10 or cifar100, or an image archive: tinyimagenet, lsun-crop, lsun-resize, isun, tinyimagenet-crop, tinyimagenet-resize."), unknown.output)
         let gz = try multimix(["data", "fetch", "mnist", "--from", "http://127.0.0.1:9/train-images-idx3-ubyte.gz"])
         XCTAssertTrue(errorLine(gz).contains("mnist is 4 files; give the URL of the folder that holds"), gz.output)
         let nothing = try multimix(["data", "fetch", "cifar10", "--from", "/nonexistent/cifar.tar.gz"])
@@ -277,6 +277,44 @@ final class DataFetchTests: XCTestCase {
         XCTAssertTrue(again.output.contains("present  lsun-crop is already in \(folder) (6 images)"), again.output)
     }
 
+    /// tinyimagenet from a local HTTP server (a small zip64 archive in cs231n's layout): train/ as it
+    /// is, val/images sorted into val/CLASS by val_annotations.txt, test/ and the box files left out,
+    /// the SHA-256 recorded; a damaged zip is one line and installs nothing.
+    func testTinyImageNetUnpacksToAnImageFolder() throws {
+        let archive = try oodArchive("make-tinyimagenet", "tiny-imagenet-200.zip")
+        try startServer()
+        let into = try DatasetFixtures.temporaryFolder()
+        let result = try multimix(["data", "fetch", "tinyimagenet", "--into", into, "--from", "http://127.0.0.1:\(port)/files/"], timeout: 120)
+        XCTAssertEqual(result.status, 0, result.output)
+        let folder = into + "/tinyimagenet"
+        let sha = try SHA256.hash(file: URL(fileURLWithPath: archive)).hex
+        XCTAssertEqual(try String(contentsOfFile: folder + "/fetched-archive.sha256", encoding: .utf8), "\(sha)  tiny-imagenet-200.zip\n")
+        XCTAssertTrue(result.output.contains("sha256   \(sha)  tiny-imagenet-200.zip"), result.output)
+        XCTAssertTrue(result.output.contains("ready    tinyimagenet in \(folder): train 6, val 4 images, 3 classes"), result.output)
+        XCTAssertTrue(result.output.contains("data: {dataset: image-folder, root: \(folder), image_size: 64}"), result.output)
+        let listing = try ImageFolderListing(root: folder)
+        XCTAssertEqual(listing.classNames, ["n01443537", "n01629819", "n02124075"])
+        XCTAssertEqual((0..<listing.train.count).map { listing.train.displayPath(of: $0) }.first, folder + "/train/n01443537/images/n01443537_0.JPEG")
+        XCTAssertEqual((0..<(listing.validation?.count ?? 0)).map { listing.validation!.displayPath(of: $0) },
+                       ["n01443537/val_0", "n01443537/val_2", "n01629819/val_1", "n01629819/val_3"].map { folder + "/val/\($0).JPEG" })
+        XCTAssertEqual(listing.validation?.labels, [0, 0, 1, 1])
+        XCTAssertEqual(listing.otherFiles, 0, "box files are left out")
+        XCTAssertFalse(FileManager.default.fileExists(atPath: folder + "/test"))
+        XCTAssertEqual(try String(contentsOfFile: folder + "/wnids.txt", encoding: .utf8), "n01443537\nn01629819\nn02124075\n")
+        assertNoLeftovers(into)
+
+        let damaged = (Self.archives as NSString).appendingPathComponent("damaged.zip")
+        var bytes = try Data(contentsOf: URL(fileURLWithPath: archive))
+        let dataStart = 30 + Int(bytes[26]) + Int(bytes[27]) << 8 + Int(bytes[28]) + Int(bytes[29]) << 8
+        bytes[dataStart + 2] ^= 0x5A   // inside the first entry's (wnids.txt's) deflated data
+        try bytes.write(to: URL(fileURLWithPath: damaged))
+        let other = try DatasetFixtures.temporaryFolder()
+        let refused = try multimix(["data", "fetch", "tinyimagenet", "--into", other, "--from", damaged], timeout: 120)
+        XCTAssertTrue(errorLine(refused).contains("\(damaged): not a readable zip archive (tiny-imagenet-200/wnids.txt"), refused.output)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: other + "/tinyimagenet"))
+        assertNoLeftovers(other)
+    }
+
     /// A download over --max-size, an entry that would leave the folder, a file that is no archive:
     /// one line each, nothing installed, nothing written outside.
     func testOODArchivesAreBoundedAndConfined() throws {
@@ -302,7 +340,7 @@ final class DataFetchTests: XCTestCase {
         XCTAssertTrue(errorLine(notArchive).contains("\(text): not a gzip file"), notArchive.output)
         let unknown = try multimix(["data", "fetch", "lsun"])
         XCTAssertEqual(unknown.status, 2)
-        XCTAssertTrue(unknown.output.contains("unknown dataset 'lsun'; choose fashion-mnist, mnist, cifar10 or cifar100, or an OOD image set: lsun-crop, lsun-resize, isun, tinyimagenet-crop, tinyimagenet-resize."), unknown.output)
+        XCTAssertTrue(unknown.output.contains("unknown dataset 'lsun'; choose fashion-mnist, mnist, cifar10 or cifar100, or an image archive: tinyimagenet, lsun-crop, lsun-resize, isun, tinyimagenet-crop, tinyimagenet-resize."), unknown.output)
     }
 
     func testMD5MatchesRFC1321() {

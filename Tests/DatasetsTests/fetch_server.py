@@ -5,11 +5,14 @@
   fetch_server.py make-cifar100-test SHARED_FOLDER OUT.tar.gz [--corrupt]
   fetch_server.py make-ood OUT.tar.gz
   fetch_server.py make-ood-escape OUT.tar.gz
+  fetch_server.py make-tinyimagenet OUT.zip
   fetch_server.py serve ROOT PORT_FILE LOG_FILE
 
 make-ood builds a small archive in the layout of ODIN's LSUN.tar.gz (LSUN/test/*.png, one image in
 a subfolder), with a text file, a symbolic link named like an image and a hard link, none of which
-may be unpacked; make-ood-escape one whose image entry is ../escaped.png.
+may be unpacked; make-ood-escape one whose image entry is ../escaped.png. make-tinyimagenet builds a
+zip in the layout of cs231n's tiny-imagenet-200.zip (3 classes; PNG bytes under .JPEG names) whose
+65,600 entries in test/ make it a zip64 archive, as the real one (120,000 files) is.
 
 SHARED_FOLDER holds the dataset's files xz-compressed (../shared/data/<folder>). The server binds
 127.0.0.1 on a free port, writes the port to PORT_FILE, and logs "PATH RANGE" per request to LOG_FILE.
@@ -74,6 +77,29 @@ def make_ood(out, escape):
             hard.type = tarfile.LNKTYPE
             hard.linkname = "LSUN/test/0.png"
             tar.addfile(hard)
+    os.rename(out + ".tmp", out)
+
+
+def make_tinyimagenet(out):
+    import zipfile
+    classes = ["n01443537", "n01629819", "n02124075"]
+    top = "tiny-imagenet-200/"
+    with zipfile.ZipFile(out + ".tmp", "w", zipfile.ZIP_DEFLATED) as z:
+        z.writestr(top + "wnids.txt", "".join(c + "\n" for c in classes))
+        z.writestr(top + "words.txt", "n01443537\tgoldfish\n")
+        for k, c in enumerate(classes):
+            z.writestr(top + "train/%s/" % c, b"")
+            z.writestr(top + "train/%s/%s_boxes.txt" % (c, c), "%s_0.JPEG\t0\t0\t10\t10\n" % c)
+            for i in range(2):
+                z.writestr(top + "train/%s/images/%s_%d.JPEG" % (c, c, i), png(64, 10 * k + i),
+                           compress_type=zipfile.ZIP_STORED if i == 1 else zipfile.ZIP_DEFLATED)
+        lines = []
+        for i in range(4):
+            z.writestr(top + "val/images/val_%d.JPEG" % i, png(64, 100 + i))
+            lines.append("val_%d.JPEG\t%s\t0\t0\t63\t63\n" % (i, classes[i % 2]))
+        z.writestr(top + "val/val_annotations.txt", "".join(lines))
+        for i in range(65600):
+            z.writestr(top + "test/images/test_%d.JPEG" % i, b"", compress_type=zipfile.ZIP_STORED)
     os.rename(out + ".tmp", out)
 
 
@@ -165,6 +191,8 @@ def serve(root, port_file, log_file):
 if __name__ == "__main__":
     if sys.argv[1] == "serve":
         serve(*sys.argv[2:5])
+    elif sys.argv[1] == "make-tinyimagenet":
+        make_tinyimagenet(sys.argv[2])
     elif sys.argv[1] in ("make-ood", "make-ood-escape"):
         make_ood(sys.argv[2], sys.argv[1] == "make-ood-escape")
     else:
