@@ -27,8 +27,8 @@ extension Trainer {
         evaluationPending = false
         lastMetrics.merge(metrics) { _, new in new }
         guard communicator.rank == 0 else { return true }
-        let shown = [MetricName.top1, MetricName.top5, MetricName.nll, MetricName.ece, MetricName.alignment,
-                     MetricName.uniformity, MetricName.oodAUROC]
+        let shown = ([MetricName.top1, MetricName.top5, MetricName.nll, MetricName.ece, MetricName.alignment, MetricName.uniformity]
+                     + OODTable.sets(in: metrics).map { OODTable.key($0, "auroc") })
             .compactMap { name in metrics[name].map { String(format: "%@ %.4f", name, $0) } }
         progress.message("eval after epoch \(epoch): " + shown.joined(separator: "  "))
         try record(MetricsRecord(kind: .eval, step: globalStep, epoch: Double(epoch), values: metrics))

@@ -222,6 +222,8 @@ final class TrainerRunTests: XCTestCase {
         let keys = ["cifar100", "flat-cats", "nested_val"].flatMap { set in ["auroc", "aupr_in", "aupr_out"].map { "ood_\(set)_\($0)" } }
         for key in keys { XCTAssertTrue((0...1).contains(online[key] ?? -1), "\(key) = \(String(describing: online[key]))") }
         XCTAssertNil(online[MetricName.oodAUROC], "named sets have no plain ood_auroc")
+        XCTAssertTrue(trained.output.contains("ood_cifar100_auroc ") && trained.output.contains("ood_nested_val_auroc "),
+                      "the progress line shows each set's AUROC: \(trained.output)")
         let events = try FileManager.default.contentsOfDirectory(atPath: run.appendingPathComponent("tb").path)
         let tensorBoard = try events.map { try Data(contentsOf: run.appendingPathComponent("tb/" + $0)) }.reduce(Data(), +)
         for key in keys { XCTAssertNotNil(tensorBoard.range(of: Data("eval/\(key)".utf8)), "TensorBoard has no eval/\(key)") }
