@@ -477,7 +477,7 @@ public struct EvalConfig: Codable, Equatable, Sendable {
         static let reservedNames: Set<String> = ["gaussian", "uniform", EvaluationDetails.inDistribution]
 
         /// The sets of `multimix eval --ood`, each `NAME` or `NAME=ROOT`: a built-in dataset's name (its
-        /// default folder without ROOT), or any other name for the image folder at ROOT. A single
+        /// default folder without ROOT: in `$MULTIMIX_DATA_DIR` or the `.cache/data` found, as before), or any other name for the image folder at ROOT. A single
         /// built-in set keeps the plain metric keys (`ood_auroc`, …); otherwise each set's are
         /// `ood_NAME_*`. Throws a one-line message naming `--ood` and the fix.
         public static func parseCommandLine(_ values: [String]) throws -> [OOD] {
@@ -495,7 +495,7 @@ public struct EvalConfig: Codable, Equatable, Sendable {
                     guard root != "" else {
                         throw TrainingError.cannotStart("--ood \(value): no folder after '='; write --ood \(name) or --ood \(name)=ROOT")
                     }
-                    sets.append(OOD(name: name, dataset: dataset, root: root ?? DataConfig.defaultRoot(of: dataset)))
+                    sets.append(OOD(name: name, dataset: dataset, root: root ?? DatasetSource(dataset.builtIn!).root))
                 } else {
                     guard let root, !root.isEmpty else {
                         throw TrainingError.cannotStart("--ood \(value): \(name) is not a built-in dataset (\(DatasetName.choices)); for a folder of images give --ood \(name)=ROOT")

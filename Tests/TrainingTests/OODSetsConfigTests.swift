@@ -1,4 +1,5 @@
 import Foundation
+import Datasets
 import TestSupport
 import Training
 import XCTest
@@ -104,7 +105,7 @@ final class OODSetsConfigTests: XCTestCase {
             }
         }
         // One built-in set keeps the plain keys (ood_auroc, …), as before --ood was repeatable.
-        XCTAssertEqual(parse(["cifar100"]), "|cifar100|.cache/data/cifar-100-binary")
+        XCTAssertEqual(parse(["cifar100"]), "|cifar100|\(DatasetSource(.cifar100).root)")
         XCTAssertEqual(parse(["cifar100=/c"]), "|cifar100|/c")
         XCTAssertEqual(parse(["cifar100=/c", "lsun-crop=/l"]), "cifar100|cifar100|/c lsun-crop|image-folder|/l")
         XCTAssertEqual(parse(["isun=/i"]), "isun|image-folder|/i")
