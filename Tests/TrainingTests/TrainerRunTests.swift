@@ -244,6 +244,14 @@ final class TrainerRunTests: XCTestCase {
                                          "--ood", "none=\(empty)"], timeout: 60)
         XCTAssertEqual(refused.status, 1)
         XCTAssertTrue(refused.output.contains("multimix: error: --ood none: \(empty): no images (.jpg, .jpeg, .png) in this folder or below it"), refused.output)
+        let bad = folder.appendingPathComponent("bad").path
+        let broken = try ImageFolderFixture.folder(size: 32, trainPerClass: 2, valPerClass: 1, corrupt: true)
+        try FileManager.default.createDirectory(atPath: bad, withIntermediateDirectories: true)
+        for name in ["ok.jpg", "truncated.jpg"] { try FileManager.default.copyItem(atPath: broken + "/bad/airplane/" + name, toPath: bad + "/" + name) }
+        let undecodable = try MPIRun.launch([multimix, "eval", "--checkpoint", run.appendingPathComponent("checkpoints").path,
+                                             "--ood", "bad=\(bad)"], timeout: 60)
+        XCTAssertEqual(undecodable.status, 1)
+        XCTAssertTrue(undecodable.output.contains("multimix: error: evaluation: cannot decode \(bad)/truncated.jpg: JPEG: Premature end"), undecodable.output)
         let missing = try MPIRun.launch([multimix, "eval", "--checkpoint", run.appendingPathComponent("checkpoints").path,
                                          "--ood", "isun=\(folder.path)/no-isun"], timeout: 60)
         XCTAssertEqual(missing.status, 1)
