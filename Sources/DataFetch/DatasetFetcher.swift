@@ -51,13 +51,7 @@ public struct DatasetFetcher {
     public func run() throws -> String {
         // A bad --from is an error even when the dataset is already in place.
         let origin = try source()
-        do {
-            try FileManager.default.createDirectory(atPath: downloadFolder, withIntermediateDirectories: true)
-        } catch {
-            throw FetchError("\(into): cannot create the data folder (\(error.localizedDescription)); choose a writable folder with --into")
-        }
-        let lock = try FolderLock(path: (into as NSString).appendingPathComponent(".fetch-\(dataset.rawValue).lock"),
-                                  progress: progress, what: "`multimix data fetch \(dataset.rawValue)` into \(into)")
+        let lock = try FolderLock.forFetch(of: dataset.rawValue, into: into, downloadFolder: downloadFolder, progress: progress)
         defer { lock.release() }
 
         if !force, let counts = installedCounts() {
@@ -303,20 +297,7 @@ public struct DatasetFetcher {
 
     /// Renames the checked staging folder into place (an older copy is moved aside, then removed).
     func install(_ staging: String) throws {
-        let aside = (into as NSString).appendingPathComponent(".fetch-\(dataset.rawValue)-old-\(getpid())")
-        let hadOld = FileManager.default.fileExists(atPath: destination)
-        if hadOld {
-            try? FileManager.default.removeItem(atPath: aside)
-            guard rename(destination, aside) == 0 else {
-                throw FetchError("\(destination): cannot move the old copy aside (\(String(cString: strerror(errno)))); remove it and fetch again")
-            }
-        }
-        guard rename(staging, destination) == 0 else {
-            let reason = String(cString: strerror(errno))
-            if hadOld { _ = rename(aside, destination) }
-            throw FetchError("\(destination): cannot move the checked files into place (\(reason)); check the folder")
-        }
-        if hadOld { try? FileManager.default.removeItem(atPath: aside) }
+        try FolderInstall.move(staging, to: destination, aside: (into as NSString).appendingPathComponent(".fetch-\(dataset.rawValue)-old-\(getpid())"))
     }
 
     func report(_ counts: [(DatasetSplit, Int, Int)]) {
@@ -395,6 +376,17 @@ final class FolderLock {
             progress.say("waiting  for another \(what) to finish")
             flock(descriptor, LOCK_EX)
         }
+    }
+
+    /// Makes the data folder and its download folder, then takes the lock of fetching `name` into it.
+    static func forFetch(of name: String, into: String, downloadFolder: String, progress: FetchProgress) throws -> FolderLock {
+        do {
+            try FileManager.default.createDirectory(atPath: downloadFolder, withIntermediateDirectories: true)
+        } catch {
+            throw FetchError("\(into): cannot create the data folder (\(error.localizedDescription)); choose a writable folder with --into")
+        }
+        return try FolderLock(path: (into as NSString).appendingPathComponent(".fetch-\(name).lock"),
+                              progress: progress, what: "`multimix data fetch \(name)` into \(into)")
     }
 
     func release() {

@@ -16,8 +16,8 @@ public struct HTTPDownload {
     public let destination: String
     public var stallTimeout: Double
     public var retries: Int
-    /// The most bytes the file may have: a body that goes past it (endless, or not the file asked for)
-    /// is cut off and refused before it fills the disk.
+    /// The most bytes the file may have: a larger one (announced) is refused and removed, and a body
+    /// that goes past it (endless, or not the file asked for) is cut off before it fills the disk.
     public var maximumBytes: Int64
 
     public init(url: URL, destination: String, stallTimeout: Double, retries: Int, maximumBytes: Int64 = 1 << 40) {
@@ -73,6 +73,13 @@ public struct HTTPDownload {
         }
     }
 
+    /// Removes the partial file of a download larger than `maximumBytes` and says so.
+    private func refuseOversized(_ state: Receiver.State) throws -> Never {
+        try? FileManager.default.removeItem(atPath: partPath)
+        let seen = state.total.map { "\($0) announced" } ?? "\(state.bytes) received"
+        throw FetchError("\(url.absoluteString): more than \(maximumBytes) bytes (\(seen)), the most allowed for this file; check the address, or raise --max-size")
+    }
+
     /// The size of the file at `path`, 0 if there is none.
     static func size(of path: String) -> Int64 {
         ((try? FileManager.default.attributesOfItem(atPath: path))?[.size] as? NSNumber)?.int64Value ?? 0
@@ -104,6 +111,11 @@ public struct HTTPDownload {
             let state = receiver.snapshot()
             if let notice = receiver.takeNotice() { progress.say(notice) }
             if state.finished { break }
+            if max(state.bytes, state.total ?? 0) > maximumBytes {
+                task.cancel()
+                receiver.close()
+                try refuseOversized(state)
+            }
             progress.update(bytes: state.bytes, total: state.total)
             if Date().timeIntervalSince(state.lastActivity) > stallTimeout {
                 stalled = true
@@ -116,6 +128,7 @@ public struct HTTPDownload {
         receiver.close()
         if let notice = receiver.takeNotice() { progress.say(notice) }
         let state = receiver.snapshot()
+        if max(state.bytes, state.total ?? 0) > maximumBytes { try refuseOversized(state) }
         if let failure = state.failure {
             if state.tooLarge { try? FileManager.default.removeItem(atPath: partPath) }
             throw FetchError("\(url.absoluteString): \(failure)")

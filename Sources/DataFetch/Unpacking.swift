@@ -169,8 +169,11 @@ enum TarReader {
 
     /// Calls `destination(name)` for every regular file in the archive; a path it returns receives the
     /// file's bytes (then `written(name, sha256, size)` is called), nil skips the file.
-    static func extract(_ stream: ByteStream, archive: String, maximumMemberBytes: Int, destination: (String) -> String?,
+    /// `maxTotalBytes` bounds the sum of the written files' sizes (read from their headers first).
+    static func extract(_ stream: ByteStream, archive: String, maximumMemberBytes: Int, maxTotalBytes: Int = .max,
+                        destination: (String) throws -> String?,
                         written: (String, String, Int) throws -> Void) throws {
+        var total = 0
         let block = UnsafeMutableRawBufferPointer.allocate(byteCount: 512, alignment: 16)
         let chunk = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 20, alignment: 16)
         defer { block.deallocate(); chunk.deallocate() }
@@ -211,7 +214,13 @@ enum TarReader {
                         return String(record[range.upperBound...])
                     }.last
             case UInt8(ascii: "0"), 0, UInt8(ascii: "7"):
-                let target = destination(name)
+                let target = try destination(name)
+                if target != nil {
+                    total += size
+                    guard total <= maxTotalBytes else {
+                        throw FetchError("\(archive): unpacks to more than \(maxTotalBytes) bytes (at \(name)); it is not the expected archive: nothing was installed")
+                    }
+                }
                 let sink = try target.map(HashingFile.init)
                 var left = size
                 while left > 0 {

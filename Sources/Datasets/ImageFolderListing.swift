@@ -80,6 +80,25 @@ public struct ImageFolderListing: Sendable {
         return PathTable(found.sorted { $0.lexicographicallyPrecedes($1) })
     }
 
+    /// The images of a folder without classes (an out-of-distribution set), flat (`ROOT/*.jpg`) or
+    /// nested (`ROOT/ANY/…/*.png`), found and ordered as a class folder's are, each labelled 0 in
+    /// one class named "images".
+    /// - Throws: ``DatasetError`` for a missing or unreadable folder, or one without images.
+    public static func unlabelledImages(in root: String) throws -> ImageFileList {
+        guard isFolder(root) else {
+            throw DatasetError(.missing, path: root, problem: "no such folder",
+                               fix: "give a folder holding images (ROOT/*.jpg or ROOT/ANY/*.jpg)")
+        }
+        var visited = Set<FolderIdentity>()
+        var found = [[UInt8]](), others = 0
+        try walk(Array(root.utf8), depth: 0, visited: &visited, images: &found, otherFiles: &others)
+        guard !found.isEmpty else {
+            throw DatasetError(.empty, path: root, problem: "no images (.jpg, .jpeg, .png) in this folder or below it",
+                               fix: "give a folder holding images (ROOT/*.jpg or ROOT/ANY/*.jpg)")
+        }
+        return ImageFileList(paths: PathTable(found), labels: [Int32](repeating: 0, count: found.count), classNames: ["images"])
+    }
+
     // MARK: - Walking
 
     private static func listSplit(_ folder: String, classes: [[UInt8]], classNames: [String], requireEveryClass: Bool,
@@ -128,7 +147,7 @@ public struct ImageFolderListing: Sendable {
     }
 
     /// Whether `name` ends in an image extension, in any letter case.
-    static func isImageName(_ name: [UInt8]) -> Bool {
+    public static func isImageName(_ name: [UInt8]) -> Bool {
         guard let dot = name.lastIndex(of: UInt8(ascii: ".")) else { return false }
         let suffix = name[(dot + 1)...]
         guard suffix.count <= 4 else { return false }

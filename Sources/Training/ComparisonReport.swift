@@ -96,6 +96,7 @@ public enum ComparisonReport {
         }
         page += "<h2>Final metrics</h2>\n<p>The last training loss and the last evaluation of each run; best of a row in bold.</p>\n"
         page += table(runs)
+        page += OODTable.html(runs.map { run in (label: run.label, values: run.records.last { $0.kind == .eval }?.values ?? [:]) })
         for run in runs {
             guard let details = run.details else { continue }
             page += RunReport.detailsSection(details, heading: "Calibration and OOD scores: \(run.label)")

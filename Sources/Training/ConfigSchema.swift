@@ -11,10 +11,13 @@ struct ConfigSchema {
     let keys: [String]
     /// The keys whose values are themselves sections.
     let sections: [String: ConfigSchema]
+    /// Whether the section may also be a list of such mappings (`eval.ood`).
+    let allowsList: Bool
 
-    init<Keys: CodingKey & CaseIterable>(_ keys: Keys.Type, sections: [String: ConfigSchema] = [:]) {
+    init<Keys: CodingKey & CaseIterable>(_ keys: Keys.Type, sections: [String: ConfigSchema] = [:], allowsList: Bool = false) {
         self.keys = Keys.allCases.map(\.stringValue)
         self.sections = sections
+        self.allowsList = allowsList
     }
 
     /// The whole config.
@@ -30,7 +33,7 @@ struct ConfigSchema {
         "training": ConfigSchema(LoopConfig.CodingKeys.self),
         "distributed": ConfigSchema(DistributedConfig.CodingKeys.self),
         "eval": ConfigSchema(EvalConfig.CodingKeys.self, sections: [
-            "ood": ConfigSchema(EvalConfig.OOD.CodingKeys.self),
+            "ood": ConfigSchema(EvalConfig.OOD.CodingKeys.self, allowsList: true),
             "baseline": ConfigSchema(EvalConfig.Baseline.CodingKeys.self),
         ]),
         "checkpoint": ConfigSchema(CheckpointConfig.CodingKeys.self),
@@ -39,8 +42,18 @@ struct ConfigSchema {
     /// Refuses unknown and repeated keys in `node`, the value at `path` ("" for the top level).
     func check(_ node: Node, path: String) throws {
         if node.null != nil, !path.isEmpty { return }   // an absent optional section (eval.ood: null)
+        if allowsList, let list = node.sequence {
+            for (index, element) in list.enumerated() {
+                guard element.mapping != nil else {
+                    throw ConfigError(.wrongType, path: "\(path)[\(index)]", problem: "expected a mapping, got \(ConfigNode.describe(element))",
+                                      fix: "give keys \(keys.joined(separator: ", "))")
+                }
+                try check(element, path: "\(path)[\(index)]")
+            }
+            return
+        }
         guard let mapping = node.mapping else {
-            throw ConfigError(.wrongType, path: path, problem: "expected a mapping, got \(ConfigNode.describe(node))",
+            throw ConfigError(.wrongType, path: path, problem: "expected a mapping\(allowsList ? " or a list of mappings" : ""), got \(ConfigNode.describe(node))",
                               fix: "give keys \(keys.joined(separator: ", "))")
         }
         var seen = Set<String>()

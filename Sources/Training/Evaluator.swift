@@ -20,6 +20,16 @@ public struct Evaluator {
     /// An evaluation ended early by `stopRequested`: no metrics.
     public struct EvaluationStopped: Error {}
 
+    /// An image of an evaluated set (an image folder's val/, an OOD folder) could not be decoded;
+    /// `detail` is `PATH: REASON` on the rank that read it, nil on the others.
+    public struct EvaluationImageError: Error, CustomStringConvertible {
+        public let detail: String?
+        public var description: String {
+            (detail.map { "evaluation: cannot decode \($0)" } ?? "evaluation: another rank could not decode an image (its error line names the file)")
+                + "; replace or remove the file (evaluation never skips an image)"
+        }
+    }
+
     /// An out-of-distribution set: its metrics are `ood_NAME_auroc`, … (`ood_auroc`, … when `name` is "").
     public struct OutOfDistributionSet {
         public let name: String
@@ -140,6 +150,11 @@ public struct Evaluator {
         defer { loader.stop() }
         let input = Tensor(shape: [0])
         while let batch = loader.next() {
+            // An image file that cannot be decoded stops the evaluation (scoring a blank in its place
+            // would change the metrics silently); agreed across the ranks so that none is left waiting.
+            var failed = [batch.failure == nil ? 0.0 : 1]
+            try communicator.allreduce(&failed, op: .sum)
+            if failed[0] > 0 { throw EvaluationImageError(detail: batch.failure) }
             input.resize(to: [batch.count, batch.shape.height, batch.shape.width, batch.shape.channels])
             input.data.update(from: batch.images.baseAddress!, count: input.count)
             let z = model.pool(model.encode(input))

@@ -52,6 +52,10 @@ enum RankAgreement {
                 let name = key.string ?? "\(key)"
                 flatten(value, path: path.isEmpty ? name : path + "." + name, into: &out)
             }
+        } else if let sequence = node.sequence, sequence.contains(where: { $0.mapping != nil || $0.sequence != nil }) {
+            // A list of sections (eval.ood): each element's keys by index, `eval.ood[1].root`.
+            out[path] = "[\(sequence.count)]"
+            for (index, element) in sequence.enumerated() { flatten(element, path: "\(path)[\(index)]", into: &out) }
         } else if let sequence = node.sequence {
             out[path] = "[" + sequence.map { $0.string ?? "\($0)" }.joined(separator: ", ") + "]"
         } else {

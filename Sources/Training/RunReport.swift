@@ -10,6 +10,7 @@ import Foundation
 ///   reliability diagram (ECE's bins) and histograms of the maximum softmax probability, the test
 ///   split's against each out-of-distribution set's (or alone, without OOD sets);
 /// - the final metrics table: the last evaluation's values, and the last training loss;
+/// - the OOD table (``OODTable``): a column group per out-of-distribution set, as the paper's;
 /// - a baseline figure (`eval.baseline`), when given: a dashed level on the accuracy plot and a row;
 /// - the resolved config, when given.
 ///
@@ -71,6 +72,7 @@ public enum RunReport {
             page += "<tr><td>\(HTML.escape(name))</td><td class=\"value\">\(HTML.escape(value))</td></tr>\n"
         }
         page += "</table>\n"
+        page += OODTable.html([(label: title, values: eval.last?.values ?? [:])])
         if let configYAML {
             page += "<h2>Config</h2>\n<pre>\(HTML.escape(configYAML))</pre>\n"
         }

@@ -27,8 +27,8 @@ extension Trainer {
         evaluationPending = false
         lastMetrics.merge(metrics) { _, new in new }
         guard communicator.rank == 0 else { return true }
-        let shown = [MetricName.top1, MetricName.top5, MetricName.nll, MetricName.ece, MetricName.alignment,
-                     MetricName.uniformity, MetricName.oodAUROC]
+        let shown = ([MetricName.top1, MetricName.top5, MetricName.nll, MetricName.ece, MetricName.alignment, MetricName.uniformity]
+                     + OODTable.sets(in: metrics).map { OODTable.key($0, "auroc") })
             .compactMap { name in metrics[name].map { String(format: "%@ %.4f", name, $0) } }
         progress.message("eval after epoch \(epoch): " + shown.joined(separator: "  "))
         try record(MetricsRecord(kind: .eval, step: globalStep, epoch: Double(epoch), values: metrics))
@@ -56,15 +56,14 @@ extension Trainer {
         return try evaluate()
     }
 
-    /// The out-of-distribution sets: `eval.ood`'s test split (metrics `ood_*`), then Gaussian and
-    /// uniform noise images with the training data's statistics when `eval.noise_ood_images` > 0
-    /// (`ood_gaussian_*`, `ood_uniform_*`), all normalised like the training data.
+    /// The out-of-distribution sets: each of `eval.ood` (metrics `ood_NAME_*`, or `ood_*` for a single
+    /// unnamed set), then Gaussian and uniform noise images with the training data's statistics when
+    /// `eval.noise_ood_images` > 0 (`ood_gaussian_*`, `ood_uniform_*`), all normalised like the training data.
     static func outOfDistributionSets(_ config: TrainingConfig, data: any TrainingData,
                                       shape: ImageShape) throws -> [Evaluator.OutOfDistributionSet] {
         var sets: [Evaluator.OutOfDistributionSet] = []
-        if let ood = config.eval.ood {
-            sets.append(.init(name: "", data: try Evaluator.outOfDistributionPipeline(
-                ood.dataset, root: ood.root, statistics: data.statistics, shape: shape, key: "eval.ood")))
+        for (index, ood) in config.eval.ood.enumerated() {
+            sets.append(try Evaluator.outOfDistributionSet(ood, data: data, key: config.eval.oodPath(index)))
         }
         if config.eval.noiseOODImages > 0 {
             for kind in NoiseImages.Kind.allCases {
@@ -77,6 +76,32 @@ extension Trainer {
 }
 
 extension Evaluator {
+    /// The set `ood` describes, against a model trained on `data`: a built-in dataset's test split, or
+    /// every image of a folder without classes, transformed as `data`'s evaluated split (an image
+    /// folder's evaluation transform; built-in data: the whole image resized to the model's input) and
+    /// normalised with `data`'s statistics. `key` names the setting in errors (`eval.ood[1]`, `--ood`).
+    public static func outOfDistributionSet(_ ood: EvalConfig.OOD, data: any TrainingData, key: String) throws -> OutOfDistributionSet {
+        let shape = data.inputShape
+        guard let builtIn = ood.dataset.builtIn else {
+            guard shape.channels == 3 else {
+                throw TrainingError.cannotStart("\(key): an image folder is RGB and the model takes \(shape); use a 1-channel built-in dataset")
+            }
+            let folder = data as? ImageFolderPipeline
+            do {
+                return OutOfDistributionSet(name: ood.name, data: try UnlabelledImageFolder(
+                    root: ood.root, transform: folder?.settings.evaluationTransform ?? ImageTransform(size: shape.height, geometry: .resize),
+                    statistics: data.statistics, workers: folder?.settings.workers ?? 1,
+                    maxImagePixels: folder?.settings.maxImagePixels ?? ImageFolderPipeline.Settings(imageSize: 1).maxImagePixels))
+            } catch let error as DatasetError {
+                let fetch = error.kind == .missing && error.path == ood.root
+                    ? " (the paper's sets: `multimix data fetch \(ood.name.isEmpty ? "lsun-crop" : ood.name)`, see the README's \"The paper's OOD table\"; or leave the set out: --set eval.ood=null)" : ""
+                throw TrainingError.cannotStart("\(key): \(error)\(fetch)")
+            }
+        }
+        return OutOfDistributionSet(name: ood.name, data: try outOfDistributionPipeline(
+            builtIn, root: ood.root, statistics: data.statistics, shape: shape, key: key))
+    }
+
     /// The test split of dataset `name` (in `root`, or its default folder) as an out-of-distribution
     /// set for a model trained on images of `shape`, normalised with the training data's `statistics`.
     /// `key` names the setting in errors (`eval.ood` or `--ood`).

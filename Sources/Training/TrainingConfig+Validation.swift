@@ -107,11 +107,24 @@ extension TrainingConfig {
 
         try require(eval.everyEpochs >= 1, "eval.every_epochs", eval.everyEpochs, "use an integer ≥ 1")
         try require((0...100_000).contains(eval.noiseOODImages), "eval.noise_ood_images", eval.noiseOODImages, "use an integer in [0, 100000] (0: none)")
-        if let ood = eval.ood {
-            try require(ood.dataset.rawValue != data.dataset.rawValue, "eval.ood.dataset", ood.dataset, "choose a dataset other than data.dataset (\(data.dataset))")
-            try require(ood.dataset.imageShape == data.inputShape, "eval.ood.dataset", ood.dataset,
-                        "its images (\(Self.channelsFirst(ood.dataset.imageShape))) must match the model's input (\(Self.channelsFirst(data.inputShape)))")
-            try require(!ood.root.isEmpty, "eval.ood.root", "\"\"", "give the OOD dataset folder")
+        var oodNames = Set<String>()
+        for (index, ood) in eval.ood.enumerated() {
+            let path = eval.oodPath(index)
+            if ood.name.isEmpty {
+                try require(eval.ood.count == 1, "\(path).name", "\"\"", "give each of several OOD sets a name (letters, digits, -, _)")
+            } else {
+                if let problem = EvalConfig.OOD.problem(withName: ood.name) { try require(false, "\(path).name", ood.name, problem) }
+                try require(oodNames.insert(ood.name).inserted, "\(path).name", ood.name, "give each OOD set its own name (this one is used twice)")
+            }
+            if let builtIn = ood.dataset.builtIn {
+                try require(ood.dataset != data.dataset, "\(path).dataset", ood.dataset, "choose a dataset other than data.dataset (\(data.dataset))")
+                try require(builtIn.imageShape == data.inputShape, "\(path).dataset", ood.dataset,
+                            "its images (\(Self.channelsFirst(builtIn.imageShape))) must match the model's input (\(Self.channelsFirst(data.inputShape)))")
+            } else {
+                try require(data.inputShape.channels == 3, "\(path).dataset", ood.dataset,
+                            "image folders are RGB and the model takes \(Self.channelsFirst(data.inputShape)) (\(data.dataset)); use a 1-channel built-in dataset")
+            }
+            try require(!ood.root.isEmpty, "\(path).root", "\"\"", "give the OOD set's folder")
         }
 
         if let baseline = eval.baseline {

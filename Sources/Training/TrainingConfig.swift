@@ -435,19 +435,86 @@ public struct DistributedConfig: Codable, Equatable, Sendable {
 
 /// `eval`: evaluation on the test split, and optional out-of-distribution detection.
 public struct EvalConfig: Codable, Equatable, Sendable {
-    /// `eval.ood`: the out-of-distribution set, scored by maximum softmax probability.
+    /// An entry of `eval.ood`: an out-of-distribution set, scored by maximum softmax probability.
     public struct OOD: Codable, Equatable, Sendable {
-        /// `eval.ood.dataset`: a built-in dataset other than `data.dataset`, with the model's input shape.
-        public var dataset: DatasetName
-        /// `eval.ood.root`: its folder.
+        /// `eval.ood[i].name`: the set's name in the metric keys (`ood_NAME_auroc`, …): letters, digits,
+        /// `-` and `_`. Required when `eval.ood` lists several sets; "" (absent) for one gives the plain
+        /// `ood_auroc`, … of configs written before the list.
+        public var name: String
+        /// `eval.ood[i].dataset`: a built-in dataset other than `data.dataset`, with the model's input
+        /// shape; or `image-folder`: every image below `root` (flat `ROOT/*.jpg` or nested
+        /// `ROOT/ANY/*.jpg`, no classes), transformed as the evaluated split's images (image folders:
+        /// resize and centre crop; built-in data: the whole image resized to the model's input).
+        public var dataset: DatasetChoice
+        /// `eval.ood[i].root`: its folder.
         public var root: String
 
-        public init(dataset: DatasetName, root: String) {
+        public init(name: String = "", dataset: DatasetChoice, root: String) {
+            self.name = name
             self.dataset = dataset
             self.root = root
         }
 
-        enum CodingKeys: String, CodingKey, CaseIterable { case dataset, root }
+        public init(from decoder: Decoder) throws {
+            let container = try decoder.container(keyedBy: CodingKeys.self)
+            name = try container.decodeIfPresent(String.self, forKey: .name) ?? ""
+            dataset = try container.decode(DatasetChoice.self, forKey: .dataset)
+            root = try container.decode(String.self, forKey: .root)
+        }
+
+        /// `name` only when given: an unnamed set serialises (and hashes) as before names existed.
+        public func encode(to encoder: Encoder) throws {
+            var container = encoder.container(keyedBy: CodingKeys.self)
+            if !name.isEmpty { try container.encode(name, forKey: .name) }
+            try container.encode(dataset, forKey: .dataset)
+            try container.encode(root, forKey: .root)
+        }
+
+        /// Why `name` cannot name a set, or nil: letters, digits, `-` and `_`, not a name the noise
+        /// sets or the in-distribution histogram already use.
+        public static func problem(withName name: String) -> String? {
+            guard !name.isEmpty, name.count <= 64,
+                  name.unicodeScalars.allSatisfy({ ($0.isASCII && CharacterSet.alphanumerics.contains($0)) || $0 == "-" || $0 == "_" }) else {
+                return "use 1 to 64 letters, digits, - and _"
+            }
+            guard !reservedNames.contains(name) else { return "\(name) is taken by \(name == EvaluationDetails.inDistribution ? "the evaluated split" : "eval.noise_ood_images"); choose another name" }
+            return nil
+        }
+
+        static let reservedNames: Set<String> = ["gaussian", "uniform", EvaluationDetails.inDistribution]
+
+        /// The sets of `multimix eval --ood`, each `NAME` or `NAME=ROOT`: a built-in dataset's name (its
+        /// default folder without ROOT: in `$MULTIMIX_DATA_DIR` or the `.cache/data` found, as before), or any other name for the image folder at ROOT. A single
+        /// built-in set keeps the plain metric keys (`ood_auroc`, …); otherwise each set's are
+        /// `ood_NAME_*`. Throws a one-line message naming `--ood` and the fix.
+        public static func parseCommandLine(_ values: [String]) throws -> [OOD] {
+            var sets: [OOD] = []
+            for value in values {
+                let parts = value.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false).map(String.init)
+                let name = parts[0], root = parts.count > 1 ? parts[1] : nil
+                if let problem = problem(withName: name) {
+                    throw TrainingError.cannotStart("--ood \(value): '\(name)' cannot name a set; \(problem)")
+                }
+                guard !sets.contains(where: { $0.name == name }) else {
+                    throw TrainingError.cannotStart("--ood \(value): the name \(name) is given twice; give each set its own name")
+                }
+                if let dataset = DatasetChoice(rawValue: name), dataset.builtIn != nil {
+                    guard root != "" else {
+                        throw TrainingError.cannotStart("--ood \(value): no folder after '='; write --ood \(name) or --ood \(name)=ROOT")
+                    }
+                    sets.append(OOD(name: name, dataset: dataset, root: root ?? DatasetSource(dataset.builtIn!).root))
+                } else {
+                    guard let root, !root.isEmpty else {
+                        throw TrainingError.cannotStart("--ood \(value): \(name) is not a built-in dataset (\(DatasetName.choices)); for a folder of images give --ood \(name)=ROOT")
+                    }
+                    sets.append(OOD(name: name, dataset: .imageFolder, root: root))
+                }
+            }
+            if sets.count == 1, sets[0].dataset.builtIn != nil { sets[0].name = "" }
+            return sets
+        }
+
+        enum CodingKeys: String, CodingKey, CaseIterable { case name, dataset, root }
     }
 
     /// Which split the evaluation runs on.
@@ -482,14 +549,46 @@ public struct EvalConfig: Codable, Equatable, Sendable {
     /// `eval.noise_ood_images`: also score this many Gaussian and this many uniform noise images with
     /// the training data's per-channel mean and std as out-of-distribution sets (0: none). In [0, 100000].
     public var noiseOODImages = 0
-    /// `eval.ood`: absent for no OOD evaluation.
-    public var ood: OOD?
+    /// `eval.ood`: the out-of-distribution sets, a list of ``OOD`` (one may be written as a mapping,
+    /// the form of configs written before the list); empty (absent) for no OOD evaluation.
+    public var ood: [OOD] = []
     /// `eval.baseline`: absent for none.
     public var baseline: Baseline?
 
     public init() {}
 
     enum CodingKeys: String, CodingKey, CaseIterable { case everyEpochs = "every_epochs", split, noiseOODImages = "noise_ood_images", ood, baseline }
+
+    public init(from decoder: Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        everyEpochs = try container.decode(Int.self, forKey: .everyEpochs)
+        split = try container.decode(Split.self, forKey: .split)
+        noiseOODImages = try container.decode(Int.self, forKey: .noiseOODImages)
+        if (try? container.nestedUnkeyedContainer(forKey: .ood)) != nil {
+            ood = try container.decode([OOD].self, forKey: .ood)
+        } else {
+            ood = try container.decodeIfPresent(OOD.self, forKey: .ood).map { [$0] } ?? []
+        }
+        baseline = try container.decodeIfPresent(Baseline.self, forKey: .baseline)
+    }
+
+    /// One OOD set is written as a mapping, as before the list: its config serialises and hashes as
+    /// it did. None: no key.
+    public func encode(to encoder: Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(everyEpochs, forKey: .everyEpochs)
+        try container.encode(split, forKey: .split)
+        try container.encode(noiseOODImages, forKey: .noiseOODImages)
+        if ood.count == 1 {
+            try container.encode(ood[0], forKey: .ood)
+        } else if !ood.isEmpty {
+            try container.encode(ood, forKey: .ood)
+        }
+        try container.encodeIfPresent(baseline, forKey: .baseline)
+    }
+
+    /// The key path of OOD set `index` in messages: `eval.ood` for a single set, `eval.ood[i]` in a list.
+    public func oodPath(_ index: Int) -> String { ood.count == 1 ? "eval.ood" : "eval.ood[\(index)]" }
 }
 
 /// `checkpoint`: rank 0's checkpoints in `runs/NAME/checkpoints/`.

@@ -137,6 +137,16 @@ extension Multimix {
                 folder (--into /shared/data, then data.root: /shared/data/cifar-10-batches-bin), or once \
                 on every node. A second fetch into the same folder waits for the first, then finds the \
                 dataset in place.
+
+                The OOD image sets of ODIN (lsun-crop, lsun-resize, isun, tinyimagenet-crop, \
+                tinyimagenet-resize: 32x32 images without classes) go into DIR/NAME, for eval.ood entries \
+                {name: NAME, dataset: image-folder, root: DIR/NAME}. Their authors publish no checksum: the \
+                SHA-256 of the fetched archive is printed and kept in DIR/NAME/fetched-archive.sha256, and \
+                nothing else is checked but that the archive unpacks to images. --from takes a mirror URL \
+                or a local archive; --max-size bounds a download. tinyimagenet (cs231n's zip: 200 classes of \
+                64x64 images) goes into DIR/tinyimagenet as an image folder, train/CLASS and val/CLASS \
+                (val/ sorted into classes by val_annotations.txt), for data: {dataset: image-folder, \
+                root: DIR/tinyimagenet, image_size: 64}; its SHA-256 is recorded the same way.
                 """
         )
 
@@ -151,7 +161,7 @@ extension Multimix {
             }
         }
 
-        @Argument(help: "The dataset: fashion-mnist, mnist, cifar10 or cifar100.")
+        @Argument(help: "The dataset: fashion-mnist, mnist, cifar10 or cifar100; or an image archive: tinyimagenet, or the OOD sets lsun-crop, lsun-resize, isun, tinyimagenet-crop, tinyimagenet-resize.")
         var name: String
 
         @Option(help: "The data directory to put the dataset's folder in.")
@@ -175,9 +185,15 @@ extension Multimix {
         @Flag(help: "Keep the downloaded archive in DIR/.downloads.")
         var keepDownload = false
 
+        @Option(help: "Image archives: the most megabytes a download may have (its images may unpack to 8 times that; default 400 for tinyimagenet, 200 for the others).")
+        var maxSize: Double?
+
         func validate() throws {
-            guard DatasetName(lenient: name) != nil else {
-                throw ValidationError("unknown dataset '\(name)'; choose \(DatasetName.choices).")
+            guard DatasetName(lenient: name) != nil || ImageArchiveName(rawValue: name.lowercased()) != nil else {
+                throw ValidationError("unknown dataset '\(name)'; choose \(DatasetName.choices), or an image archive: \(ImageArchiveName.choices).")
+            }
+            if let maxSize, !(maxSize > 0 && maxSize <= 100_000) {
+                throw ValidationError("--max-size must be in (0, 100000] megabytes (got \(maxSize)).")
             }
             guard stallTimeout > 0, stallTimeout <= 86_400 else {
                 throw ValidationError("--stall-timeout must be in (0, 86400] seconds (got \(stallTimeout)).")
@@ -188,6 +204,12 @@ extension Multimix {
         }
 
         func run() throws {
+            if let archive = ImageArchiveName(rawValue: name.lowercased()) {
+                guard split == .all else { throw ValidationError("--split is for the built-in datasets; \(archive.rawValue) is one set of images.") }
+                try ImageArchiveFetcher(archive: archive, into: into, from: from, stallTimeout: stallTimeout, retries: retries, force: force,
+                                        keepDownload: keepDownload, maxBytes: maxSize.map { Int64($0 * 1_048_576) }).run()
+                return
+            }
             let fetcher = DatasetFetcher(dataset: DatasetName(lenient: name)!, into: into, from: from, splits: split.splits,
                                          stallTimeout: stallTimeout, retries: retries, force: force, keepDownload: keepDownload)
             try fetcher.run()

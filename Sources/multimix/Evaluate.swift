@@ -22,8 +22,12 @@ struct Evaluate: ParsableCommand {
     @Option(help: "A checkpoint folder (runs/NAME/checkpoints/step-…), or a run's checkpoints folder for its latest.")
     var checkpoint: String
 
-    @Option(help: "Out-of-distribution set: a dataset name (fashion-mnist, mnist, cifar10, cifar100), optionally NAME=ROOT.")
-    var ood: String?
+    @Option(help: """
+        An out-of-distribution set, repeatable: a built-in dataset (fashion-mnist, mnist, cifar10, cifar100), \
+        optionally NAME=ROOT, or NAME=ROOT for a folder of images (ROOT/*.jpg or ROOT/ANY/*.jpg); \
+        metrics ood_NAME_auroc, … (ood_auroc, … for a single built-in dataset).
+        """)
+    var ood: [String] = []
 
     @Option(help: "Where the in-distribution dataset is, if not at the checkpoint's data.root.")
     var dataRoot: String?
@@ -43,8 +47,10 @@ struct Evaluate: ParsableCommand {
         guard batchSize <= 65_536, threads <= ComputeThreads.maximum else {
             throw ValidationError("--batch-size must be at most 65536 and --threads at most \(ComputeThreads.maximum) (got \(batchSize), \(threads)).")
         }
-        if let ood, DatasetName(lenient: String(ood.prefix { $0 != "=" })) == nil {
-            throw ValidationError("--ood: unknown dataset '\(ood)'; use \(DatasetName.choices) (optionally NAME=ROOT)")
+        do {
+            _ = try EvalConfig.OOD.parseCommandLine(ood)
+        } catch {
+            throw ValidationError("\(error)")
         }
     }
 
@@ -79,11 +85,8 @@ struct Evaluate: ParsableCommand {
             throw ValidationError("\(data.source.root) has no \(config.data.dataset == .imageFolder ? "val/ folder" : config.data.dataset == .shards ? "val shards" : "test split") to evaluate on")
         }
         let shape = data.inputShape
-        var oodData: (any TrainingData)? = nil
-        if let ood {
-            let parts = ood.split(separator: "=", maxSplits: 1).map(String.init)
-            oodData = try Evaluator.outOfDistributionPipeline(DatasetName(lenient: parts[0])!, root: parts.count > 1 ? parts[1] : nil,
-                                                              statistics: data.statistics, shape: shape, key: "--ood")
+        let oodSets = try EvalConfig.OOD.parseCommandLine(ood).map { set in
+            try Evaluator.outOfDistributionSet(set, data: data, key: "--ood \(set.name.isEmpty ? set.dataset.rawValue : set.name)")
         }
 
         try MPI.initialize(threadLevel: .funneled)
@@ -94,7 +97,7 @@ struct Evaluate: ParsableCommand {
                            makeConvolution: { makeConvolutionKernel($0) })
         try loaded.restoreParameters(into: model.arena, modelName: config.model.name.rawValue)
         let metrics = try Evaluator(model: model, communicator: world, batchSize: batchSize)
-            .evaluate(data, outOfDistribution: oodData)
+            .evaluate(data, outOfDistributionSets: oodSets)
         if world.rank == 0 {
             if json {
                 // JSON has no NaN: a non-finite metric is null (as in metrics.jsonl's readers).

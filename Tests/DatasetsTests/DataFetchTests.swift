@@ -234,7 +234,7 @@ final class DataFetchTests: XCTestCase {
     func testBadRequestsAreOneLine() throws {
         let unknown = try multimix(["data", "fetch", "imagenet"])
         XCTAssertEqual(unknown.status, 2)
-        XCTAssertTrue(unknown.output.hasPrefix("multimix: error: unknown dataset 'imagenet'; choose fashion-mnist, mnist, cifar10 or cifar100."), unknown.output)
+        XCTAssertTrue(unknown.output.hasPrefix("multimix: error: unknown dataset 'imagenet'; choose fashion-mnist, mnist, cifar10 or cifar100, or an image archive: tinyimagenet, lsun-crop, lsun-resize, isun, tinyimagenet-crop, tinyimagenet-resize."), unknown.output)
         let gz = try multimix(["data", "fetch", "mnist", "--from", "http://127.0.0.1:9/train-images-idx3-ubyte.gz"])
         XCTAssertTrue(errorLine(gz).contains("mnist is 4 files; give the URL of the folder that holds"), gz.output)
         let nothing = try multimix(["data", "fetch", "cifar10", "--from", "/nonexistent/cifar.tar.gz"])
@@ -248,6 +248,114 @@ final class DataFetchTests: XCTestCase {
         XCTAssertTrue(result.output.contains("data.root: /nonexistent/data/cifar-10-batches-bin does not exist; run `multimix data fetch cifar10 --into /nonexistent/data`"), result.output)
         XCTAssertEqual(DatasetName.cifar10.fetchAdvice(root: ".cache/data/cifar-10-batches-bin"),
                        "run `multimix data fetch cifar10` (from the folder you train in), or point data.root at the dataset's folder")
+    }
+
+    // MARK: - OOD image archives
+
+    /// A small archive in the layout of ODIN's LSUN.tar.gz, in the server's folder.
+    func oodArchive(_ kind: String, _ name: String) throws -> String {
+        let path = (Self.archives as NSString).appendingPathComponent(name)
+        try FileManager.default.createDirectory(atPath: Self.archives, withIntermediateDirectories: true)
+        if !FileManager.default.fileExists(atPath: path) {
+            let result = try MPIRun.launch(["python3", Self.script, kind, path], timeout: 60)
+            XCTAssertEqual(result.status, 0, result.output)
+        }
+        return path
+    }
+
+    /// lsun-crop from a local HTTP server: the SHA-256 of the download printed and recorded beside
+    /// the images; the images unpacked, nested as in the archive, and nothing else (no text file, no
+    /// symbolic or hard link); a second fetch finds it in place.
+    func testAnOODArchiveIsUnpackedWithItsSHA256Recorded() throws {
+        let archive = try oodArchive("make-ood", "LSUN.tar.gz")
+        try startServer()
+        let into = try DatasetFixtures.temporaryFolder()
+        let result = try multimix(["data", "fetch", "lsun-crop", "--into", into, "--from", "http://127.0.0.1:\(port)/files/"])
+        XCTAssertEqual(result.status, 0, result.output)
+        let sha = try SHA256.hash(file: URL(fileURLWithPath: archive)).hex
+        XCTAssertTrue(result.output.contains("sha256   \(sha)  LSUN.tar.gz"), result.output)
+        XCTAssertTrue(result.output.contains("no checksum is published for lsun-crop"), result.output)
+        let folder = into + "/lsun-crop"
+        XCTAssertEqual(try String(contentsOfFile: folder + "/fetched-archive.sha256", encoding: .utf8), "\(sha)  LSUN.tar.gz\n")
+        let images = try ImageFolderListing.unlabelledImages(in: folder)
+        XCTAssertEqual((0..<images.count).map { images.displayPath(of: $0) },
+                       ["0", "1", "2", "3", "4", "sub/5"].map { folder + "/LSUN/test/\($0).png" })
+        for unwanted in ["LSUN/readme.txt", "LSUN/test/link.png", "LSUN/test/hard.png"] {
+            var info = stat()
+            XCTAssertNotEqual(lstat(folder + "/" + unwanted, &info), 0, "\(unwanted) was unpacked")
+        }
+        XCTAssertTrue(result.output.contains("eval.ood: {name: lsun-crop, dataset: image-folder, root: \(folder)}"), result.output)
+        assertNoLeftovers(into)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: into + "/.downloads"), "the download is removed")
+        let again = try multimix(["data", "fetch", "lsun-crop", "--into", into, "--from", url("files", "LSUN.tar.gz")])
+        XCTAssertEqual(again.status, 0, again.output)
+        XCTAssertTrue(again.output.contains("present  lsun-crop is already in \(folder) (6 images)"), again.output)
+    }
+
+    /// tinyimagenet from a local HTTP server (a small zip64 archive in cs231n's layout): train/ as it
+    /// is, val/images sorted into val/CLASS by val_annotations.txt, test/ and the box files left out,
+    /// the SHA-256 recorded; a damaged zip is one line and installs nothing.
+    func testTinyImageNetUnpacksToAnImageFolder() throws {
+        let archive = try oodArchive("make-tinyimagenet", "tiny-imagenet-200.zip")
+        try startServer()
+        let into = try DatasetFixtures.temporaryFolder()
+        let result = try multimix(["data", "fetch", "tinyimagenet", "--into", into, "--from", "http://127.0.0.1:\(port)/files/"], timeout: 120)
+        XCTAssertEqual(result.status, 0, result.output)
+        let folder = into + "/tinyimagenet"
+        let sha = try SHA256.hash(file: URL(fileURLWithPath: archive)).hex
+        XCTAssertEqual(try String(contentsOfFile: folder + "/fetched-archive.sha256", encoding: .utf8), "\(sha)  tiny-imagenet-200.zip\n")
+        XCTAssertTrue(result.output.contains("sha256   \(sha)  tiny-imagenet-200.zip"), result.output)
+        XCTAssertTrue(result.output.contains("ready    tinyimagenet in \(folder): train 6, val 4 images, 3 classes"), result.output)
+        XCTAssertTrue(result.output.contains("data: {dataset: image-folder, root: \(folder), image_size: 64}"), result.output)
+        let listing = try ImageFolderListing(root: folder)
+        XCTAssertEqual(listing.classNames, ["n01443537", "n01629819", "n02124075"])
+        XCTAssertEqual((0..<listing.train.count).map { listing.train.displayPath(of: $0) }.first, folder + "/train/n01443537/images/n01443537_0.JPEG")
+        XCTAssertEqual((0..<(listing.validation?.count ?? 0)).map { listing.validation!.displayPath(of: $0) },
+                       ["n01443537/val_0", "n01443537/val_2", "n01629819/val_1", "n01629819/val_3"].map { folder + "/val/\($0).JPEG" })
+        XCTAssertEqual(listing.validation?.labels, [0, 0, 1, 1])
+        XCTAssertEqual(listing.otherFiles, 0, "box files are left out")
+        XCTAssertFalse(FileManager.default.fileExists(atPath: folder + "/test"))
+        XCTAssertEqual(try String(contentsOfFile: folder + "/wnids.txt", encoding: .utf8), "n01443537\nn01629819\nn02124075\n")
+        assertNoLeftovers(into)
+
+        let damaged = (Self.archives as NSString).appendingPathComponent("damaged.zip")
+        var bytes = try Data(contentsOf: URL(fileURLWithPath: archive))
+        let dataStart = 30 + Int(bytes[26]) + Int(bytes[27]) << 8 + Int(bytes[28]) + Int(bytes[29]) << 8
+        bytes[dataStart + 2] ^= 0x5A   // inside the first entry's (wnids.txt's) deflated data
+        try bytes.write(to: URL(fileURLWithPath: damaged))
+        let other = try DatasetFixtures.temporaryFolder()
+        let refused = try multimix(["data", "fetch", "tinyimagenet", "--into", other, "--from", damaged], timeout: 120)
+        XCTAssertTrue(errorLine(refused).contains("\(damaged): not a readable zip archive (tiny-imagenet-200/wnids.txt"), refused.output)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: other + "/tinyimagenet"))
+        assertNoLeftovers(other)
+    }
+
+    /// A download over --max-size, an entry that would leave the folder, a file that is no archive:
+    /// one line each, nothing installed, nothing written outside.
+    func testOODArchivesAreBoundedAndConfined() throws {
+        _ = try oodArchive("make-ood", "LSUN.tar.gz")
+        _ = try oodArchive("make-ood-escape", "escape.tar.gz")
+        try startServer()
+        let base = try DatasetFixtures.temporaryFolder()
+        let into = base + "/data"
+        let size = try XCTUnwrap(FileManager.default.attributesOfItem(atPath: Self.archives + "/LSUN.tar.gz")[.size] as? NSNumber).intValue
+        let big = try multimix(["data", "fetch", "isun", "--into", into, "--from", url("files", "LSUN.tar.gz"), "--max-size", "0.001"])
+        XCTAssertEqual(errorLine(big), "multimix: error: \(url("files", "LSUN.tar.gz")): more than 1048 bytes (\(size) announced), the most allowed for this file; check the address, or raise --max-size")
+        XCTAssertFalse(FileManager.default.fileExists(atPath: into + "/isun"))
+        XCTAssertEqual((try? FileManager.default.contentsOfDirectory(atPath: into + "/.downloads")) ?? [], [])
+        let escape = try multimix(["data", "fetch", "lsun-resize", "--into", into, "--from", url("files", "escape.tar.gz")])
+        XCTAssertTrue(errorLine(escape).hasSuffix("the entry ../escaped.png would be written outside the dataset's folder; the archive is not a plain image archive: nothing was installed"))
+        XCTAssertFalse(FileManager.default.fileExists(atPath: into + "/lsun-resize"))
+        XCTAssertFalse(FileManager.default.fileExists(atPath: into + "/escaped.png"))
+        XCTAssertFalse(FileManager.default.fileExists(atPath: base + "/escaped.png"))
+        assertNoLeftovers(into)
+        let text = base + "/notes.tar.gz"
+        XCTAssertTrue(FileManager.default.createFile(atPath: text, contents: Data("not an archive\n".utf8)))
+        let notArchive = try multimix(["data", "fetch", "tinyimagenet-crop", "--into", into, "--from", text])
+        XCTAssertTrue(errorLine(notArchive).contains("\(text): not a gzip file"), notArchive.output)
+        let unknown = try multimix(["data", "fetch", "lsun"])
+        XCTAssertEqual(unknown.status, 2)
+        XCTAssertTrue(unknown.output.contains("unknown dataset 'lsun'; choose fashion-mnist, mnist, cifar10 or cifar100, or an image archive: tinyimagenet, lsun-crop, lsun-resize, isun, tinyimagenet-crop, tinyimagenet-resize."), unknown.output)
     }
 
     func testMD5MatchesRFC1321() {

@@ -3,7 +3,16 @@
 
   fetch_server.py make-cifar10 SHARED_FOLDER OUT.tar.gz
   fetch_server.py make-cifar100-test SHARED_FOLDER OUT.tar.gz [--corrupt]
+  fetch_server.py make-ood OUT.tar.gz
+  fetch_server.py make-ood-escape OUT.tar.gz
+  fetch_server.py make-tinyimagenet OUT.zip
   fetch_server.py serve ROOT PORT_FILE LOG_FILE
+
+make-ood builds a small archive in the layout of ODIN's LSUN.tar.gz (LSUN/test/*.png, one image in
+a subfolder), with a text file, a symbolic link named like an image and a hard link, none of which
+may be unpacked; make-ood-escape one whose image entry is ../escaped.png. make-tinyimagenet builds a
+zip in the layout of cs231n's tiny-imagenet-200.zip (3 classes; PNG bytes under .JPEG names) whose
+65,600 entries in test/ make it a zip64 archive, as the real one (120,000 files) is.
 
 SHARED_FOLDER holds the dataset's files xz-compressed (../shared/data/<folder>). The server binds
 127.0.0.1 on a free port, writes the port to PORT_FILE, and logs "PATH RANGE" per request to LOG_FILE.
@@ -16,10 +25,12 @@ import http.server
 import io
 import lzma
 import os
+import struct
 import sys
 import tarfile
 import threading
 import time
+import zlib
 
 
 def add(tar, name, data):
@@ -36,6 +47,60 @@ def unpack(folder, name):
             return f.read()
     with open(path, "rb") as f:
         return f.read()
+
+
+def png(size, seed):
+    """An RGB PNG of size x size pixels, without Pillow."""
+    rows = b"".join(b"\0" + bytes((seed * 37 + x * 7 + y * 3 + c * 50) % 256 for x in range(size) for c in range(3))
+                    for y in range(size))
+    def chunk(kind, data):
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", size, size, 8, 2, 0, 0, 0))
+            + chunk(b"IDAT", zlib.compress(rows)) + chunk(b"IEND", b""))
+
+
+def make_ood(out, escape):
+    with tarfile.open(out + ".tmp", "w:gz", compresslevel=1) as tar:
+        if escape:
+            add(tar, "LSUN/test/0.png", png(32, 0))
+            add(tar, "../escaped.png", png(32, 1))
+        else:
+            for i in range(5):
+                add(tar, "LSUN/test/%d.png" % i, png(32, i))
+            add(tar, "./LSUN/test/sub/5.png", png(36, 5))
+            add(tar, "LSUN/readme.txt", b"not an image\n")
+            link = tarfile.TarInfo("LSUN/test/link.png")
+            link.type = tarfile.SYMTYPE
+            link.linkname = "/etc/passwd"
+            tar.addfile(link)
+            hard = tarfile.TarInfo("LSUN/test/hard.png")
+            hard.type = tarfile.LNKTYPE
+            hard.linkname = "LSUN/test/0.png"
+            tar.addfile(hard)
+    os.rename(out + ".tmp", out)
+
+
+def make_tinyimagenet(out):
+    import zipfile
+    classes = ["n01443537", "n01629819", "n02124075"]
+    top = "tiny-imagenet-200/"
+    with zipfile.ZipFile(out + ".tmp", "w", zipfile.ZIP_DEFLATED) as z:
+        z.writestr(top + "wnids.txt", "".join(c + "\n" for c in classes))
+        z.writestr(top + "words.txt", "n01443537\tgoldfish\n")
+        for k, c in enumerate(classes):
+            z.writestr(top + "train/%s/" % c, b"")
+            z.writestr(top + "train/%s/%s_boxes.txt" % (c, c), "%s_0.JPEG\t0\t0\t10\t10\n" % c)
+            for i in range(2):
+                z.writestr(top + "train/%s/images/%s_%d.JPEG" % (c, c, i), png(64, 10 * k + i),
+                           compress_type=zipfile.ZIP_STORED if i == 1 else zipfile.ZIP_DEFLATED)
+        lines = []
+        for i in range(4):
+            z.writestr(top + "val/images/val_%d.JPEG" % i, png(64, 100 + i))
+            lines.append("val_%d.JPEG\t%s\t0\t0\t63\t63\n" % (i, classes[i % 2]))
+        z.writestr(top + "val/val_annotations.txt", "".join(lines))
+        for i in range(65600):
+            z.writestr(top + "test/images/test_%d.JPEG" % i, b"", compress_type=zipfile.ZIP_STORED)
+    os.rename(out + ".tmp", out)
 
 
 def make(kind, shared, out, corrupt):
@@ -137,5 +202,9 @@ def serve(root, port_file, log_file):
 if __name__ == "__main__":
     if sys.argv[1] == "serve":
         serve(*sys.argv[2:5])
+    elif sys.argv[1] == "make-tinyimagenet":
+        make_tinyimagenet(sys.argv[2])
+    elif sys.argv[1] in ("make-ood", "make-ood-escape"):
+        make_ood(sys.argv[2], sys.argv[1] == "make-ood-escape")
     else:
         make(sys.argv[1], sys.argv[2], sys.argv[3], "--corrupt" in sys.argv)

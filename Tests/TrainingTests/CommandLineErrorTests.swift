@@ -22,7 +22,8 @@ final class CommandLineErrorTests: XCTestCase {
         try assertOneLine(["study"], status: 2, startsWith: "Missing expected argument")
         try assertOneLine(["report"], status: 2, startsWith: "give at least one RUN_DIR")
         try assertOneLine(["nonsense"], status: 2, startsWith: "Unexpected argument 'nonsense'")
-        try assertOneLine(["eval", "--checkpoint", "x", "--ood", ""], status: 2, startsWith: "--ood: unknown dataset ''")
+        try assertOneLine(["eval", "--checkpoint", "x", "--ood", ""], status: 2, startsWith: "--ood : '' cannot name a set; use 1 to 64 letters, digits, - and _")
+        try assertOneLine(["eval", "--checkpoint", "x", "--ood", "lsun"], status: 2, startsWith: "--ood lsun: lsun is not a built-in dataset")
         try assertOneLine(["data", "inspect", "cifar10", "--grid", "g.png", "--per-class", "100000"], status: 2,
                           startsWith: "--per-class and --classes must be in [1, 100] and --scale in [1, 16] (got 100000, 10, 2).")
         // An empty --run-dir wrote the run into the current folder, "/" into the root.

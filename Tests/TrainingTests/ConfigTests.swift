@@ -2,18 +2,20 @@ import Foundation
 import Training
 import XCTest
 
-final class ConfigTests: XCTestCase {
-    /// The error `yaml` (with `overrides`) gives, as its one-line description.
-    private func error(_ yaml: String, overrides: [String] = []) -> String {
-        do {
-            _ = try TrainingConfig.parse(yaml: yaml, overrides: overrides)
-            return "no error"
-        } catch {
-            let text = "\(error)"
-            XCTAssertFalse(text.contains("\n"), "not one line: \(text)")
-            return text
-        }
+/// The error `yaml` (with `overrides`) gives, as its one-line description ("no error" when it loads).
+func configError(_ yaml: String, overrides: [String] = []) -> String {
+    do {
+        _ = try TrainingConfig.parse(yaml: yaml, overrides: overrides)
+        return "no error"
+    } catch {
+        let text = "\(error)"
+        XCTAssertFalse(text.contains("\n"), "not one line: \(text)")
+        return text
     }
+}
+
+final class ConfigTests: XCTestCase {
+    private func error(_ yaml: String, overrides: [String] = []) -> String { configError(yaml, overrides: overrides) }
 
     func testEmptyFileGivesDefaults() throws {
         XCTAssertEqual(try TrainingConfig.parse(yaml: ""), TrainingConfig())
@@ -47,7 +49,7 @@ final class ConfigTests: XCTestCase {
         XCTAssertEqual(config.training.threads, 4)
         XCTAssertTrue(config.training.skipNonfinite)
         XCTAssertEqual(config.distributed.bucketMB, 8)
-        XCTAssertEqual(config.eval.ood, EvalConfig.OOD(dataset: .cifar100, root: "/data/cifar-100-binary"))
+        XCTAssertEqual(config.eval.ood, [EvalConfig.OOD(dataset: .cifar100, root: "/data/cifar-100-binary")])
         XCTAssertEqual(config.checkpoint.keep, 2)
         XCTAssertEqual(config.optimizer.nesterov, true)
     }
@@ -63,7 +65,7 @@ final class ConfigTests: XCTestCase {
         XCTAssertEqual(error("optimizer: {lrr: 0.1}"),
                        "config: optimizer.lrr: unknown key (did you mean lr?); valid keys in optimizer are lr, momentum, nesterov, weight_decay")
         XCTAssertEqual(error("eval: {ood: {dataset: cifar100, rot: /x}}"),
-                       "config: eval.ood.rot: unknown key (did you mean root?); valid keys in eval.ood are dataset, root")
+                       "config: eval.ood.rot: unknown key (did you mean root?); valid keys in eval.ood are name, dataset, root")
         XCTAssertTrue(error("trainig: {epochs: 3}").hasPrefix("config: trainig: unknown key (did you mean training?); valid keys at the top level are name, seed, data,"))
         XCTAssertEqual(error("data: {augment: {flip: true}}"),
                        "config: data.augment.flip: unknown key; valid keys in data.augment are crop_padding, horizontal_flip, scale, ratio")
@@ -153,9 +155,9 @@ final class ConfigTests: XCTestCase {
         XCTAssertEqual(config.schedule.milestones, [2, 4])
         XCTAssertEqual(config.training.epochs, 6)
         XCTAssertEqual(config.data.trainSubset, 100)
-        XCTAssertEqual(config.eval.ood?.dataset, .mnist)
+        XCTAssertEqual(config.eval.ood.map(\.dataset), [.mnist])
         XCTAssertEqual(config.name, "short")
-        XCTAssertNil(try TrainingConfig.parse(yaml: "eval: {ood: {dataset: mnist, root: /x}}", overrides: ["eval.ood=null"]).eval.ood)
+        XCTAssertEqual(try TrainingConfig.parse(yaml: "eval: {ood: {dataset: mnist, root: /x}}", overrides: ["eval.ood=null"]).eval.ood, [])
     }
 
     func testOverrideErrors() {
@@ -167,7 +169,7 @@ final class ConfigTests: XCTestCase {
                        "config: optimizer.lr: an override must be key.path=value; write e.g. --set optimizer.lr=0.05")
         XCTAssertEqual(error("", overrides: ["optimizer.lr=-1"]), "config: optimizer.lr: -1.0 is not allowed; use a number > 0")
         XCTAssertEqual(error("", overrides: ["eval.ood={dataset: cifar100, rot: /x}"]),
-                       "config: eval.ood.rot: unknown key (did you mean root?); valid keys in eval.ood are dataset, root")
+                       "config: eval.ood.rot: unknown key (did you mean root?); valid keys in eval.ood are name, dataset, root")
     }
 
     func testSyntaxErrorIsOneLine() {
@@ -196,7 +198,7 @@ final class ConfigTests: XCTestCase {
         var config = TrainingConfig()
         config.name = "round-trip"
         config.optimizer.weightDecay = 5e-4
-        config.eval.ood = EvalConfig.OOD(dataset: .mnist, root: "/usr/share/datasets/mnist")
+        config.eval.ood = [EvalConfig.OOD(dataset: .mnist, root: "/usr/share/datasets/mnist")]
         config.schedule.milestones = [3, 7]
         config.training.epochs = 9
         config.data.trainSubset = 1000

@@ -58,7 +58,7 @@ final class RecipeConfigTests: XCTestCase {
         }
         let config = try TrainingConfig.parse(yaml: "data: {dataset: cifar10, train_subset: 100}\neval: {ood: {dataset: cifar100, root: /x}}",
                                               overrides: ["eval.ood=null", "data.train_subset=null"])
-        XCTAssertNil(config.eval.ood)
+        XCTAssertEqual(config.eval.ood, [])
         XCTAssertNil(config.data.trainSubset)
     }
 

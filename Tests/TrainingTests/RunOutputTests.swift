@@ -90,7 +90,7 @@ final class RunOutputTests: XCTestCase {
         XCTAssertFalse(html.contains("<script"))
         XCTAssertFalse(html.contains("http://") && !html.contains("xmlns=\"http://www.w3.org/2000/svg\""))
         // Every polyline point lies inside the plot's frame.
-        XCTAssertFalse(html.contains("nan"), "no NaN coordinates")
+        XCTAssertFalse(html.contains("nan"), "no NaN coordinates or cells")
     }
 
     /// `eval.baseline` puts the reference figure beside the run's own: a level on the accuracy plot

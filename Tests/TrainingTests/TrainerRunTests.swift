@@ -249,6 +249,70 @@ final class TrainerRunTests: XCTestCase {
         }
     }
 
+    /// Several named OOD sets in one evaluation: CIFAR-100's test split, a flat folder of photo-sized
+    /// images and a nested one (an image folder's val/CLASS/*.jpg), both resized to the model's 32×32:
+    /// per-set AUROC, AUPR-in and AUPR-out in metrics.jsonl, TensorBoard and the report, and `multimix
+    /// eval` with a repeated --ood (1 process) gives the trainer's values (2 ranks).
+    func testSeveralOutOfDistributionSetsInOneEvaluation() throws {
+        let data = Repository.dataDirectory
+        guard FileManager.default.fileExists(atPath: data + "/cifar-10-batches-bin/test_batch.bin"),
+              FileManager.default.fileExists(atPath: data + "/cifar-100-binary/test.bin") else {
+            throw XCTSkip("CIFAR data missing in \(data): run launch/setup.sh")
+        }
+        let images = try ImageFolderFixture.folder(size: 64, trainPerClass: 1, valPerClass: 2)
+        let flat = folder.appendingPathComponent("flat").path
+        try FileManager.default.createDirectory(atPath: flat, withIntermediateDirectories: true)
+        for name in try FileManager.default.contentsOfDirectory(atPath: images + "/val/cat") {
+            try FileManager.default.copyItem(atPath: images + "/val/cat/" + name, toPath: flat + "/" + name)
+        }
+        let run = folder.appendingPathComponent("oods")
+        let path = try config("oods", method: "erm", epochs: 1, replacing: [
+            "data": "{dataset: cifar10, root: \(data)/cifar-10-batches-bin, train_subset: 256}",
+            "eval": "{every_epochs: 1, ood: [{name: cifar100, dataset: cifar100, root: \(data)/cifar-100-binary}, "
+                + "{name: flat-cats, dataset: image-folder, root: \(flat)}, {name: nested_val, dataset: image-folder, root: \(images)/val}]}",
+        ])
+        let trained = try train(ranks: 2, config: path, runDirectory: run)
+        XCTAssertEqual(trained.status, 0, trained.output)
+        let online = try XCTUnwrap(MetricsLog.read(run.appendingPathComponent("metrics.jsonl")).last { $0.kind == .eval }).values
+        let keys = ["cifar100", "flat-cats", "nested_val"].flatMap { set in ["auroc", "aupr_in", "aupr_out"].map { "ood_\(set)_\($0)" } }
+        for key in keys { XCTAssertTrue((0...1).contains(online[key] ?? -1), "\(key) = \(String(describing: online[key]))") }
+        XCTAssertNil(online[MetricName.oodAUROC], "named sets have no plain ood_auroc")
+        XCTAssertTrue(trained.output.contains("ood_cifar100_auroc ") && trained.output.contains("ood_nested_val_auroc "),
+                      "the progress line shows each set's AUROC: \(trained.output)")
+        let events = try FileManager.default.contentsOfDirectory(atPath: run.appendingPathComponent("tb").path)
+        let tensorBoard = try events.map { try Data(contentsOf: run.appendingPathComponent("tb/" + $0)) }.reduce(Data(), +)
+        for key in keys { XCTAssertNotNil(tensorBoard.range(of: Data("eval/\(key)".utf8)), "TensorBoard has no eval/\(key)") }
+        let report = try String(contentsOf: run.appendingPathComponent("report.html"), encoding: .utf8)
+        for set in ["cifar100", "flat-cats", "nested_val"] { XCTAssertTrue(report.contains(set), "the report does not show \(set)") }
+
+        let offline = try MPIRun.launch([multimix, "eval", "--checkpoint", run.appendingPathComponent("checkpoints").path,
+                                         "--ood", "cifar100=\(data)/cifar-100-binary", "--ood", "flat-cats=\(flat)",
+                                         "--ood", "nested_val=\(images)/val", "--json"], timeout: 120)
+        XCTAssertEqual(offline.status, 0, offline.output)
+        let line = try XCTUnwrap(offline.output.split(separator: "\n").last { $0.hasPrefix("{") })
+        let values = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Double])
+        for key in keys { XCTAssertEqual(values[key] ?? -1, online[key]!, accuracy: 1e-6, "\(key): offline vs in training") }
+
+        let empty = folder.appendingPathComponent("empty").path
+        try FileManager.default.createDirectory(atPath: empty, withIntermediateDirectories: true)
+        let refused = try MPIRun.launch([multimix, "eval", "--checkpoint", run.appendingPathComponent("checkpoints").path,
+                                         "--ood", "none=\(empty)"], timeout: 60)
+        XCTAssertEqual(refused.status, 1)
+        XCTAssertTrue(refused.output.contains("multimix: error: --ood none: \(empty): no images (.jpg, .jpeg, .png) in this folder or below it"), refused.output)
+        let bad = folder.appendingPathComponent("bad").path
+        let broken = try ImageFolderFixture.folder(size: 32, trainPerClass: 2, valPerClass: 1, corrupt: true)
+        try FileManager.default.createDirectory(atPath: bad, withIntermediateDirectories: true)
+        for name in ["ok.jpg", "truncated.jpg"] { try FileManager.default.copyItem(atPath: broken + "/bad/airplane/" + name, toPath: bad + "/" + name) }
+        let undecodable = try MPIRun.launch([multimix, "eval", "--checkpoint", run.appendingPathComponent("checkpoints").path,
+                                             "--ood", "bad=\(bad)"], timeout: 60)
+        XCTAssertEqual(undecodable.status, 1)
+        XCTAssertTrue(undecodable.output.contains("multimix: error: evaluation: cannot decode \(bad)/truncated.jpg: JPEG: Premature end"), undecodable.output)
+        let missing = try MPIRun.launch([multimix, "eval", "--checkpoint", run.appendingPathComponent("checkpoints").path,
+                                         "--ood", "isun=\(folder.path)/no-isun"], timeout: 60)
+        XCTAssertEqual(missing.status, 1)
+        XCTAssertTrue(missing.output.contains("multimix: error: --ood isun: \(folder.path)/no-isun: no such folder; give a folder holding images (ROOT/*.jpg or ROOT/ANY/*.jpg) (the paper's sets: `multimix data fetch isun`"), missing.output)
+    }
+
     // MARK: - Faults and signals
 
     /// kill -9 of one rank mid-run ends the job, non-zero, within 30 s; the last checkpoint loads.
