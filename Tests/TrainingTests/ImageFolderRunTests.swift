@@ -19,7 +19,7 @@ final class ImageFolderRunTests: XCTestCase {
     }
 
     func config(_ name: String, root: String, epochs: Int = 2, batch: Int = 16, dataset: String = "image-folder",
-                data extra: String = "") throws -> String {
+                data extra: String = "", eval: String = "{every_epochs: 1}") throws -> String {
         let text = """
             name: \(name)
             seed: 5
@@ -29,7 +29,7 @@ final class ImageFolderRunTests: XCTestCase {
             optimizer: {lr: 0.05}
             training: {epochs: \(epochs), batch_size: \(batch), threads: 1, log_every_steps: 2}
             distributed: {check_every_steps: 1, stall_timeout_s: 60}
-            eval: {every_epochs: 1}
+            eval: \(eval)
             checkpoint: {every_epochs: 1, keep: 3}
 
             """
@@ -48,12 +48,27 @@ final class ImageFolderRunTests: XCTestCase {
         return Dictionary(uniqueKeysWithValues: tensors.filter { !$0.name.contains("running_") }.map { ($0.name, $0.values) })
     }
 
-    /// 200 training images (6 steps of 2 × 16 an epoch), 50 in val/: the run trains, checkpoints and
-    /// evaluates; stopped after 8 steps and resumed, it ends bit for bit where the uninterrupted run
-    /// does; `multimix eval` on its checkpoint gives the evaluation's top-1 exactly.
+    /// 200 training images (6 steps of 2 × 16 an epoch), 50 in val/, two OOD folders (PNGs nested in
+    /// class folders, photo-sized JPEGs resized to 32 px): the run trains, checkpoints and evaluates;
+    /// stopped after 8 steps and resumed, it ends bit for bit where the uninterrupted run does, with the
+    /// same per-set OOD figures; `multimix eval` on its checkpoint gives the evaluation's top-1 exactly.
     func testTrainsResumesBitForBitAndEvaluatesOffline() throws {
         let root = try ImageFolderFixture.folder(size: 32, trainPerClass: 20, valPerClass: 5)
-        try assertResumesBitForBitAndEvaluatesOffline(try config("folder", root: root), stopAt: 8, lastStep: 12)
+        let pngs = try ImageFolderFixture.folder(size: 32, trainPerClass: 1, valPerClass: 2, format: "png")
+        let photos = try ImageFolderFixture.folder(size: 500, trainPerClass: 1, valPerClass: 1)
+        let path = try config("folder", root: root, eval: "{every_epochs: 1, ood: [{name: pngs, dataset: image-folder, root: \(pngs)/val}, "
+                              + "{name: photos, dataset: image-folder, root: \(photos)/train}]}")
+        try assertResumesBitForBitAndEvaluatesOffline(path, stopAt: 8, lastStep: 12)
+        let evaluations = try ["straight", "resumed"].map { run in
+            try XCTUnwrap(MetricsLog.read(folder.appendingPathComponent("\(run)/metrics.jsonl")).last { $0.kind == .eval }).values
+        }
+        for set in ["pngs", "photos"] {
+            for measure in ["auroc", "aupr_in", "aupr_out"] {
+                let key = "ood_\(set)_\(measure)"
+                XCTAssertTrue((0...1).contains(evaluations[0][key] ?? -1), "\(key) = \(String(describing: evaluations[0][key]))")
+                XCTAssertEqual(evaluations[0][key], evaluations[1][key], "\(key): straight vs resumed")
+            }
+        }
     }
 
     /// Trains `path` straight, and stopped after `stopAt` steps then resumed: the checkpoints of
