@@ -34,7 +34,7 @@
 # 36-53 s later (SlurmdTimeout=30, then slurmctld's next ping round) the node is `down*` and a
 # `--requeue` job is requeued. `ip link set veth-snode3 up` reconnects it: slurmctld noticed that on
 # its own 6 minutes after setting the node down (ReturnToService=2); `scontrol update
-# NodeName=snode3 State=RESUME` returns it at once. (README, "Slurm", has what the jobs do.)
+# NodeName=snode3 State=RESUME` returns it at once. (docs/clusters.md, "Slurm", has what the jobs do.)
 set -euo pipefail
 dir="${MULTIMIX_SLURM_DIR:-/tmp/multimix-slurm}"
 port="${MULTIMIX_SLURM_PORT:-6917}"

@@ -45,7 +45,7 @@ fi
 # 3. Data from the local mirror ../shared/data (CI), through `multimix data fetch --from`, the path a
 #    user's mirror takes: each file is checked against its SHA-256 and every record is read before the
 #    dataset is moved into the cache. Skipped when the cache already holds the files. Without a
-#    mirror, fetch CIFAR yourself: .build/release/multimix data fetch cifar10 (README, "Data").
+#    mirror, fetch CIFAR yourself: .build/release/multimix data fetch cifar10 (docs/data.md, "Data").
 shared="${MULTIMIX_SHARED_DATA:-$repo/../shared/data}"
 cache="${MULTIMIX_DATA_DIR:-$repo/.cache/data}"
 if [ -d "$shared" ]; then

@@ -94,7 +94,7 @@ extension Evaluator {
                     maxImagePixels: folder?.settings.maxImagePixels ?? ImageFolderPipeline.Settings(imageSize: 1).maxImagePixels))
             } catch let error as DatasetError {
                 let fetch = error.kind == .missing && error.path == ood.root
-                    ? " (the paper's sets: `multimix data fetch \(ood.name.isEmpty ? "lsun-crop" : ood.name)`, see the README's \"The paper's OOD table\"; or leave the set out: --set eval.ood=null)" : ""
+                    ? " (the paper's sets: `multimix data fetch \(ood.name.isEmpty ? "lsun-crop" : ood.name)`, see docs/data.md, \"The paper's OOD table\"; or leave the set out: --set eval.ood=null)" : ""
                 throw TrainingError.cannotStart("\(key): \(error)\(fetch)")
             }
         }

@@ -1,5 +1,5 @@
 /// Why a run stopped early, reached by every rank together (so they can leave without `MPI_Abort`).
-/// Each maps to an exit code of `multimix train` (see README, "Exit codes").
+/// Each maps to an exit code of `multimix train` (see docs/commands.md, "Exit codes").
 public enum TrainingError: Error, CustomStringConvertible {
     /// A loss or gradient was NaN or infinite at `step` (and `training.skip_nonfinite` is off).
     case nonFinite(step: Int, what: String)

@@ -7,7 +7,7 @@ import Foundation
 /// whose cores are also busy (other ranks, other jobs, the data loader's thread) those spinning threads
 /// take the cores the working ones need, and a ResNet-20 training step measured 2-4x slower than with
 /// `passive`, while on an idle machine the two policies measured the same (`multimix bench train`,
-/// README "Performance"). So when the environment names no policy, `multimix` starts itself again, at
+/// docs/performance.md, "Performance"). So when the environment names no policy, `multimix` starts itself again, at
 /// once and with the same PID, arguments and environment plus `OMP_WAIT_POLICY=passive`: users need
 /// not know the variable, and a policy they set (`active` included) is kept.
 enum OpenMPWaitPolicy {

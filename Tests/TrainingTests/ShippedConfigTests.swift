@@ -21,7 +21,7 @@ final class ShippedConfigTests: XCTestCase {
             if isPaper {
                 XCTAssertEqual(config.mixing.multiMixOptions, .paper, file)
                 XCTAssertEqual(config.mixing.alpha, .uniform(lower: 0.5, upper: 2), file)
-                // The authors' alternation: MultiMix on half the steps, input mixup on the others (README,
+                // The authors' alternation: MultiMix on half the steps, input mixup on the others (docs/method.md,
                 // "What the paper says").
                 XCTAssertEqual(config.mixing.probability, 0.5, file)
                 XCTAssertEqual(config.mixing.fallback, .mixup, file)
