@@ -1,8 +1,12 @@
 #!/usr/bin/env bash
 # multimix's training step side by side with PyTorch's on the same model, interleaved in one run.
 #
-#   bash launch/bench-vs-pytorch.sh [ROUNDS] [bench train flags...]
+#   bash launch/bench-vs-pytorch.sh [ROUNDS] [--isa avx2] [bench train flags...]
 #   e.g. bash launch/bench-vs-pytorch.sh 5 --model resnet20 --input 1x28x28 --classes 10
+#
+# --isa avx2 runs both sides as an AVX2-only CPU would, on an AVX-512 machine: oneDNN (ours and
+# PyTorch's bundled one) capped by ONEDNN_MAX_CPU_ISA=AVX2, OpenBLAS by OPENBLAS_CORETYPE=Haswell, MKL by
+# MKL_ENABLE_INSTRUCTIONS=AVX2; the summary says "emulated AVX2".
 #
 # Each round runs `multimix bench train --json` and python/bench_train.py (NCHW, then channels-last)
 # with the same --model/--input/--classes/--batch/--threads/--steps, each in a clean environment
@@ -14,6 +18,11 @@ set -euo pipefail
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 rounds=3
 if [ $# -gt 0 ] && [[ "$1" =~ ^[0-9]+$ ]]; then rounds="$1"; shift; fi
+isa=native
+if [ $# -gt 0 ] && [ "$1" = --isa ]; then
+    [ $# -ge 2 ] && [[ "$2" == avx2 || "$2" == native ]] || { echo "launch/bench-vs-pytorch.sh: --isa takes avx2 or native" >&2; exit 2; }
+    isa="$2"; shift 2
+fi
 python="${MULTIMIX_TEST_PYTHON:-$repo/.build/python-venv/bin/python}"
 [ -x "$python" ] || python=python3
 "$python" -c "import torch" 2>/dev/null || {
@@ -28,6 +37,7 @@ while [ $# -gt 0 ]; do
 done
 shared=(); for name in "${!flag[@]}"; do shared+=("$name" "${flag[$name]}"); done
 clean=(env -i PATH="$PATH" HOME="$HOME")
+[ "$isa" = native ] || clean+=(ONEDNN_MAX_CPU_ISA=AVX2 OPENBLAS_CORETYPE=Haswell MKL_ENABLE_INSTRUCTIONS=AVX2)
 
 results=$(mktemp); trap 'rm -f "$results"' EXIT
 for round in $(seq "$rounds"); do
@@ -37,15 +47,17 @@ for round in $(seq "$rounds"); do
     printf '%s\t%s\t%s\n' "$ours" "$nchw" "$last" >> "$results"
     echo "round $round/$rounds done" >&2
 done
-python3 - "$results" <<'PY'
+python3 - "$results" "$isa" <<'PY'
 import json, statistics, sys
+emulated = sys.argv[2] == "avx2"
 rows = [[json.loads(cell) for cell in line.rstrip("\n").split("\t")] for line in open(sys.argv[1])]
 ours = [r[0]["images_per_second"] for r in rows]
 nchw = [r[1]["images_per_second"] for r in rows]
 last = [r[2]["images_per_second"] for r in rows]
 ratios = [o / max(a, b) for o, a, b in zip(ours, nchw, last)]
 first = rows[0][0]
-print(f"{first['model']} {first['input']}, batch {first['batch']}, {first['threads']} threads; CPU {first['cpu']} ({first['vector_extensions']})")
+isa = "emulated AVX2 (ONEDNN_MAX_CPU_ISA=AVX2, OPENBLAS_CORETYPE=Haswell, MKL_ENABLE_INSTRUCTIONS=AVX2)" if emulated else first['vector_extensions']
+print(f"{first['model']} {first['input']}, batch {first['batch']}, {first['threads']} threads; CPU {first['cpu']} ({isa})")
 print(f"multimix OpenMP wait policy: {first['omp_wait_policy']}; PyTorch: {rows[0][1]['omp_wait_policy']}")
 for i, (o, a, b, r) in enumerate(zip(ours, nchw, last, ratios), 1):
     print(f"round {i}: multimix {o:8.1f} img/s   PyTorch NCHW {a:8.1f}   channels-last {b:8.1f}   ratio {r:.2f}")
