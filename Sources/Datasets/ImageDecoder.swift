@@ -111,10 +111,16 @@ public final class ImageDecoder {
     }
 
     /// The current file's format and size.
+    /// - Throws: `.tooLarge` for more than ``maxPixels`` pixels, so that nothing sized by the header is
+    ///   allocated for such an image (every decoding path reads the header first).
     public func header() throws(ImageDecodeError) -> Header {
         var info = mmx_image_info()
         let code = file.withUnsafeBufferPointer { mmx_image_info_read($0.baseAddress, fileSize, &info, &error) }
         try check(code)
+        guard UInt64(info.width) * UInt64(info.height) <= UInt64(maxPixels) else {
+            throw ImageDecodeError(kind: .tooLarge,
+                                   reason: "\(info.width)x\(info.height) pixels is above the limit of \(maxPixels) (data.max_image_pixels)")
+        }
         return Header(isJPEG: info.format == MMX_FORMAT_JPEG, width: Int(info.width), height: Int(info.height))
     }
 
@@ -126,7 +132,12 @@ public final class ImageDecoder {
     /// on each side where the image has one.
     public func decode(scale: Int, columns requested: Range<Int>, rows: Range<Int>, scaledWidth: Int) throws(ImageDecodeError) -> Region {
         let columns = max(0, requested.lowerBound - 1)..<min(scaledWidth, requested.upperBound + 1)
-        let needed = rows.count * scaledWidth * 3
+        // The buffer is sized here, before libjpeg or libspng sees the file: bound it first.
+        let (area, overflow) = rows.count.multipliedReportingOverflow(by: scaledWidth)
+        guard !overflow, area <= maxPixels else {
+            throw ImageDecodeError(kind: .tooLarge, reason: "\(scaledWidth)x\(rows.count) pixels to decode is above the limit of \(maxPixels) (data.max_image_pixels)")
+        }
+        let needed = area * 3
         if pixels.count < needed { pixels = [UInt8](repeating: 0, count: max(needed, pixels.count * 2)) }
         var outX: UInt32 = 0, outWidth: UInt32 = 0
         let code = file.withUnsafeBufferPointer { data in
@@ -152,9 +163,6 @@ public final class ImageDecoder {
     public func decodeWhole(path: UnsafePointer<CChar>) throws(ImageDecodeError) -> (width: Int, height: Int, rgb: [UInt8]) {
         try read(path: path)
         let header = try header()
-        guard header.width * header.height <= maxPixels else {
-            throw ImageDecodeError(kind: .tooLarge, reason: "\(header.width)x\(header.height) pixels is above the limit of \(maxPixels) (data.max_image_pixels)")
-        }
         let region = try decode(scale: 1, columns: 0..<header.width, rows: 0..<header.height, scaledWidth: header.width)
         return (region.width, region.height, Array(pixels.prefix(region.width * region.height * 3)))
     }

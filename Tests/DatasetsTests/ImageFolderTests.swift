@@ -106,6 +106,12 @@ final class ImageFolderTests: XCTestCase {
         XCTAssertEqual(failure("text.jpg")?.kind, .notAnImage)
         XCTAssertEqual(failure("bomb.jpg")?.kind, .tooLarge)
         XCTAssertTrue(failure("bomb.jpg")?.reason.contains("60000x60000") ?? false)
+        // Refused by its header, before any path (training, inspection) sizes a buffer from it.
+        XCTAssertNoThrow(try decoder.read(path: bad + "bomb.jpg"))
+        XCTAssertThrowsError(try decoder.header()) { error in XCTAssertEqual((error as? ImageDecodeError)?.kind, .tooLarge) }
+        XCTAssertThrowsError(try decoder.decode(scale: 1, columns: 0..<60000, rows: 0..<60000, scaledWidth: 60000)) { error in
+            XCTAssertEqual((error as? ImageDecodeError)?.kind, .tooLarge)
+        }
         XCTAssertNil(failure("ok.jpg"))
     }
 
