@@ -31,6 +31,8 @@ public final class ImageDecoder {
     /// Largest width × height decoded (`data.max_image_pixels`): checked from the header, before any
     /// pixel buffer is allocated.
     public let maxPixels: Int
+    /// The default limit: Pillow's `MAX_IMAGE_PIXELS`.
+    public static let defaultMaxPixels = 89_478_485
     /// Largest file read: 4 bytes per allowed pixel plus 1 MiB (no JPEG or PNG of an allowed size is
     /// larger), so a huge file is refused before it is read.
     public let maxFileBytes: Int

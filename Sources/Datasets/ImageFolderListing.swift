@@ -75,9 +75,7 @@ public struct ImageFolderListing: Sendable {
     /// `sorted(glob(…, recursive=True))`, the order `bench_decode.py` reads): for benchmarks and
     /// folders without classes.
     public static func images(under folder: String) throws -> PathTable {
-        var visited = Set<FolderIdentity>(), found = [[UInt8]](), others = 0
-        try walk(Array(folder.utf8), depth: 0, visited: &visited, images: &found, otherFiles: &others)
-        return PathTable(found.sorted { $0.lexicographicallyPrecedes($1) })
+        PathTable(try imagesBelow(folder).sorted { $0.lexicographicallyPrecedes($1) })
     }
 
     /// The images of a folder without classes (an out-of-distribution set), flat (`ROOT/*.jpg`) or
@@ -89,9 +87,7 @@ public struct ImageFolderListing: Sendable {
             throw DatasetError(.missing, path: root, problem: "no such folder",
                                fix: "give a folder holding images (ROOT/*.jpg or ROOT/ANY/*.jpg)")
         }
-        var visited = Set<FolderIdentity>()
-        var found = [[UInt8]](), others = 0
-        try walk(Array(root.utf8), depth: 0, visited: &visited, images: &found, otherFiles: &others)
+        let found = try imagesBelow(root)
         guard !found.isEmpty else {
             throw DatasetError(.empty, path: root, problem: "no images (.jpg, .jpeg, .png) in this folder or below it",
                                fix: "give a folder holding images (ROOT/*.jpg or ROOT/ANY/*.jpg)")
@@ -100,6 +96,13 @@ public struct ImageFolderListing: Sendable {
     }
 
     // MARK: - Walking
+
+    /// Every image below `root`, in torchvision's order (other files not counted).
+    private static func imagesBelow(_ root: String) throws -> [[UInt8]] {
+        var visited = Set<FolderIdentity>(), found = [[UInt8]](), others = 0
+        try walk(Array(root.utf8), depth: 0, visited: &visited, images: &found, otherFiles: &others)
+        return found
+    }
 
     private static func listSplit(_ folder: String, classes: [[UInt8]], classNames: [String], requireEveryClass: Bool,
                                   otherFiles: inout Int) throws -> ImageFileList {

@@ -21,7 +21,7 @@ public struct ImageFolderPipeline: TrainingData {
         public var cropPadding = 0
         public var horizontalFlip = true
         public var workers = 1
-        public var maxImagePixels = 89_478_485
+        public var maxImagePixels = ImageDecoder.defaultMaxPixels
         public var onBadImage = BadImagePolicy.error
 
         public init(imageSize: Int) { self.imageSize = imageSize }

@@ -16,7 +16,7 @@ public struct UnlabelledImageFolder: TrainingData {
 
     /// Lists `root`; throws ``DatasetError`` for a missing folder or one without images.
     public init(root: String, transform: ImageTransform, statistics: ChannelStatistics, workers: Int = 1,
-                maxImagePixels: Int = 89_478_485) throws {
+                maxImagePixels: Int = ImageDecoder.defaultMaxPixels) throws {
         precondition(statistics.mean.count == 3, "image folders are RGB: 3 channel statistics, got \(statistics.mean.count)")
         files = try ImageFolderListing.unlabelledImages(in: root)
         source = DatasetSource(format: .imageFolder, root: root)

@@ -130,7 +130,7 @@ public struct DataConfig: Codable, Equatable, Sendable {
     public var workers = 1
     /// `data.max_image_pixels`: image folders: a larger image (width × height, from its header) is
     /// refused before it is decoded. Default Pillow's limit, 89478485. In [1, 2³¹].
-    public var maxImagePixels = 89_478_485
+    public var maxImagePixels = ImageDecoder.defaultMaxPixels
     /// `data.on_bad_image`: image folders: an image that fails to decode during training stops the run
     /// after a checkpoint of the last completed step (`error`, one line naming the file), or is replaced
     /// by the next image of its class and counted as `bad_images` in the metrics (`skip`).

@@ -66,7 +66,7 @@ extension Multimix {
         }
 
         @Option(help: "Image folders: images larger than this many pixels are reported as bad, not decoded.")
-        var maxImagePixels = 89_478_485
+        var maxImagePixels = ImageDecoder.defaultMaxPixels
 
         func run() throws {
             // A link, a device or a folder at --grid is refused before any work (PNGWriter refuses it too).
