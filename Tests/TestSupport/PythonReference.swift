@@ -48,9 +48,15 @@ public enum PythonReference {
     /// otherwise fails the calling test in CI (throws a plain error) and skips it elsewhere (throws
     /// XCTSkip), saying how to set it up.
     public static func require(tensorBoard: Bool = false) throws -> String {
-        guard let problem = tensorBoard ? tensorBoardProblem : problem else { return interpreter }
         let wanted = modules + (tensorBoard ? [tensorBoardModule] : [])
-        let fix = "run bash launch/test.sh (it creates .build/python-venv with PyTorch's CPU build), or point MULTIMIX_TEST_PYTHON at a Python with \(wanted.joined(separator: ", "))"
+        return try interpreter(unless: tensorBoard ? tensorBoardProblem : problem,
+                               fix: "run bash launch/test.sh (it creates .build/python-venv with PyTorch's CPU build), or point MULTIMIX_TEST_PYTHON at a Python with \(wanted.joined(separator: ", "))")
+    }
+
+    /// The interpreter when `problem` is nil; else a failure in CI (a plain error) and a skip elsewhere
+    /// (XCTSkip), each saying the problem and `fix`.
+    private static func interpreter(unless problem: String?, fix: String) throws -> String {
+        guard let problem else { return interpreter }
         if isCI { throw PythonReferenceMissing(description: "CI=true and \(problem); \(fix)") }
         throw XCTSkip("\(problem); \(fix)")
     }
@@ -62,27 +68,25 @@ public enum PythonReference {
 
     /// The interpreter, once it imports numpy and Pillow; fails in CI, skips elsewhere.
     public static func requireImages() throws -> String {
-        guard let problem = imageProblem else { return interpreter }
-        let fix = "run bash launch/test.sh (its .build/python-venv has numpy and Pillow), or point MULTIMIX_TEST_PYTHON at a Python with them"
-        if isCI { throw PythonReferenceMissing(description: "CI=true and \(problem); \(fix)") }
-        throw XCTSkip("\(problem); \(fix)")
+        try interpreter(unless: imageProblem,
+                        fix: "run bash launch/test.sh (its .build/python-venv has numpy and Pillow), or point MULTIMIX_TEST_PYTHON at a Python with them")
     }
 
     /// Runs `arguments` with the interpreter (numpy and Pillow required, PyTorch not), at most
     /// `timeout` seconds.
     public static func runImages(_ arguments: [String], timeout: Double = 300) throws -> MPIRun.Result {
-        let python = try requireImages()
-        let result = try MPIRun.launch([python] + arguments, timeout: timeout,
-                                       environment: ["PYTHONPATH": folder.path, "OMP_NUM_THREADS": "1"])
-        XCTAssertFalse(result.timedOut, "python \(arguments.first ?? "") did not finish within \(Int(timeout)) s")
-        return result
+        try launch(try requireImages(), arguments, timeout: timeout)
     }
 
     /// Runs `arguments` with the interpreter (`python/` importable), at most `timeout` seconds;
     /// returns its exit status and output (stdout and stderr together). `tensorBoard`: the test needs
     /// the `tensorboard` package too.
     public static func run(_ arguments: [String], timeout: Double = 300, tensorBoard: Bool = false) throws -> MPIRun.Result {
-        let python = try require(tensorBoard: tensorBoard)
+        try launch(try require(tensorBoard: tensorBoard), arguments, timeout: timeout)
+    }
+
+    /// `python arguments…` with `python/` importable and one OpenMP thread, at most `timeout` seconds.
+    private static func launch(_ python: String, _ arguments: [String], timeout: Double) throws -> MPIRun.Result {
         let result = try MPIRun.launch([python] + arguments, timeout: timeout,
                                        environment: ["PYTHONPATH": folder.path, "OMP_NUM_THREADS": "1"])
         XCTAssertFalse(result.timedOut, "python \(arguments.first ?? "") did not finish within \(Int(timeout)) s")
