@@ -45,10 +45,10 @@ public struct Evaluator {
     public var batchSize = 500
     /// Called after every batch (the trainer's progress watchdog).
     public var onBatch: (() -> Void)?
-    /// Asked after every batch, on every rank alike (shards are padded to the same batch count), so
-    /// it may be collective: `true` ends the evaluation with `EvaluationStopped` (the trainer's agreed
-    /// stop signal: a signalled job stops within a batch instead of after the whole evaluation).
-    public var stopRequested: (() throws -> Bool)?
+    /// Asked after every batch on this rank (the trainer's stop signal); the ranks agree on it in the
+    /// batch's one all-reduce, so `true` anywhere ends the evaluation on every rank with
+    /// `EvaluationStopped`: a signalled job stops within a batch instead of after the whole evaluation.
+    public var stopRequested: (() -> Bool)?
 
     public init(model: ResNet, communicator: Communicator, batchSize: Int = 500) {
         self.model = model
@@ -150,11 +150,6 @@ public struct Evaluator {
         defer { loader.stop() }
         let input = Tensor(shape: [0])
         while let batch = loader.next() {
-            // An image file that cannot be decoded stops the evaluation (scoring a blank in its place
-            // would change the metrics silently); agreed across the ranks so that none is left waiting.
-            var failed = [batch.failure == nil ? 0.0 : 1]
-            try communicator.allreduce(&failed, op: .sum)
-            if failed[0] > 0 { throw EvaluationImageError(detail: batch.failure) }
             input.resize(to: [batch.count, batch.shape.height, batch.shape.width, batch.shape.channels])
             input.data.update(from: batch.images.baseAddress!, count: input.count)
             let z = model.pool(model.encode(input))
@@ -162,7 +157,13 @@ public struct Evaluator {
             body(UnsafeBufferPointer(start: logits.data, count: logits.count), UnsafeBufferPointer(start: z.data, count: z.count),
                  batch.labels, batch.realCount)
             onBatch?()
-            if try stopRequested?() == true { throw EvaluationStopped() }
+            // One all-reduce a batch carries both flags, so that no rank is left waiting: an image file
+            // that could not be decoded stops the evaluation (scoring the blank in its place would change
+            // the metrics silently), and so does a stop signal.
+            var flags = [batch.failure == nil ? 0.0 : 1, stopRequested?() == true ? 1 : 0]
+            try communicator.allreduce(&flags, op: .sum)
+            if flags[0] > 0 { throw EvaluationImageError(detail: batch.failure) }
+            if flags[1] > 0 { throw EvaluationStopped() }
         }
     }
 

@@ -11,11 +11,7 @@ extension Trainer {
         let evaluated = config.eval.split == .validation ? data.validationInPlaceOfTest()! : data
         var evaluator = Evaluator(model: model, communicator: communicator)
         evaluator.onBatch = { [watchdog] in watchdog?.beat() }
-        evaluator.stopRequested = { [communicator] in
-            var signalled = [PreemptionSignal.isRequested ? 1.0 : 0]
-            try communicator.allreduce(&signalled, op: .sum)
-            return signalled[0] > 0
-        }
+        evaluator.stopRequested = { PreemptionSignal.isRequested }
         if communicator.rank == 0 { progress.message("evaluating after epoch \(epoch)") }
         let metrics: [String: Double]
         var details: EvaluationDetails
