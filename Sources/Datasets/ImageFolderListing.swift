@@ -129,14 +129,11 @@ public struct ImageFolderListing: Sendable {
                              images: inout [[UInt8]], otherFiles: inout Int) throws {
         guard depth <= maximumDepth, let identity = FolderIdentity(folder), visited.insert(identity).inserted else { return }
         var files = [[UInt8]](), folders = [[UInt8]]()
-        for name in try entries(of: folder) {
-            let path = folder + [UInt8(ascii: "/")] + name
-            var info = stat()
-            guard path.withCStringBytes({ stat($0, &info) }) == 0 else { otherFiles += 1; continue }   // dangling link
-            switch info.st_mode & S_IFMT {
+        for (name, kind) in try entries(of: folder) {
+            switch kind ?? linkTarget(folder + [UInt8(ascii: "/")] + name) {
             case S_IFDIR: if name.first != UInt8(ascii: ".") { folders.append(name) }
             case S_IFREG: if isImageName(name) { files.append(name) } else { otherFiles += 1 }
-            default: otherFiles += 1
+            default: otherFiles += 1   // devices, FIFOs, sockets, dangling links
             }
         }
         for name in files.sorted(by: { $0.lexicographicallyPrecedes($1) }) {
@@ -159,26 +156,44 @@ public struct ImageFolderListing: Sendable {
 
     /// The class folders of a split folder, in byte order.
     private static func classFolders(in folder: String) throws -> [[UInt8]] {
-        try entries(of: Array(folder.utf8)).filter { name in
+        try entries(of: Array(folder.utf8)).map(\.name).filter { name in
             name.first != UInt8(ascii: ".") && isFolder(Array(folder.utf8) + [UInt8(ascii: "/")] + name)
         }.sorted { $0.lexicographicallyPrecedes($1) }
     }
 
-    /// The names in `folder` (without `.` and `..`), as bytes.
-    private static func entries(of folder: [UInt8]) throws -> [[UInt8]] {
+    /// What `path` is once links are followed: its `S_IFMT` bits (0 for a dangling link).
+    private static func linkTarget(_ path: [UInt8]) -> mode_t {
+        var info = stat()
+        return path.withCStringBytes({ stat($0, &info) }) == 0 ? info.st_mode & S_IFMT : 0
+    }
+
+    /// The names in `folder` (without `.` and `..`), as bytes, each with its `S_IFMT` kind from the
+    /// directory entry itself, or nil where that does not say (a symbolic link, a file system that
+    /// leaves `d_type` unknown): a listing of a million files then costs no `stat` per regular file.
+    private static func entries(of folder: [UInt8]) throws -> [(name: [UInt8], kind: mode_t?)] {
         guard let directory = folder.withCStringBytes({ opendir($0) }) else {
             let reason = String(cString: strerror(errno))
             throw DatasetError(.unreadable, path: PathTable.display(folder), problem: "cannot list the folder (\(reason))",
                                fix: "check its permissions and that it is a folder")
         }
         defer { closedir(directory) }
-        var names = [[UInt8]]()
+        var names = [(name: [UInt8], kind: mode_t?)]()
         while let entry = readdir(directory) {
             let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
                 Array(raw.prefix(while: { $0 != 0 }))
             }
             if name == [0x2E] || name == [0x2E, 0x2E] { continue }
-            names.append(name)
+            let kind: mode_t?
+            switch Int32(entry.pointee.d_type) {
+            case Int32(DT_REG): kind = S_IFREG
+            case Int32(DT_DIR): kind = S_IFDIR
+            case Int32(DT_FIFO): kind = S_IFIFO
+            case Int32(DT_CHR): kind = S_IFCHR
+            case Int32(DT_BLK): kind = S_IFBLK
+            case Int32(DT_SOCK): kind = S_IFSOCK
+            default: kind = nil   // DT_LNK (followed), DT_UNKNOWN
+            }
+            names.append((name, kind))
         }
         return names
     }
