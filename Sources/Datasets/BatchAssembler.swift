@@ -71,7 +71,7 @@ public struct BatchAssembler: BatchAssembling {
     public func assemble(indices: [Int], epoch: Int, step: Int, rank: Int) -> (images: [Float], labels: [Int32]) {
         var images = [Float](repeating: 0, count: indices.count * dataset.shape.elementCount)
         var labels = [Int32](repeating: 0, count: indices.count)
-        indices.withUnsafeBufferPointer { indexBuffer in
+        _ = indices.withUnsafeBufferPointer { indexBuffer in
             images.withUnsafeMutableBufferPointer { imageBuffer in
                 labels.withUnsafeMutableBufferPointer { labelBuffer in
                     assemble(indices: indexBuffer, epoch: epoch, step: step, rank: rank,

@@ -69,7 +69,7 @@ final class DataPipelineTests: XCTestCase {
         var images = [Float](repeating: 0, count: 128 * 3072)
         var labels = [Int32](repeating: 0, count: 128)
         func assemble(step: Int) -> [Float] {
-            indices[step * 128 ..< (step + 1) * 128].withUnsafeBufferPointer { batchIndices in
+            _ = indices[step * 128 ..< (step + 1) * 128].withUnsafeBufferPointer { batchIndices in
                 images.withUnsafeMutableBufferPointer { imageBuffer in
                     labels.withUnsafeMutableBufferPointer { labelBuffer in
                         assembler.assemble(indices: batchIndices, epoch: 0, step: step, rank: 0,
