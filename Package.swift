@@ -44,35 +44,60 @@ let package = Package(
         // Mixing: ERM, mixup, CutMix, manifold mixup, MultiMix, Dense MultiMix; their samplers.
         .target(name: "Mixing", dependencies: ["Tensors"]),
 
+        // SafeFiles: files treated as hostile (no links followed, sizes bounded) and written durably
+        // (fsync, then rename), with the SHA-256 that checks them.
+        .target(name: "SafeFiles"),
+
         // Datasets: CIFAR and IDX readers, rank sharding, augmentation, the prefetching loader.
-        .target(name: "Datasets", dependencies: ["Tensors", "CZlib", "CImageCodecs"]),
+        .target(name: "Datasets", dependencies: ["Tensors", "SafeFiles", "CZlib", "CImageCodecs"]),
 
         // DataFetch: `multimix data fetch`: resumable downloads, archive and per-file checksums, unpacking.
-        .target(name: "DataFetch", dependencies: ["Datasets", "CZlib"]),
+        .target(name: "DataFetch", dependencies: ["Datasets", "SafeFiles", "CZlib"]),
 
-        // Training: config, checkpoints (safetensors, SHA-256), evaluation metrics, run outputs.
+        // TextEscaping: text from data made safe for JSON strings, HTML pages, CSV and Markdown cells.
+        .target(name: "TextEscaping"),
+        // RunConfig: the run's config (schema from CodingKeys, YAML loading, validation, serialisation, hash).
+        .target(name: "RunConfig", dependencies: [
+            "Datasets", "Mixing", "Models", "Tensors", .product(name: "Yams", package: "Yams"),
+        ]),
+        // Checkpointing: safetensors, the checkpoint store, durable writes, the run folder's lock and markers,
+        // and the mapping between the parameter arena / optimizer state and tensor names.
+        .target(name: "Checkpointing", dependencies: ["RunConfig", "SafeFiles", "TextEscaping", "Layers"]),
+        // Evaluation: classification, calibration, OOD and embedding metrics over ranks.
+        .target(name: "Evaluation", dependencies: ["RunConfig", "SafeFiles", "TextEscaping", "Distributed", "SwiftMPI", "Models", "Tensors", "Datasets"]),
+        // RunOutputs: the metrics log, TensorBoard event files, SVG plots, report pages, progress lines.
+        .target(name: "RunOutputs", dependencies: ["RunConfig", "Evaluation", "SafeFiles", "TextEscaping", "Datasets"]),
+        // Studies: study files (runs x seeds), their results tables and paired comparisons.
+        .target(name: "Studies", dependencies: [
+            "RunConfig", "RunOutputs", "Evaluation", "Checkpointing", "SafeFiles", "TextEscaping", "Datasets", .product(name: "Yams", package: "Yams"),
+        ]),
+        // Training: the data-parallel loop (Trainer, TrainingStep), run setup, stop signals, the watchdog.
         .target(name: "Training", dependencies: [
             "SwiftMPI", "Distributed", "Tensors", "Layers", "Models", "Mixing", "Datasets",
+            "RunConfig", "Checkpointing", "Evaluation", "RunOutputs", "Studies", "SafeFiles",
             .product(name: "Yams", package: "Yams"),
         ]),
 
         // The command-line tool.
         .executableTarget(name: "multimix", dependencies: [
-            "SwiftMPI", "Tensors", "Models", "Mixing", "Datasets", "DataFetch", "Training", "CMPI",
+            "SwiftMPI", "Distributed", "Tensors", "Layers", "Models", "Mixing", "Datasets", "DataFetch",
+            "RunConfig", "Checkpointing", "Evaluation", "RunOutputs", "Studies", "Training", "SafeFiles", "TextEscaping", "CMPI",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         // Multi-rank scenarios for the tests: run under mpirun by Tests/SwiftMPITests.
-        .executableTarget(name: "mpi-scenarios", dependencies: ["SwiftMPI", "Distributed", "Models", "CMPI"], path: "Sources/MPIScenarios"),
+        .executableTarget(name: "mpi-scenarios", dependencies: ["SwiftMPI", "Distributed", "Tensors", "Layers", "Models", "CMPI"], path: "Sources/MPIScenarios"),
 
         // Tests. TestSupport holds shared helpers (closeness checks, the mpirun launcher).
         .target(name: "TestSupport", path: "Tests/TestSupport"),
         .testTarget(name: "SwiftMPITests", dependencies: ["SwiftMPI", "TestSupport"]),
         .testTarget(name: "TensorsTests", dependencies: ["Tensors", "TestSupport"]),
-        .testTarget(name: "DatasetsTests", dependencies: ["Datasets", "DataFetch", "Tensors", "TestSupport"],
+        .testTarget(name: "DatasetsTests", dependencies: ["Datasets", "DataFetch", "SafeFiles", "Tensors", "TestSupport"],
                     exclude: ["fetch_server.py", "image_reference.py"]),
         .testTarget(name: "LayersTests", dependencies: ["Layers", "TestSupport"]),
         .testTarget(name: "ModelsTests", dependencies: ["Models", "Datasets", "TestSupport"]),
-        .testTarget(name: "TrainingTests", dependencies: ["Training", "Datasets", "TestSupport"],
+        .testTarget(name: "TrainingTests", dependencies: [
+            "Training", "RunConfig", "Checkpointing", "Evaluation", "RunOutputs", "Studies", "SafeFiles", "TextEscaping", "Datasets", "Layers", "Mixing", "Models", "Tensors", "TestSupport",
+        ],
                     exclude: ["metrics_reference.py", "tensorboard_events.py"]),
         .testTarget(name: "MixingTests", dependencies: ["Mixing", "Layers", "TestSupport"]),
     ],

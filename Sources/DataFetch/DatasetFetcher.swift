@@ -1,5 +1,6 @@
 import Datasets
 import Foundation
+import SafeFiles
 
 /// `multimix data fetch`: puts a dataset into a data directory, checked, or leaves nothing behind.
 ///

@@ -1,5 +1,6 @@
 import Datasets
 import Foundation
+import SafeFiles
 
 /// Image sets fetched as archives, published with no checksum: Tiny ImageNet (cs231n's zip: 200
 /// classes of 64×64 images, unpacked to `train/CLASS/` and `val/CLASS/`, an image folder), and the

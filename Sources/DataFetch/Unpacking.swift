@@ -1,6 +1,7 @@
 import CZlib
 import Datasets
 import Foundation
+import SafeFiles
 
 /// A file being written, hashed (SHA-256) as it goes.
 final class HashingFile {

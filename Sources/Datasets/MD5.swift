@@ -1,4 +1,5 @@
 import Foundation
+import SafeFiles
 
 /// MD5 (RFC 1321), streaming, for the one thing it is still used for here: comparing a download with
 /// the checksum its publisher lists (the CIFAR, MNIST and Fashion-MNIST authors publish MD5s only).

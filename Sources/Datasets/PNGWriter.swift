@@ -1,4 +1,5 @@
 import Foundation
+import SafeFiles
 
 /// Writes 8-bit RGB images as PNG through libspng (``ImageEncoder/png(_:width:height:channels:)``),
 /// the library the image-folder reader decodes PNGs with.

@@ -1,4 +1,5 @@
 import Foundation
+import SafeFiles
 import Tensors
 
 /// Packs an image folder into WebDataset-style tar shards (`multimix data pack`): per split, the

@@ -2,6 +2,10 @@
 import Glibc
 #endif
 import Foundation
+import RunOutputs
+import Evaluation
+import Checkpointing
+import RunConfig
 import Synchronization
 import SwiftMPI
 

@@ -1,5 +1,10 @@
 import Datasets
 import Foundation
+import RunOutputs
+import Evaluation
+import Checkpointing
+import RunConfig
+import SafeFiles
 import SwiftMPI
 import Yams
 
@@ -12,13 +17,6 @@ import Yams
 ///     all ranks compare a hash of them; where one differs, rank 0's settings and the first differing
 ///     rank's are broadcast, and every rank names the same key.
 enum RankAgreement {
-    /// The job's settings as key path → value text.
-    static func settings(_ config: TrainingConfig, flags: [String: String]) throws -> [String: String] {
-        var out = flags
-        if let node = try Yams.compose(yaml: try config.yamlText()) { flatten(node, path: "", into: &out) }
-        return out
-    }
-
     /// Throws ``TrainingError/configMismatch(ranks:key:values:)`` on every rank when the ranks' settings differ.
     static func require(_ settings: [String: String], _ communicator: Communicator) throws {
         let text = Array(settings.keys.sorted().map { "\($0)=\(settings[$0]!)" }.joined(separator: "\n").utf8)
@@ -44,22 +42,5 @@ enum RankAgreement {
             out[String(line[..<equals])] = String(line[line.index(after: equals)...])
         }
         return out
-    }
-
-    private static func flatten(_ node: Node, path: String, into out: inout [String: String]) {
-        if let mapping = node.mapping {
-            for (key, value) in mapping {
-                let name = key.string ?? "\(key)"
-                flatten(value, path: path.isEmpty ? name : path + "." + name, into: &out)
-            }
-        } else if let sequence = node.sequence, sequence.contains(where: { $0.mapping != nil || $0.sequence != nil }) {
-            // A list of sections (eval.ood): each element's keys by index, `eval.ood[1].root`.
-            out[path] = "[\(sequence.count)]"
-            for (index, element) in sequence.enumerated() { flatten(element, path: "\(path)[\(index)]", into: &out) }
-        } else if let sequence = node.sequence {
-            out[path] = "[" + sequence.map { $0.string ?? "\($0)" }.joined(separator: ", ") + "]"
-        } else {
-            out[path] = node.string ?? "\(node)"
-        }
     }
 }

@@ -1,3 +1,4 @@
+import RunConfig
 import Datasets
 
 extension TrainingConfig {

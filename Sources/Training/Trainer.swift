@@ -1,6 +1,10 @@
 import Datasets
 import Distributed
 import Foundation
+import RunOutputs
+import Evaluation
+import Checkpointing
+import RunConfig
 import Layers
 import Mixing
 import Models
@@ -102,7 +106,7 @@ public final class Trainer {
         ComputeThreads.set(threads)
 
         // The config and every flag that changes control flow, the same on every rank (or a clear stop).
-        try RankAgreement.require(try RankAgreement.settings(config, flags: [
+        try RankAgreement.require(try config.settings(flags: [
             "--max-steps": maxSteps.map(String.init) ?? "none", "--resume": "\(resume)", "--conv-backend": "\(convolutionBackend)",
         ]), communicator)
 

@@ -1,3 +1,5 @@
+import RunOutputs
+
 /// Why a run stopped early, reached by every rank together (so they can leave without `MPI_Abort`).
 /// Each maps to an exit code of `multimix train` (see docs/commands.md, "Exit codes").
 public enum TrainingError: Error, CustomStringConvertible {

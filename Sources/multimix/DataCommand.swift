@@ -2,6 +2,7 @@ import ArgumentParser
 import DataFetch
 import Datasets
 import Foundation
+import SafeFiles
 
 extension Multimix {
     /// `multimix data`: look at datasets before training on them.

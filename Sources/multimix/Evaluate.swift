@@ -1,7 +1,10 @@
 import ArgumentParser
+import Checkpointing
 import Datasets
+import Evaluation
 import Foundation
 import Models
+import RunConfig
 import SwiftMPI
 import Tensors
 import Training

@@ -1,6 +1,9 @@
 import ArgumentParser
 import Datasets
+import Evaluation
 import Foundation
+import RunOutputs
+import SafeFiles
 import Training
 
 /// `multimix metrics`: the medians of a run's training records (speed, step time, exposed

@@ -1,5 +1,7 @@
 import ArgumentParser
 import Foundation
+import Studies
+import TextEscaping
 import Training
 
 /// `multimix report`: one HTML page comparing run folders (``ComparisonReport``).

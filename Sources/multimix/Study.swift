@@ -1,6 +1,9 @@
 import ArgumentParser
 import Datasets
 import Foundation
+import RunOutputs
+import SafeFiles
+import Studies
 import SwiftMPI
 import Training
 

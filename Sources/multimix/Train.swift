@@ -1,6 +1,8 @@
 import ArgumentParser
 import Datasets
 import Foundation
+import RunConfig
+import RunOutputs
 import SwiftMPI
 import Tensors
 import Training

@@ -1,6 +1,7 @@
 import DataFetch
 import Datasets
 import Foundation
+import SafeFiles
 import TestSupport
 import XCTest
 

@@ -1,5 +1,6 @@
 import Datasets
 import Foundation
+import SafeFiles
 import XCTest
 
 /// FIPS 180-4 example vectors (NIST CSRC "SHA256.pdf", and the one-million-'a' vector of FIPS 180-2).

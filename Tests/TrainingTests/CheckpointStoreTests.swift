@@ -1,6 +1,9 @@
+import Checkpointing
 import Datasets
 import Foundation
 import Layers
+import RunConfig
+import SafeFiles
 import Training
 import XCTest
 

@@ -1,4 +1,6 @@
 #if canImport(Glibc)
+import Checkpointing
+import RunOutputs
 import Glibc
 #endif
 import Foundation

@@ -1,4 +1,5 @@
 import Foundation
+import RunConfig
 import Training
 import XCTest
 

@@ -1,5 +1,8 @@
-import Foundation
 import Datasets
+import Foundation
+import RunConfig
+import RunOutputs
+import Studies
 import TestSupport
 import Training
 import XCTest

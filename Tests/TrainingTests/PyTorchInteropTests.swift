@@ -1,7 +1,9 @@
+import Checkpointing
 import Datasets
 import Foundation
 import Layers
 import Models
+import RunConfig
 import Tensors
 import TestSupport
 import Training

@@ -1,5 +1,6 @@
 import Foundation
 import Mixing
+import RunConfig
 import Training
 import XCTest
 

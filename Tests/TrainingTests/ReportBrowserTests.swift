@@ -1,4 +1,7 @@
+import Evaluation
 import Foundation
+import RunOutputs
+import Studies
 import TestSupport
 import Training
 import XCTest

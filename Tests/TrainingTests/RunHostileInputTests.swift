@@ -1,4 +1,8 @@
+import Checkpointing
+import Evaluation
 import Foundation
+import RunConfig
+import RunOutputs
 import TestSupport
 import Training
 import XCTest

@@ -1,4 +1,7 @@
+import Evaluation
 import Foundation
+import RunConfig
+import RunOutputs
 import Training
 import XCTest
 

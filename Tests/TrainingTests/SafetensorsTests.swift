@@ -1,3 +1,4 @@
+import Checkpointing
 import Foundation
 import TestSupport
 import Training

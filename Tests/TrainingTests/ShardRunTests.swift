@@ -1,4 +1,5 @@
 import Foundation
+import RunConfig
 import TestSupport
 import Training
 import XCTest

@@ -1,4 +1,5 @@
 #if canImport(Glibc)
+import Checkpointing
 import Glibc
 #endif
 import Foundation

@@ -1,4 +1,7 @@
+import Checkpointing
 import Foundation
+import RunOutputs
+import Studies
 import Training
 import XCTest
 

@@ -1,4 +1,6 @@
+import Checkpointing
 import Foundation
+import RunOutputs
 import TestSupport
 import Training
 import XCTest

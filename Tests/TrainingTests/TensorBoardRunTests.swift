@@ -1,4 +1,5 @@
 import Foundation
+import RunOutputs
 import TestSupport
 import Training
 import XCTest

@@ -1,4 +1,7 @@
+import Checkpointing
+import Evaluation
 import Foundation
+import RunOutputs
 import TestSupport
 import Training
 import XCTest

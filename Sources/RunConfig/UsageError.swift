@@ -1,0 +1,10 @@
+/// A value the user gave that cannot be used (a command-line value, a data folder, a set to evaluate
+/// on), as one line naming the problem and the fix. Below the training loop, where `TrainingError`
+/// is not known; a run that meets one stops with exit code 1, like `TrainingError.cannotStart`.
+public struct UsageError: Error, CustomStringConvertible, Equatable, Sendable {
+    public let description: String
+
+    public init(_ description: String) {
+        self.description = description
+    }
+}
