@@ -14,6 +14,8 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/jpsim/Yams", from: "5.0.1"),
+        // SHA-256 and MD5 (BoringSSL's, through the Crypto product only).
+        .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
     ],
     targets: [
         // C module maps over system libraries (installed by launch/setup.sh).
@@ -44,16 +46,23 @@ let package = Package(
         // Mixing: ERM, mixup, CutMix, manifold mixup, MultiMix, Dense MultiMix; their samplers.
         .target(name: "Mixing", dependencies: ["Tensors"]),
 
+        // Checksums: SHA-256 and MD5 of files read in chunks (swift-crypto), digests as hex.
+        .target(name: "Checksums", dependencies: [.product(name: "Crypto", package: "swift-crypto")]),
+
         // Datasets: CIFAR and IDX readers, rank sharding, augmentation, the prefetching loader.
-        .target(name: "Datasets", dependencies: ["Tensors", "CZlib", "CImageCodecs"]),
+        .target(name: "Datasets", dependencies: [
+            "Tensors", "CZlib", "CImageCodecs", "Checksums", .product(name: "Crypto", package: "swift-crypto"),
+        ]),
 
         // DataFetch: `multimix data fetch`: resumable downloads, archive and per-file checksums, unpacking.
-        .target(name: "DataFetch", dependencies: ["Datasets", "CZlib"]),
+        .target(name: "DataFetch", dependencies: [
+            "Datasets", "CZlib", "Checksums", .product(name: "Crypto", package: "swift-crypto"),
+        ]),
 
         // Training: config, checkpoints (safetensors, SHA-256), evaluation metrics, run outputs.
         .target(name: "Training", dependencies: [
-            "SwiftMPI", "Distributed", "Tensors", "Layers", "Models", "Mixing", "Datasets",
-            .product(name: "Yams", package: "Yams"),
+            "SwiftMPI", "Distributed", "Tensors", "Layers", "Models", "Mixing", "Datasets", "Checksums",
+            .product(name: "Yams", package: "Yams"), .product(name: "Crypto", package: "swift-crypto"),
         ]),
 
         // The command-line tool.
@@ -66,13 +75,16 @@ let package = Package(
 
         // Tests. TestSupport holds shared helpers (closeness checks, the mpirun launcher).
         .target(name: "TestSupport", path: "Tests/TestSupport"),
+        .testTarget(name: "ChecksumsTests", dependencies: ["Checksums", .product(name: "Crypto", package: "swift-crypto")]),
         .testTarget(name: "SwiftMPITests", dependencies: ["SwiftMPI", "TestSupport"]),
         .testTarget(name: "TensorsTests", dependencies: ["Tensors", "TestSupport"]),
-        .testTarget(name: "DatasetsTests", dependencies: ["Datasets", "DataFetch", "Tensors", "TestSupport"],
+        .testTarget(name: "DatasetsTests", dependencies: ["Datasets", "DataFetch", "Tensors", "Checksums", "TestSupport",
+                                                     .product(name: "Crypto", package: "swift-crypto")],
                     exclude: ["fetch_server.py", "image_reference.py"]),
         .testTarget(name: "LayersTests", dependencies: ["Layers", "TestSupport"]),
         .testTarget(name: "ModelsTests", dependencies: ["Models", "Datasets", "TestSupport"]),
-        .testTarget(name: "TrainingTests", dependencies: ["Training", "Datasets", "TestSupport"],
+        .testTarget(name: "TrainingTests", dependencies: ["Training", "Datasets", "Checksums", "TestSupport",
+                                                     .product(name: "Crypto", package: "swift-crypto")],
                     exclude: ["metrics_reference.py", "tensorboard_events.py"]),
         .testTarget(name: "MixingTests", dependencies: ["Mixing", "Layers", "TestSupport"]),
     ],

@@ -1,3 +1,4 @@
+import Crypto
 import Datasets
 import Foundation
 #if canImport(Glibc)
@@ -40,7 +41,7 @@ final class DurableFile {
 
     /// Appends `bytes`, retrying short writes.
     func write(_ bytes: UnsafeRawBufferPointer) throws {
-        hash.update(bytes)
+        hash.update(bufferPointer: bytes)
         var offset = 0
         while offset < bytes.count {
             let written = posixWrite(descriptor, bytes.baseAddress! + offset, bytes.count - offset)
