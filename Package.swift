@@ -46,28 +46,33 @@ let package = Package(
         // Mixing: ERM, mixup, CutMix, manifold mixup, MultiMix, Dense MultiMix; their samplers.
         .target(name: "Mixing", dependencies: ["Tensors"]),
 
+        // SafeFiles: writes and reads that a link, a device or a FIFO planted at the path cannot redirect.
+        .target(name: "SafeFiles"),
         // Checksums: SHA-256 and MD5 of files read in chunks (swift-crypto), digests as hex.
         .target(name: "Checksums", dependencies: [.product(name: "Crypto", package: "swift-crypto")]),
+        // ImageWriting: pictures drawn (an RGB canvas, a bitmap font) and encoded (PNG, JPEG) through CImageCodecs.
+        .target(name: "ImageWriting", dependencies: ["CImageCodecs", "SafeFiles"]),
 
         // Datasets: CIFAR and IDX readers, rank sharding, augmentation, the prefetching loader.
         .target(name: "Datasets", dependencies: [
-            "Tensors", "CZlib", "CImageCodecs", "Checksums", .product(name: "Crypto", package: "swift-crypto"),
+            "Tensors", "CZlib", "CImageCodecs", "SafeFiles", "Checksums", "ImageWriting",
+            .product(name: "Crypto", package: "swift-crypto"),
         ]),
 
         // DataFetch: `multimix data fetch`: resumable downloads, archive and per-file checksums, unpacking.
         .target(name: "DataFetch", dependencies: [
-            "Datasets", "CZlib", "Checksums", .product(name: "Crypto", package: "swift-crypto"),
+            "Datasets", "CZlib", "SafeFiles", "Checksums", .product(name: "Crypto", package: "swift-crypto"),
         ]),
 
         // Training: config, checkpoints (safetensors, SHA-256), evaluation metrics, run outputs.
         .target(name: "Training", dependencies: [
-            "SwiftMPI", "Distributed", "Tensors", "Layers", "Models", "Mixing", "Datasets", "Checksums",
+            "SwiftMPI", "Distributed", "Tensors", "Layers", "Models", "Mixing", "Datasets", "SafeFiles", "Checksums",
             .product(name: "Yams", package: "Yams"), .product(name: "Crypto", package: "swift-crypto"),
         ]),
 
         // The command-line tool.
         .executableTarget(name: "multimix", dependencies: [
-            "SwiftMPI", "Tensors", "Models", "Mixing", "Datasets", "DataFetch", "Training", "CMPI",
+            "SwiftMPI", "Tensors", "Models", "Mixing", "Datasets", "DataFetch", "Training", "CMPI", "SafeFiles", "ImageWriting",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         // Multi-rank scenarios for the tests: run under mpirun by Tests/SwiftMPITests.
@@ -76,9 +81,10 @@ let package = Package(
         // Tests. TestSupport holds shared helpers (closeness checks, the mpirun launcher).
         .target(name: "TestSupport", path: "Tests/TestSupport"),
         .testTarget(name: "ChecksumsTests", dependencies: ["Checksums", .product(name: "Crypto", package: "swift-crypto")]),
+        .testTarget(name: "ImageWritingTests", dependencies: ["ImageWriting"]),
         .testTarget(name: "SwiftMPITests", dependencies: ["SwiftMPI", "TestSupport"]),
         .testTarget(name: "TensorsTests", dependencies: ["Tensors", "TestSupport"]),
-        .testTarget(name: "DatasetsTests", dependencies: ["Datasets", "DataFetch", "Tensors", "Checksums", "TestSupport",
+        .testTarget(name: "DatasetsTests", dependencies: ["Datasets", "DataFetch", "Tensors", "Checksums", "ImageWriting", "TestSupport",
                                                      .product(name: "Crypto", package: "swift-crypto")],
                     exclude: ["fetch_server.py", "image_reference.py"]),
         .testTarget(name: "LayersTests", dependencies: ["Layers", "TestSupport"]),

@@ -2,6 +2,7 @@ import Checksums
 import Crypto
 import Datasets
 import Foundation
+import SafeFiles
 
 /// `multimix data fetch`: puts a dataset into a data directory, checked, or leaves nothing behind.
 ///

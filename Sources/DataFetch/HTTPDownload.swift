@@ -1,5 +1,6 @@
 import Datasets
 import Foundation
+import SafeFiles
 #if canImport(FoundationNetworking)
 import FoundationNetworking
 #endif

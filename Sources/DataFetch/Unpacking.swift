@@ -3,6 +3,7 @@ import Checksums
 import Crypto
 import Datasets
 import Foundation
+import SafeFiles
 
 /// A file being written, hashed (SHA-256) as it goes.
 final class HashingFile {

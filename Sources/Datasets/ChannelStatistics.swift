@@ -1,4 +1,5 @@
 import Foundation
+import SafeFiles
 
 /// Per-channel mean and standard deviation of pixel values scaled to [0, 1], for normalisation:
 ///

@@ -1,5 +1,6 @@
 import CZlib
 import Foundation
+import SafeFiles
 
 /// Whole-file reads with the checks every reader needs first: the file exists, is not empty, and
 /// reads (or, for gzip files, decompresses) completely. Errors are ``DatasetError``s naming the file.

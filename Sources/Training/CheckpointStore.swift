@@ -1,7 +1,7 @@
 import Checksums
 import Crypto
-import Datasets
 import Foundation
+import SafeFiles
 
 /// A checkpoint read back and verified.
 public struct Checkpoint: Sendable {

@@ -1,5 +1,6 @@
 import Datasets
 import Foundation
+import SafeFiles
 
 /// `multimix report RUN_DIR...`: one self-contained page comparing training runs (what one does after a
 /// sweep), every number read from the run folders' `metrics.jsonl`:

@@ -1,6 +1,6 @@
 import Crypto
-import Datasets
 import Foundation
+import SafeFiles
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)

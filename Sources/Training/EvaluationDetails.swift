@@ -1,5 +1,6 @@
 import Datasets
 import Foundation
+import SafeFiles
 
 /// What an evaluation's scalar calibration and OOD metrics summarise, for the report's plots:
 ///

@@ -1,5 +1,5 @@
-import Datasets
 import Foundation
+import SafeFiles
 import SwiftMPI
 
 /// A run folder's `finished.json`: rank 0 writes it (atomically: a temporary file, fsynced, then

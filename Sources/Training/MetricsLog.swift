@@ -1,5 +1,6 @@
 import Datasets
 import Foundation
+import SafeFiles
 
 /// One line of `metrics.jsonl`: a logged training interval or an evaluation.
 ///

@@ -1,8 +1,8 @@
 #if canImport(Glibc)
 import Glibc
 #endif
-import Datasets
 import Foundation
+import SafeFiles
 
 /// One job per run folder: rank 0 holds an exclusive `flock` on `RUN/.lock` while it trains, so a
 /// second job started on the same folder stops at once instead of interleaving its checkpoints and

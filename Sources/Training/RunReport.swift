@@ -1,5 +1,6 @@
 import Datasets
 import Foundation
+import SafeFiles
 
 /// The run's `report.html`: one self-contained page (inline CSS and SVG, no scripts, no links out)
 /// built from `metrics.jsonl`:

@@ -1,5 +1,4 @@
 import Crypto
-import Datasets
 import Foundation
 
 #if _endian(big)

@@ -1,5 +1,6 @@
 import Datasets
 import Foundation
+import SafeFiles
 import Yams
 
 /// A study: one base train config run as several variants, each with several seeds.

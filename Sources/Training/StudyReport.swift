@@ -1,5 +1,6 @@
 import Datasets
 import Foundation
+import SafeFiles
 
 /// A study's `report.html`: one self-contained page (inline CSS and SVG, no scripts, no links out),
 /// every number on it read from the run folders through ``StudyResults``:

@@ -1,5 +1,6 @@
 import Datasets
 import Foundation
+import SafeFiles
 
 /// The study's tables: `results.csv` (a row per run), `results.md` (a row per variant), and the
 /// cells that `report.html` shows too.

@@ -1,5 +1,6 @@
 import Datasets
 import Foundation
+import SafeFiles
 import Yams
 
 extension TrainingConfig {

@@ -2,6 +2,7 @@ import Checksums
 import Crypto
 import Datasets
 import Foundation
+import SafeFiles
 import Yams
 
 extension TrainingConfig {

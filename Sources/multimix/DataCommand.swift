@@ -2,6 +2,8 @@ import ArgumentParser
 import DataFetch
 import Datasets
 import Foundation
+import ImageWriting
+import SafeFiles
 
 extension Multimix {
     /// `multimix data`: look at datasets before training on them.

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Datasets
 import Foundation
+import SafeFiles
 import Training
 
 /// `multimix metrics`: the medians of a run's training records (speed, step time, exposed

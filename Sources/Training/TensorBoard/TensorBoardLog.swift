@@ -1,5 +1,5 @@
-import Datasets
 import Foundation
+import SafeFiles
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)

@@ -1,4 +1,5 @@
 import Foundation
+import SafeFiles
 
 /// Writes 8-bit RGB images as PNG through libspng (``ImageEncoder/png(_:width:height:channels:)``),
 /// the library the image-folder reader decodes PNGs with.
@@ -18,17 +19,5 @@ public enum PNGWriter {
     public static func write(width: Int, height: Int, rgb: [UInt8], to path: String) throws {
         let bytes = encode(width: width, height: height, rgb: rgb)
         try SafeFile.write(bytes, to: path)
-    }
-
-
-    /// Decodes PNG bytes (any PNG libspng reads) as 8-bit RGB; nil when they are not a valid PNG
-    /// (a bad signature, CRC or stream).
-    package static func decodeOwnPNG(_ bytes: [UInt8]) -> (width: Int, height: Int, rgb: [UInt8])? {
-        let decoder = ImageDecoder(maxPixels: 1 << 28)
-        decoder.use(bytes: bytes)
-        guard let header = try? decoder.header(), !header.isJPEG,
-              let region = try? decoder.decode(scale: 1, columns: 0..<header.width, rows: 0..<header.height, scaledWidth: header.width)
-        else { return nil }
-        return (region.width, region.height, decoder.pixels(of: region))
     }
 }
