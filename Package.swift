@@ -14,6 +14,8 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/jpsim/Yams", from: "5.0.1"),
+        // SHA-256 and MD5 (BoringSSL's, through the Crypto product only).
+        .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
     ],
     targets: [
         // C module maps over system libraries (installed by launch/setup.sh).
@@ -44,44 +46,57 @@ let package = Package(
         // Mixing: ERM, mixup, CutMix, manifold mixup, MultiMix, Dense MultiMix; their samplers.
         .target(name: "Mixing", dependencies: ["Tensors"]),
 
-        // SafeFiles: files treated as hostile (no links followed, sizes bounded) and written durably
-        // (fsync, then rename), with the SHA-256 that checks them.
-        .target(name: "SafeFiles"),
+        // SafeFiles: reads and writes that a link, a device or a FIFO planted at the path cannot redirect,
+        // sizes bounded before they allocate, and durable writes (fsync, then rename) hashed as they go.
+        .target(name: "SafeFiles", dependencies: [.product(name: "Crypto", package: "swift-crypto")]),
+        // Checksums: SHA-256 and MD5 of files read in chunks (swift-crypto), digests as hex.
+        .target(name: "Checksums", dependencies: [.product(name: "Crypto", package: "swift-crypto")]),
+        // ImageWriting: pictures drawn (an RGB canvas, a bitmap font) and encoded (PNG, JPEG) through CImageCodecs.
+        .target(name: "ImageWriting", dependencies: ["CImageCodecs", "SafeFiles"]),
 
         // Datasets: CIFAR and IDX readers, rank sharding, augmentation, the prefetching loader.
-        .target(name: "Datasets", dependencies: ["Tensors", "SafeFiles", "CZlib", "CImageCodecs"]),
+        .target(name: "Datasets", dependencies: [
+            "Tensors", "CZlib", "CImageCodecs", "SafeFiles", "Checksums", "ImageWriting",
+            .product(name: "Crypto", package: "swift-crypto"),
+        ]),
 
         // DataFetch: `multimix data fetch`: resumable downloads, archive and per-file checksums, unpacking.
-        .target(name: "DataFetch", dependencies: ["Datasets", "SafeFiles", "CZlib"]),
+        .target(name: "DataFetch", dependencies: [
+            "Datasets", "CZlib", "SafeFiles", "Checksums", .product(name: "Crypto", package: "swift-crypto"),
+        ]),
 
         // TextEscaping: text from data made safe for JSON strings, HTML pages, CSV and Markdown cells.
         .target(name: "TextEscaping"),
         // RunConfig: the run's config (schema from CodingKeys, YAML loading, validation, serialisation, hash).
         .target(name: "RunConfig", dependencies: [
-            "Datasets", "Mixing", "Models", "Tensors", .product(name: "Yams", package: "Yams"),
+            "Datasets", "Mixing", "Models", "Tensors", "Checksums", .product(name: "Yams", package: "Yams"),
+            .product(name: "Crypto", package: "swift-crypto"),
         ]),
         // Checkpointing: safetensors, the checkpoint store, durable writes, the run folder's lock and markers,
         // and the mapping between the parameter arena / optimizer state and tensor names.
-        .target(name: "Checkpointing", dependencies: ["RunConfig", "SafeFiles", "TextEscaping", "Layers"]),
+        .target(name: "Checkpointing", dependencies: [
+            "RunConfig", "SafeFiles", "Checksums", "TextEscaping", "Layers", .product(name: "Crypto", package: "swift-crypto"),
+        ]),
         // Evaluation: classification, calibration, OOD and embedding metrics over ranks.
         .target(name: "Evaluation", dependencies: ["RunConfig", "SafeFiles", "TextEscaping", "Distributed", "SwiftMPI", "Models", "Tensors", "Datasets"]),
         // RunOutputs: the metrics log, TensorBoard event files, SVG plots, report pages, progress lines.
-        .target(name: "RunOutputs", dependencies: ["RunConfig", "Evaluation", "SafeFiles", "TextEscaping", "Datasets"]),
+        .target(name: "RunOutputs", dependencies: ["RunConfig", "Evaluation", "SafeFiles", "TextEscaping"]),
         // Studies: study files (runs x seeds), their results tables and paired comparisons.
         .target(name: "Studies", dependencies: [
-            "RunConfig", "RunOutputs", "Evaluation", "Checkpointing", "SafeFiles", "TextEscaping", "Datasets", .product(name: "Yams", package: "Yams"),
+            "RunConfig", "RunOutputs", "Evaluation", "Checkpointing", "SafeFiles", "TextEscaping", .product(name: "Yams", package: "Yams"),
         ]),
         // Training: the data-parallel loop (Trainer, TrainingStep), run setup, stop signals, the watchdog.
         .target(name: "Training", dependencies: [
             "SwiftMPI", "Distributed", "Tensors", "Layers", "Models", "Mixing", "Datasets",
-            "RunConfig", "Checkpointing", "Evaluation", "RunOutputs", "Studies", "SafeFiles",
-            .product(name: "Yams", package: "Yams"),
+            "RunConfig", "Checkpointing", "Evaluation", "RunOutputs", "Studies", "SafeFiles", "Checksums",
+            .product(name: "Yams", package: "Yams"), .product(name: "Crypto", package: "swift-crypto"),
         ]),
 
         // The command-line tool.
         .executableTarget(name: "multimix", dependencies: [
             "SwiftMPI", "Distributed", "Tensors", "Layers", "Models", "Mixing", "Datasets", "DataFetch",
-            "RunConfig", "Checkpointing", "Evaluation", "RunOutputs", "Studies", "Training", "SafeFiles", "TextEscaping", "CMPI",
+            "RunConfig", "Checkpointing", "Evaluation", "RunOutputs", "Studies", "Training",
+            "SafeFiles", "Checksums", "ImageWriting", "TextEscaping", "CMPI",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         // Multi-rank scenarios for the tests: run under mpirun by Tests/SwiftMPITests.
@@ -89,14 +104,18 @@ let package = Package(
 
         // Tests. TestSupport holds shared helpers (closeness checks, the mpirun launcher).
         .target(name: "TestSupport", path: "Tests/TestSupport"),
+        .testTarget(name: "ChecksumsTests", dependencies: ["Checksums", .product(name: "Crypto", package: "swift-crypto")]),
+        .testTarget(name: "ImageWritingTests", dependencies: ["ImageWriting"]),
         .testTarget(name: "SwiftMPITests", dependencies: ["SwiftMPI", "TestSupport"]),
         .testTarget(name: "TensorsTests", dependencies: ["Tensors", "TestSupport"]),
-        .testTarget(name: "DatasetsTests", dependencies: ["Datasets", "DataFetch", "SafeFiles", "Tensors", "TestSupport"],
+        .testTarget(name: "DatasetsTests", dependencies: ["Datasets", "DataFetch", "Tensors", "SafeFiles", "Checksums", "ImageWriting", "TestSupport",
+                                                     .product(name: "Crypto", package: "swift-crypto")],
                     exclude: ["fetch_server.py", "image_reference.py"]),
         .testTarget(name: "LayersTests", dependencies: ["Layers", "TestSupport"]),
         .testTarget(name: "ModelsTests", dependencies: ["Models", "Datasets", "TestSupport"]),
         .testTarget(name: "TrainingTests", dependencies: [
-            "Training", "RunConfig", "Checkpointing", "Evaluation", "RunOutputs", "Studies", "SafeFiles", "TextEscaping", "Datasets", "Layers", "Mixing", "Models", "Tensors", "TestSupport",
+            "Training", "RunConfig", "Checkpointing", "Evaluation", "RunOutputs", "Studies", "SafeFiles", "Checksums", "TextEscaping",
+            "Datasets", "Layers", "Mixing", "Models", "Tensors", "TestSupport", .product(name: "Crypto", package: "swift-crypto"),
         ],
                     exclude: ["metrics_reference.py", "tensorboard_events.py"]),
         .testTarget(name: "MixingTests", dependencies: ["Mixing", "Layers", "TestSupport"]),

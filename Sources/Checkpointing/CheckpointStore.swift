@@ -1,4 +1,5 @@
-import Datasets
+import Checksums
+import Crypto
 import Foundation
 import SafeFiles
 import RunConfig
@@ -219,7 +220,7 @@ public final class CheckpointStore {
             } catch let error as SafeFileError {
                 throw fail(stateChecksumFile, error.problem)
             }
-            let digest = SHA256.hash(Array(stateData)).hex
+            let digest = SHA256.hash(data: stateData).hex
             guard digest == expected else {
                 throw fail(stateFile, "fails its SHA-256 check (\(stateChecksumFile) has \(expected.prefix(12))…, the file \(digest.prefix(12))…)")
             }

@@ -1,4 +1,4 @@
-import Datasets
+import Crypto
 import Foundation
 import SafeFiles
 import TextEscaping

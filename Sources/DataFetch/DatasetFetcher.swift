@@ -1,3 +1,5 @@
+import Checksums
+import Crypto
 import Datasets
 import Foundation
 import SafeFiles
@@ -184,7 +186,7 @@ public struct DatasetFetcher {
     /// Compares the MD5 of `path` with the published one. For an official URL a difference is an
     /// error; otherwise it is reported and every file is held to its SHA-256. True when it matches.
     func checkMD5(_ path: String, _ download: DatasetManifest.Download, official: Bool) throws -> Bool {
-        let md5 = try MD5.hex(file: path)
+        let md5 = try Insecure.MD5.hash(file: URL(fileURLWithPath: path)).hex
         if md5 == download.md5 {
             progress.say("checked  \(download.name): MD5 \(md5), the published value: the official file")
             return true

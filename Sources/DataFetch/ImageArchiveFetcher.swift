@@ -1,3 +1,5 @@
+import Checksums
+import Crypto
 import Datasets
 import Foundation
 import SafeFiles

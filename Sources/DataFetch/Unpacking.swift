@@ -1,4 +1,6 @@
 import CZlib
+import Checksums
+import Crypto
 import Datasets
 import Foundation
 import SafeFiles
@@ -25,7 +27,7 @@ final class HashingFile {
 
     func write(_ bytes: UnsafeRawBufferPointer) throws {
         guard !bytes.isEmpty else { return }
-        hash.update(bytes)
+        hash.update(bufferPointer: bytes)
         size += bytes.count
         guard fwrite(bytes.baseAddress, 1, bytes.count, file) == bytes.count else {
             throw FetchError("\(path): cannot write (\(String(cString: strerror(errno)))); check the disk's free space")

@@ -1,3 +1,5 @@
+import ImageWriting
+
 /// A labelled grid of sample images, one row per class, for looking at data before training on it.
 ///
 ///     ┌──────────────┬─────┬─────┬─────┐

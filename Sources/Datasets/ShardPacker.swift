@@ -1,3 +1,5 @@
+import Checksums
+import Crypto
 import Foundation
 import SafeFiles
 import Tensors
@@ -147,7 +149,7 @@ final class ShardFileWriter {
     deinit { fclose(file) }
 
     func write(_ bytes: [UInt8]) throws {
-        hash.update(bytes)
+        hash.update(data: bytes)
         size += bytes.count
         guard bytes.isEmpty || fwrite(bytes, 1, bytes.count, file) == bytes.count else {
             throw DatasetError(.unreadable, path: path, problem: "cannot write (\(String(cString: strerror(errno))))", fix: "check the disk's free space")

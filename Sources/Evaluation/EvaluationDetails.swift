@@ -1,8 +1,7 @@
-import Datasets
 import Foundation
 import SafeFiles
-import TextEscaping
 import RunConfig
+import TextEscaping
 
 /// What an evaluation's scalar calibration and OOD metrics summarise, for the report's plots:
 ///

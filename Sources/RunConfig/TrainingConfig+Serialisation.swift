@@ -1,3 +1,5 @@
+import Checksums
+import Crypto
 import Datasets
 import Foundation
 import SafeFiles
@@ -18,7 +20,7 @@ extension TrainingConfig {
 
     /// SHA-256 of ``canonicalText()``, in hex: what ranks compare at start.
     public func hash() throws -> String {
-        SHA256.hash(Array(try canonicalText().utf8)).hex
+        SHA256.hash(data: Array(try canonicalText().utf8)).hex
     }
 
     /// Writes ``yamlText()`` to `url` (the run folder's `config.yaml`).

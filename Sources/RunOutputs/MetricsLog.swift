@@ -1,4 +1,3 @@
-import Datasets
 import Evaluation
 import Foundation
 import RunConfig

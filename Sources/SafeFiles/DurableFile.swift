@@ -1,3 +1,4 @@
+import Crypto
 import Foundation
 #if canImport(Glibc)
 import Glibc
@@ -39,7 +40,7 @@ public final class DurableFile {
 
     /// Appends `bytes`, retrying short writes.
     public func write(_ bytes: UnsafeRawBufferPointer) throws {
-        hash.update(bytes)
+        hash.update(bufferPointer: bytes)
         var offset = 0
         while offset < bytes.count {
             let written = posixWrite(descriptor, bytes.baseAddress! + offset, bytes.count - offset)

@@ -1,9 +1,8 @@
-import Datasets
 import Evaluation
 import Foundation
 import Checkpointing
-import RunOutputs
 import RunConfig
+import RunOutputs
 import SafeFiles
 import TextEscaping
 

@@ -1,11 +1,10 @@
-import Datasets
 import Evaluation
 import Foundation
-import TextEscaping
 import Checkpointing
-import SafeFiles
 import RunConfig
 import RunOutputs
+import SafeFiles
+import TextEscaping
 import Yams
 
 /// A study: one base train config run as several variants, each with several seeds.

@@ -1,10 +1,9 @@
-import Datasets
 import Evaluation
 import Foundation
 import Checkpointing
-import SafeFiles
 import RunConfig
 import RunOutputs
+import SafeFiles
 import TextEscaping
 
 /// A study's `report.html`: one self-contained page (inline CSS and SVG, no scripts, no links out),

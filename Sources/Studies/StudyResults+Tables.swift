@@ -1,10 +1,9 @@
-import Datasets
 import Evaluation
 import Foundation
 import Checkpointing
-import SafeFiles
 import RunConfig
 import RunOutputs
+import SafeFiles
 import TextEscaping
 
 /// The study's tables: `results.csv` (a row per run), `results.md` (a row per variant), and the

@@ -1,3 +1,5 @@
+import Checksums
+import Crypto
 import Datasets
 import Foundation
 import RunOutputs
@@ -20,7 +22,7 @@ enum RankAgreement {
     /// Throws ``TrainingError/configMismatch(ranks:key:values:)`` on every rank when the ranks' settings differ.
     static func require(_ settings: [String: String], _ communicator: Communicator) throws {
         let text = Array(settings.keys.sorted().map { "\($0)=\(settings[$0]!)" }.joined(separator: "\n").utf8)
-        let digest = SHA256.hash(text).hex
+        let digest = SHA256.hash(data: text).hex
         let prefix = Int64(bitPattern: UInt64(digest.prefix(16), radix: 16) ?? 0)
         let all = try communicator.allgather([prefix])
         let differing = all.indices.filter { all[$0] != all[0] }

@@ -1,12 +1,11 @@
 #if canImport(Glibc)
 import Glibc
 #endif
-import Datasets
 import Foundation
-import RunOutputs
-import Evaluation
 import Checkpointing
+import Evaluation
 import RunConfig
+import RunOutputs
 import SafeFiles
 
 /// One job per run folder: rank 0 holds an exclusive `flock` on `RUN/.lock` while it trains, so a

@@ -2,6 +2,7 @@ import ArgumentParser
 import DataFetch
 import Datasets
 import Foundation
+import ImageWriting
 import SafeFiles
 
 extension Multimix {

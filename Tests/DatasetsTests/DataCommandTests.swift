@@ -22,7 +22,7 @@ final class DataCommandTests: XCTestCase {
         XCTAssert(result.output.contains("splits   train 10, test 3"), result.output)
         XCTAssert(result.output.contains("(test split, per channel, pixel / 255)"), result.output)
         XCTAssert(result.output.contains("grid     \(png): 10 classes x 1 test images"), result.output)
-        let decoded = PNGWriter.decodeOwnPNG([UInt8](try Data(contentsOf: URL(fileURLWithPath: png))))
+        let decoded = decodePNG([UInt8](try Data(contentsOf: URL(fileURLWithPath: png))))
         XCTAssertNotNil(decoded)
     }
 

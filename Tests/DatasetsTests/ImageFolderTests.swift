@@ -1,6 +1,7 @@
 import Datasets
 import Foundation
 import Glibc
+import ImageWriting
 import Tensors
 import TestSupport
 import XCTest

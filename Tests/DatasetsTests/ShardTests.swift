@@ -1,3 +1,5 @@
+import Checksums
+import Crypto
 import Datasets
 import Foundation
 import SafeFiles
@@ -34,7 +36,7 @@ final class ShardTests: XCTestCase {
             let bytes = try XCTUnwrap(FileManager.default.contents(atPath: folder + "/" + shard.file))
             XCTAssertEqual(bytes.count, shard.bytes)
             XCTAssertLessThanOrEqual(bytes.count, 100_000)
-            XCTAssertEqual(SHA256.hash(Array(bytes)).hex, shard.sha256)
+            XCTAssertEqual(SHA256.hash(data: bytes).hex, shard.sha256)
         }
         XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: folder).filter { $0.hasPrefix(".") }, [],
                        "no temporary file left behind")

@@ -1,4 +1,6 @@
 import Checkpointing
+import Checksums
+import Crypto
 import Datasets
 import Foundation
 import Layers

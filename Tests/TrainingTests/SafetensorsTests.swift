@@ -1,4 +1,6 @@
 import Checkpointing
+import Checksums
+import Crypto
 import Foundation
 import TestSupport
 import Training
@@ -16,8 +18,9 @@ final class SafetensorsTests: XCTestCase {
         try? FileManager.default.removeItem(at: folder)
     }
 
-    /// Writes `tensors` (owned arrays) through borrowed slices.
-    private func write(_ tensors: [StoredTensor], metadata: [String: String] = [:], to url: URL) throws {
+    /// Writes `tensors` (owned arrays) through borrowed slices; the file's SHA-256 and size.
+    @discardableResult
+    private func write(_ tensors: [StoredTensor], metadata: [String: String] = [:], to url: URL) throws -> (digest: SHA256.Digest, size: Int) {
         var slices: [TensorSlice] = []
         var keep: [UnsafeMutableRawBufferPointer] = []
         defer { keep.forEach { $0.deallocate() } }
@@ -33,7 +36,7 @@ final class SafetensorsTests: XCTestCase {
             case .i64: slices.append(TensorSlice(name: tensor.name, shape: tensor.shape, integers: copy(tensor.integers)))
             }
         }
-        try Safetensors.write(slices, metadata: metadata, to: url)
+        return try Safetensors.write(slices, metadata: metadata, to: url)
     }
 
     private let sample = [
@@ -44,6 +47,17 @@ final class SafetensorsTests: XCTestCase {
         StoredTensor(name: "counts", shape: [2], integers: [-1, .max]),
         StoredTensor(name: "empty", shape: [0, 4], values: []),
     ]
+
+    /// The checksum a checkpoint records is hashed while the file is written (header, then tensor by
+    /// tensor) and must equal the SHA-256 of the whole file read back.
+    func testTheDigestWrittenIsTheFilesSHA256() throws {
+        let url = folder.appendingPathComponent("hashed.safetensors")
+        let (digest, size) = try write(sample, metadata: ["format": "pt"], to: url)
+        let bytes = try Data(contentsOf: url)
+        XCTAssertEqual(size, bytes.count)
+        XCTAssertEqual(digest, SHA256.hash(data: bytes))
+        XCTAssertEqual(digest.hex, try SHA256.hash(file: url).hex)
+    }
 
     func testRoundTripIsBitExactAndSorted() throws {
         let url = folder.appendingPathComponent("a.safetensors")
