@@ -41,8 +41,9 @@ let package = Package(
         // The ResNet family, chosen by name.
         .target(name: "Models", dependencies: ["Layers"]),
 
-        // Mixing: ERM, mixup, CutMix, manifold mixup, MultiMix, Dense MultiMix; their samplers.
-        .target(name: "Mixing", dependencies: ["Tensors"]),
+        // Mixing: ERM, mixup, CutMix, manifold mixup, MultiMix, Dense MultiMix (one `Mixer` each); their
+        // samplers; the objective (targets, stacking, the soft-target cross-entropy of Layers).
+        .target(name: "Mixing", dependencies: ["Tensors", "Layers"]),
 
         // Datasets: CIFAR and IDX readers, rank sharding, augmentation, the prefetching loader.
         .target(name: "Datasets", dependencies: ["Tensors", "CZlib", "CImageCodecs"]),
