@@ -69,16 +69,19 @@ public final class MixedObjective {
         }
     }
 
-    /// The classifier's input rows for the step: `batch`'s rows with its targets, and, when they
-    /// interpolate the batch and w > 0, the clean pooled batch `clean` (Z, b×d) with Y below them.
-    /// `clean` is needed only then (``includesCleanRows``).
+    /// Whether `rows(for: batch, …)` stacks the clean batch below `batch`'s rows: when they
+    /// interpolate the batch and w > 0.
+    public func needsCleanRows(for batch: MixedBatch) -> Bool { batch.interpolation != nil && includesCleanRows }
+
+    /// The classifier's input rows for the step: `batch`'s rows with its targets, and, when
+    /// `needsCleanRows(for: batch)`, the clean pooled batch `clean` (Z, b×d) with Y below them.
     public func rows(for batch: MixedBatch, clean: Tensor?) -> Tensor {
         guard let interpolation = batch.interpolation else {
             return stack(mixed: batch.values, mixedTargets: batch.targets, clean: batch.values, cleanTargets: targets,
                          mixedScale: 1, cleanRows: false).rows
         }
         let s = mixedScale(examples: targets.shape[0], examplesPerMix: interpolation.examplesPerMix, alpha: interpolation.alpha)
-        precondition(!includesCleanRows || clean != nil, "MixedObjective: w = \(cleanLossWeight) needs the clean batch")
+        precondition(!needsCleanRows(for: batch) || clean != nil, "MixedObjective: w = \(cleanLossWeight) needs the clean batch")
         return stack(mixed: batch.values, mixedTargets: batch.targets, clean: clean ?? batch.values, cleanTargets: targets,
                      mixedScale: s).rows
     }

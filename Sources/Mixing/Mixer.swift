@@ -16,10 +16,12 @@ import Tensors
 ///    lines beside the code that computes them, as in `MultiMix.swift`). Its random draws come from
 ///    `context.randomness.stream(part:)` (a part of its own for each independent draw), so a step
 ///    stays a pure function of (seed, epoch, step, rank).
-/// 2. A case in ``MixingMethod`` (its config name) and the line in ``MixingMethod/mixer(_:)`` that
-///    builds it; `mixing.method` then accepts it, and the config reference lists it.
-/// 3. A test: `TrainingStepTests` runs one step of every ``MixingMethod`` and checks its gradient
-///    against finite differences, so a new case is covered by adding it there.
+/// 2. A case in ``MixingMethod`` (its config name) and the line in
+///    ``MixingMethod/mixer(mixedCount:concentration:options:)`` that builds it: `mixing.method` and
+///    `bench train --mixer` then accept it (their errors list it). Name it in `docs/config.md`'s
+///    `mixing.method` row.
+/// 3. `TrainingStepTests` runs one step of every ``MixingMethod`` case and checks its gradient
+///    against finite differences: give the new case its loss terms and stage there.
 public protocol Mixer: AnyObject {
     /// Where this step mixes. `encoderStages`: the encoder's stage count (manifold mixup's choice).
     func stage(for randomness: MixingRandomness, encoderStages: Int) -> MixingStage

@@ -106,7 +106,7 @@ public final class TrainingStep {
         case .none, .input, .hidden:
             rows = MixedBatch(values: model.pool(features), targets: targets)
         }
-        let clean = rows.interpolation != nil && objective.includesCleanRows ? z ?? model.pool(features) : nil
+        let clean = objective.needsCleanRows(for: rows) ? z ?? model.pool(features) : nil
         let loss = objective.loss(logits: model.classify(objective.rows(for: rows, clean: clean)))
 
         // Backward: classifier, then the rows' mixer (dL/dF or dL/dZ), pooling, the encoder (with the
