@@ -43,8 +43,9 @@ let package = Package(
         // The ResNet family, chosen by name.
         .target(name: "Models", dependencies: ["Layers"]),
 
-        // Mixing: ERM, mixup, CutMix, manifold mixup, MultiMix, Dense MultiMix; their samplers.
-        .target(name: "Mixing", dependencies: ["Tensors"]),
+        // Mixing: ERM, mixup, CutMix, manifold mixup, MultiMix, Dense MultiMix (one `Mixer` each); their
+        // samplers; the objective (targets, stacking, the soft-target cross-entropy of Layers).
+        .target(name: "Mixing", dependencies: ["Tensors", "Layers"]),
 
         // SafeFiles: reads and writes that a link, a device or a FIFO planted at the path cannot redirect,
         // sizes bounded before they allocate, and durable writes (fsync, then rename) hashed as they go.

@@ -43,6 +43,20 @@ package enum FiniteDifferences {
         return worst / scale
     }
 
+    /// A unit direction for checking a gradient g of norm `norm` by directional derivatives: g/‖g‖, or
+    /// (`tilted`) (2·g/‖g‖ + r)/‖…‖ with r a random unit vector, so that the check sees errors in any
+    /// direction and a wrong scale of g in every one. Draws r from `random` either way.
+    package static func direction(towards g: [Float], norm: Double, tilted: Bool,
+                                  random: inout ParameterInitializer) -> [Double] {
+        let count = g.count
+        let r = Tensor(shape: [count])
+        random.fillNormal(r.data, count: count, std: 1)
+        let rNorm = tilted ? r.values.reduce(0.0) { $0 + Double($1) * Double($1) }.squareRoot() : .infinity
+        let u = (0..<count).map { 2 * Double(g[$0]) / norm + Double(r.data[$0]) / rNorm }
+        let uNorm = u.reduce(0.0) { $0 + $1 * $1 }.squareRoot()
+        return u.map { $0 / uNorm }
+    }
+
     /// A tensor of `shape` with values U(−bound, bound) from `seed`.
     package static func randomTensor(_ shape: [Int], seed: UInt64, bound: Double = 1) -> Tensor {
         let t = Tensor(shape: shape)

@@ -29,6 +29,12 @@ public final class Linear {
         if let bias { random.fillUniform(arena.value(bias), count: outputFeatures, bound: bound) }
     }
 
+    /// W [out, in] copied into `w` (resized): a reader sees the weights of now and cannot write them.
+    public func copyWeight(into w: Tensor) {
+        w.resize(to: [outputFeatures, inputFeatures])
+        w.data.update(from: context.arena.value(weight), count: w.count)
+    }
+
     public func forward(_ x: Tensor) -> Tensor {
         precondition(x.count % inputFeatures == 0, "Linear: input \(x.shape) is not rows of \(inputFeatures)")
         let rows = x.count / inputFeatures

@@ -6,8 +6,9 @@ import Tensors
 ///     x̃ᵢ = xᵢ outside the box, x_{π(i)} inside
 ///     ỹᵢ = λ' yᵢ + (1 − λ') y_{π(i)},   λ' = 1 − (area actually pasted) / (H·W)
 ///
-/// Images are NHWC. Mixing happens on the input, so there is no backward.
-public final class CutMix {
+/// Images are NHWC. Mixing happens on the input, whose gradient training never needs; backward is
+/// the adjoint all the same: dxᵢ = dx̃ᵢ outside the box, dx_{π(i)} = dx̃ᵢ inside it.
+public final class CutMix: Mixer {
     /// A pasted box: rows `top..<bottom`, columns `left..<right`.
     public struct Box: Equatable, Sendable {
         public var top: Int, bottom: Int, left: Int, right: Int
@@ -31,6 +32,7 @@ public final class CutMix {
 
     public let mixedInput = Tensor(shape: [0])
     public let mixedTargets = Tensor(shape: [0])
+    private let inputGradient = Tensor(shape: [0])
 
     public init(concentration: Concentration = .fixed(1)) {
         precondition(concentration.isValid, "CutMix: invalid α \(concentration)")
@@ -73,5 +75,30 @@ public final class CutMix {
         mixedTargets.resize(to: y.shape)
         PairMix.combine(y, into: mixedTargets, lambda: labelWeight, permutation: permutation)
         return (mixedInput, mixedTargets)
+    }
+
+    public func stage(for randomness: MixingRandomness, encoderStages: Int) -> MixingStage { .input }
+
+    public func forward(_ values: Tensor, targets y: Tensor, context: MixingContext) -> MixedBatch {
+        let (x, targets) = forward(values, targets: y, randomness: context.randomness)
+        return MixedBatch(values: x, targets: targets)
+    }
+
+    /// dxᵢ = dx̃ᵢ outside the box; inside it dx_{π(i)} = dx̃ᵢ (π is a permutation: each image's box
+    /// went to exactly one mixed image).
+    public func backward(_ gradient: Tensor, addingPooled pooled: UnsafePointer<Float>?) -> Tensor {
+        precondition(pooled == nil, "CutMix mixes the input: no pooled gradient reaches it")
+        precondition(gradient.shape == mixedInput.shape, "CutMix.backward: dx̃ \(gradient.shape) must be \(mixedInput.shape)")
+        let (b, width, channels) = (gradient.shape[0], gradient.shape[2], gradient.shape[3])
+        let image = gradient.count / max(b, 1), rowLength = (box.right - box.left) * channels
+        inputGradient.resize(to: gradient.shape)
+        inputGradient.data.update(from: gradient.data, count: gradient.count)
+        for i in 0..<b where rowLength > 0 {
+            for row in box.top..<box.bottom {
+                let offset = row * width * channels + box.left * channels
+                (inputGradient.data + permutation[i] * image + offset).update(from: gradient.data + i * image + offset, count: rowLength)
+            }
+        }
+        return inputGradient
     }
 }

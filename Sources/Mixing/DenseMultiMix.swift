@@ -25,8 +25,9 @@ import Tensors
 ///
 /// The attention is computed from the current classifier weights and is detached: no gradient flows
 /// through it. An example whose CAM is zero everywhere attends uniformly (1/r). A column of Mʲ whose
-/// attention-weighted sum is 0 falls back to Λʲ's column.
-public final class DenseMultiMix {
+/// attention-weighted sum is 0 falls back to Λʲ's column. As a ``Mixer`` it mixes at `.positions`,
+/// reading W from ``MixingContext/classifierWeight``.
+public final class DenseMultiMix: Mixer {
     /// How the class activation map becomes attention over positions.
     public enum AttentionNormalisation: String, CaseIterable, Sendable {
         /// ReLU, then divided by the sum over positions (the paper's).
@@ -69,13 +70,15 @@ public final class DenseMultiMix {
 
     /// Mixes features F [b, h, w, d] with targets Y (b×c) at every position. `classifierWeight` is W
     /// (c×d, row k = class k's weights), used only for the attention.
-    public func forward(features f: Tensor, targets y: Tensor, classifierWeight w: UnsafePointer<Float>,
+    public func forward(features f: Tensor, targets y: Tensor, classifierWeight w: Tensor,
                         randomness: MixingRandomness) -> (features: Tensor, targets: Tensor) {
         precondition(f.shape.count == 4, "DenseMultiMix: features \(f.shape) must be NHWC [b, h, w, d]")
+        precondition(y.shape.count == 2 && w.shape == [y.shape[1], f.shape[3]],
+                     "DenseMultiMix: classifier weight \(w.shape) must be [classes, d] for targets \(y.shape), features \(f.shape)")
         let (b, r) = (f.shape[0], f.shape[1] * f.shape[2])
         let n = mixedCount
         let m = min(examplesPerMix ?? b, b)
-        computeAttention(features: f, targets: y, classifierWeight: w)
+        computeAttention(features: f, targets: y, classifierWeight: w.data)
 
         var random = randomness.stream()
         lastAlpha = concentration.draw(&random, progress: randomness.progress)
@@ -191,6 +194,16 @@ public final class DenseMultiMix {
             }
         }
         return featureGradient
+    }
+
+    public func stage(for randomness: MixingRandomness, encoderStages: Int) -> MixingStage { .positions }
+
+    /// The rows Z̃ʲᵀ of every position with Ỹᵀ, and the step's m and α for the objective.
+    public func forward(_ values: Tensor, targets y: Tensor, context: MixingContext) -> MixedBatch {
+        let (rows, targets) = forward(features: values, targets: y, classifierWeight: context.classifierWeight(),
+                                      randomness: context.randomness)
+        return MixedBatch(values: rows, targets: targets,
+                          interpolation: .init(examplesPerMix: examplesPerMix ?? values.shape[0], alpha: lastAlpha))
     }
 
     static func argmax(_ row: UnsafePointer<Float>, count: Int) -> Int {

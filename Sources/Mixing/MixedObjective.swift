@@ -1,3 +1,4 @@
+import Layers
 import Tensors
 
 /// How the mixed loss is scaled.
@@ -9,30 +10,94 @@ public enum MixedLossScale: String, CaseIterable, Sendable {
     case ermMatched = "erm-matched"
 }
 
-/// The objective of a MultiMix or Dense MultiMix step, over the rows the classifier sees:
+/// The objective of every training step: the targets, the rows the classifier sees, and the
+/// soft-target cross-entropy with its gradient.
 ///
+///     Y = one-hot(labels)  (b×c)                        the targets every mixer mixes (Ỹ = YΛ, …)
 ///     L = s · 1/N Σ_k CE(f(z̃_k), ỹ_k)  +  w · 1/b Σ_i CE(f(z_i), y_i)
 ///           N mixed rows (n, or n·r)        b clean rows (the un-mixed, pooled batch)
 ///
-/// s is the mixed-loss scale (1 for the paper's mean), w the clean-loss weight (0 in the paper).
-/// Both go through the one classifier call as one stack of rows: the soft-target cross-entropy is the
-/// mean over its rows of Σ_c t_c·(−log p_c), so a target row scaled by a weight is that row's weight
-/// (its gradient is (p·Σt − t)/rows). Mixed target rows are scaled by s·R/N and clean ones by w·R/b,
-/// R = N + b rows in all. With w = 0 and s = 1 the rows pass through untouched (no copy).
+/// For rows that interpolate the batch under a Dirichlet (MultiMix, Dense MultiMix: a
+/// ``MixedBatch/Interpolation``), s is the mixed-loss scale (1 for the paper's mean) and w the
+/// clean-loss weight (0 in the paper). Every other batch (ERM, the pair methods, whose rows are the
+/// pooled batch itself, mixed or not) has s = 1 and no clean rows: L = 1/b Σ_i CE(f(z_i), ỹ_i).
+///
+/// Both parts go through the one classifier call as one stack of rows: the soft-target cross-entropy
+/// is the mean over its rows of Σ_c t_c·(−log p_c), so a target row scaled by a weight is that row's
+/// weight (its gradient is (p·Σt − t)/rows). Mixed target rows are scaled by s·R/N and clean ones by
+/// w·R/b, R = N + b rows in all. With w = 0 and s = 1 the rows pass through untouched (no copy).
+///
+/// A step: `setLabels` (Y), `rows` (the classifier's input), `loss` (of the classifier's logits),
+/// `split` (dL/drows, from the classifier's backward of `logitGradient`, into what the mixer's
+/// backward takes).
 public final class MixedObjective {
     public let lossScale: MixedLossScale
     public let cleanLossWeight: Double
+    /// Y (b×c) of the step: row i is the one-hot vector of label i.
+    public let targets = Tensor(shape: [0])
 
+    private let criterion: SoftTargetCrossEntropy
     private let rows = Tensor(shape: [0])
     private let rowTargets = Tensor(shape: [0])
     private let mixedGradient = Tensor(shape: [0])
     private var mixedRowCount = 0, cleanRowCount = 0
+    /// The targets of the last `rows` (or `stack`).
+    private var rowTargetsInUse: Tensor?
 
-    public init(lossScale: MixedLossScale = .mean, cleanLossWeight: Double = 0) {
+    /// - Parameter context: the model's layer context (the cross-entropy's time goes to its timer).
+    public init(lossScale: MixedLossScale = .mean, cleanLossWeight: Double = 0, context: LayerContext = LayerContext()) {
         precondition(cleanLossWeight >= 0 && cleanLossWeight.isFinite, "MixedObjective: clean-loss weight \(cleanLossWeight)")
         self.lossScale = lossScale
         self.cleanLossWeight = cleanLossWeight
+        criterion = SoftTargetCrossEntropy(context)
     }
+
+    /// Y = one-hot(labels) into ``targets``.
+    @discardableResult
+    public func setLabels<Labels: Collection>(_ labels: Labels, classes: Int) -> Tensor where Labels.Element == Int32 {
+        MixedObjective.oneHot(labels, classes: classes, into: targets)
+        return targets
+    }
+
+    /// Y (b×c): row i is the one-hot vector of `labels[i]`.
+    public static func oneHot<Labels: Collection>(_ labels: Labels, classes: Int, into y: Tensor) where Labels.Element == Int32 {
+        y.resize(to: [labels.count, classes])
+        y.data.update(repeating: 0, count: y.count)
+        for (i, label) in labels.enumerated() {
+            precondition(label >= 0 && Int(label) < classes, "label \(label) of example \(i) is outside 0..<\(classes)")
+            y.data[i * classes + Int(label)] = 1
+        }
+    }
+
+    /// Whether `rows(for: batch, …)` stacks the clean batch below `batch`'s rows: when they
+    /// interpolate the batch and w > 0.
+    public func needsCleanRows(for batch: MixedBatch) -> Bool { batch.interpolation != nil && includesCleanRows }
+
+    /// The classifier's input rows for the step: `batch`'s rows with its targets, and, when
+    /// `needsCleanRows(for: batch)`, the clean pooled batch `clean` (Z, b×d) with Y below them.
+    public func rows(for batch: MixedBatch, clean: Tensor?) -> Tensor {
+        guard let interpolation = batch.interpolation else {
+            return stack(mixed: batch.values, mixedTargets: batch.targets, clean: batch.values, cleanTargets: targets,
+                         mixedScale: 1, cleanRows: false).rows
+        }
+        let s = mixedScale(examples: targets.shape[0], examplesPerMix: interpolation.examplesPerMix, alpha: interpolation.alpha)
+        precondition(!needsCleanRows(for: batch) || clean != nil, "MixedObjective: w = \(cleanLossWeight) needs the clean batch")
+        return stack(mixed: batch.values, mixedTargets: batch.targets, clean: clean ?? batch.values, cleanTargets: targets,
+                     mixedScale: s).rows
+    }
+
+    /// How many rows the last `rows` stacked: the loss's terms.
+    public var rowCount: Int { mixedRowCount + cleanRowCount }
+
+    /// L: the soft-target cross-entropy of `logits` (the classifier's output for the last `rows`).
+    public func loss(logits: Tensor) -> Double {
+        guard let rowTargets = rowTargetsInUse else { preconditionFailure("MixedObjective.loss before rows") }
+        return criterion.forward(logits: logits, targets: rowTargets)
+    }
+
+    /// dL/dlogits of the last `loss`.
+    public func logitGradient() -> Tensor { criterion.backward() }
+
 
     /// Whether the clean batch is classified beside the mixed rows.
     public var includesCleanRows: Bool { cleanLossWeight > 0 }
@@ -67,14 +132,24 @@ public final class MixedObjective {
     /// `clean` is Z (b×d) and `cleanTargets` Y (b×c).
     public func stack(mixed: Tensor, mixedTargets: Tensor, clean: Tensor, cleanTargets: Tensor,
                       mixedScale s: Double) -> (rows: Tensor, targets: Tensor) {
+        stack(mixed: mixed, mixedTargets: mixedTargets, clean: clean, cleanTargets: cleanTargets, mixedScale: s,
+              cleanRows: includesCleanRows)
+    }
+
+    private func stack(mixed: Tensor, mixedTargets: Tensor, clean: Tensor, cleanTargets: Tensor, mixedScale s: Double,
+                       cleanRows: Bool) -> (rows: Tensor, targets: Tensor) {
         let (nMixed, d, c) = (mixed.shape[0], mixed.shape[1], mixedTargets.shape[1])
         precondition(mixedTargets.shape[0] == nMixed, "MixedObjective: \(nMixed) rows, targets \(mixedTargets.shape)")
-        precondition(!includesCleanRows || (clean.shape.count == 2 && clean.shape[1] == d && cleanTargets.shape == [clean.shape[0], c]),
+        precondition(!cleanRows || (clean.shape.count == 2 && clean.shape[1] == d && cleanTargets.shape == [clean.shape[0], c]),
                      "MixedObjective: rows \(mixed.shape), clean \(clean.shape), clean targets \(cleanTargets.shape)")
         mixedRowCount = nMixed
-        cleanRowCount = includesCleanRows ? clean.shape[0] : 0
+        cleanRowCount = cleanRows ? clean.shape[0] : 0
         let total = mixedRowCount + cleanRowCount
-        if cleanRowCount == 0 && s == 1 { return (mixed, mixedTargets) }
+        if cleanRowCount == 0 && s == 1 {
+            rowTargetsInUse = mixedTargets
+            return (mixed, mixedTargets)
+        }
+        rowTargetsInUse = rowTargets
 
         rowTargets.resize(to: [total, c])
         // Mixed targets × s·R/N.
@@ -92,7 +167,7 @@ public final class MixedObjective {
     }
 
     /// Splits dL/drows back into the mixed rows' gradient (N×d) and a pointer to the clean rows'
-    /// (b×d, nil when there are none).
+    /// (b×d, nil when there are none): what the mixer's backward takes (``Mixer/backward(_:addingPooled:)``).
     public func split(_ rowGradient: Tensor) -> (mixed: Tensor, clean: UnsafePointer<Float>?) {
         guard cleanRowCount > 0 else { return (rowGradient, nil) }
         let d = rowGradient.shape[1]

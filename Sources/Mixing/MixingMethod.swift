@@ -15,6 +15,23 @@ public enum MixingMethod: String, CaseIterable, Sendable {
     case multimix
     /// Dense MultiMix: MultiMix at every spatial position, weighted by attention.
     case denseMultimix = "dense-multimix"
+
+    /// The mixer that runs this method (a new method's one line besides its file: see ``Mixer``).
+    /// - Parameters:
+    ///   - mixedCount: n of MultiMix and Dense MultiMix (per rank).
+    ///   - concentration: α (Dirichlet for the MultiMixes, Beta(α, α) for the pair methods).
+    ///   - options: m and the attention of the two MultiMixes (their loss knobs are the objective's).
+    public func mixer(mixedCount: Int, concentration: Concentration, options: MultiMixOptions = .paper) -> any Mixer {
+        switch self {
+        case .erm: ERM()
+        case .mixup: InputMixup(concentration: concentration)
+        case .cutmix: CutMix(concentration: concentration)
+        case .manifoldMixup: ManifoldMixup(concentration: concentration)
+        case .multimix: MultiMix(mixedCount: mixedCount, concentration: concentration, examplesPerMix: options.examplesPerMix)
+        case .denseMultimix: DenseMultiMix(mixedCount: mixedCount, concentration: concentration,
+                                           examplesPerMix: options.examplesPerMix, attentionNormalisation: options.attention)
+        }
+    }
 }
 
 /// What a step does when it does not use the configured method (`mixing.fallback`).
@@ -29,6 +46,14 @@ public enum MixingFallback: String, CaseIterable, Sendable {
 
     /// The method a fallback step runs.
     public var method: MixingMethod { self == .erm ? .erm : .mixup }
+
+    /// The mixer of a fallback step: ERM, or input mixup with α `concentration` on the fallback stream.
+    public func mixer(concentration: Concentration) -> any Mixer {
+        switch self {
+        case .erm: ERM()
+        case .mixup: InputMixup(concentration: concentration, randomness: .fallback)
+        }
+    }
 }
 
 /// Which method a step uses: the configured one with probability p, the fallback (plain ERM or input
@@ -60,9 +85,7 @@ public struct MixingSchedule: Sendable, Equatable {
         usesMethod(for: randomness) ? method : fallback.method
     }
 
-    /// Manifold mixup's layer for the step: 0 = input, 1 = after stage 1, 2 = after stage 2.
-    public func manifoldLayer(for randomness: MixingRandomness) -> Int {
-        var random = randomness.stream(part: -2)
-        return random.nextInt(below: 3)
-    }
+    /// Manifold mixup's layer for the step: 0 = input, 1 = after stage 1, 2 = after stage 2
+    /// (``ManifoldMixup/layer(for:)``).
+    public func manifoldLayer(for randomness: MixingRandomness) -> Int { ManifoldMixup.layer(for: randomness) }
 }

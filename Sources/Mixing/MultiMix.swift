@@ -12,8 +12,9 @@ import Tensors
 ///
 ///     Z̃ᵀ = Λᵀ Z        Ỹᵀ = Λᵀ Y        backward: dZ = Λ dZ̃ᵀ   (the paper's dZ = dZ̃ Λᵀ)
 ///
-/// All three are single sgemm calls. Buffers are owned and reused: no allocation per step.
-public final class MultiMix {
+/// All three are single sgemm calls. Buffers are owned and reused: no allocation per step. As a
+/// ``Mixer`` it mixes at `.pooled`.
+public final class MultiMix: Mixer {
     /// n, the number of mixed examples per step (per rank).
     public let mixedCount: Int
     /// α of the Dirichlet, fixed or drawn per step.
@@ -80,7 +81,7 @@ public final class MultiMix {
 
     /// dZ = Λ dZ̃ᵀ   (b×n · n×d): the gradient of the embeddings from that of the mixed embeddings,
     /// plus `direct` (b×d), the gradient that reached Z by another path (a clean-batch loss), if any.
-    public func backward(_ mixedGradient: Tensor, adding direct: UnsafePointer<Float>? = nil) -> Tensor {
+    public func backward(_ mixedGradient: Tensor, addingPooled direct: UnsafePointer<Float>? = nil) -> Tensor {
         let (b, n) = (lambda.shape[0], lambda.shape[1])
         precondition(mixedGradient.shape.count == 2 && mixedGradient.shape[0] == n,
                      "MultiMix.backward: dZ̃ \(mixedGradient.shape) must be \(n)×d")
@@ -90,5 +91,14 @@ public final class MultiMix {
         BLAS.sgemm(.none, .none, m: b, n: d, k: n, a: lambda.data, lda: n, b: mixedGradient.data, ldb: d,
                    beta: direct == nil ? 0 : 1, c: embeddingGradient.data, ldc: d)
         return embeddingGradient
+    }
+
+    public func stage(for randomness: MixingRandomness, encoderStages: Int) -> MixingStage { .pooled }
+
+    /// (Z̃ᵀ, Ỹᵀ) for Z (b×d), with the step's m and α for the objective.
+    public func forward(_ values: Tensor, targets y: Tensor, context: MixingContext) -> MixedBatch {
+        let (rows, targets) = forward(embeddings: values, targets: y, randomness: context.randomness)
+        return MixedBatch(values: rows, targets: targets,
+                          interpolation: .init(examplesPerMix: examplesPerMix ?? values.shape[0], alpha: lastAlpha))
     }
 }

@@ -159,8 +159,8 @@ public final class ResNet {
     /// The number of stages (manifold mixup mixes after stage 1 …).
     public var stageCount: Int { specification.stages.count }
 
-    /// The classifier's weight W [K, d] (Dense MultiMix's attention reads it).
-    public var classifierWeight: UnsafeMutablePointer<Float> { arena.value(fc.weight) }
+    /// The classifier's weight W [K, d] copied into `w` (Dense MultiMix's attention reads it).
+    public func copyClassifierWeight(into w: Tensor) { fc.copyWeight(into: w) }
 
     /// Index in `blocks` of stage `stage`'s last block (stages count from 1).
     private func lastBlockOfStage(_ stage: Int) -> Int {

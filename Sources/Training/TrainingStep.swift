@@ -6,24 +6,25 @@ import Tensors
 /// One rank's forward and backward for one mini-batch, under any mixing method. Parameter gradients
 /// end up in the model's arena (announced to `model.onGradientsReady` as backward completes them).
 ///
-///     x, y ─[mixup | CutMix | the fallback's input mixup]→ encoder ─[manifold mixup after stage k]→ F
-///       F ─pool→ Z ─[MultiMix: Z̃ = ZΛ]→ classifier → soft-target CE
-///       F ─[Dense MultiMix: Z̃ʲ = ZʲMʲ at every position]→ classifier → soft-target CE
+/// Every method is a ``Mixer`` that mixes at its stage; the step drives them all the same way:
 ///
-/// and backward through the same path in reverse. The mixers and the buffers are made once.
+///     x, Y ─[.input]→ encoder ─[.hidden(k)]→ F ─[.positions]→ rows ┐
+///                                            F ─pool→ Z ─[.pooled]→ rows ├─classifier→ objective → L
+///                                            F ─pool→ Z ──────────→ rows ┘   (.none, .input, .hidden)
+///
+/// and backward through the same path in reverse. The objective (``MixedObjective``) owns Y, the
+/// stacking of mixed and clean rows and the cross-entropy. The mixers and the buffers are made once.
 public final class TrainingStep {
     public let model: ResNet
     public let schedule: MixingSchedule
-    private let criterion: SoftTargetCrossEntropy
-    private let multiMix: MultiMix
-    private let denseMultiMix: DenseMultiMix
-    private let objective: MixedObjective
-    private let pairMix: PairMix
-    /// The fallback's input mixup (`mixing.fallback: mixup`): its own α and its own stream.
-    private let fallbackMix: PairMix
-    private let cutMix: CutMix
+    /// The configured method's mixer.
+    public let mixer: any Mixer
+    /// The mixer of the steps that do not use the configured method (`mixing.fallback`).
+    public let fallbackMixer: any Mixer
+    public let objective: MixedObjective
     private let input = Tensor(shape: [0])
-    private let targets = Tensor(shape: [0])
+    /// W, copied for a mixer that asks (``MixingContext/classifierWeight``).
+    private let classifierWeight = Tensor(shape: [0])
 
     /// What a step did.
     public struct Outcome: Sendable {
@@ -34,27 +35,34 @@ public final class TrainingStep {
         public var method: MixingMethod
         /// Whether it was the configured method (false: the fallback).
         public var usedMethod: Bool
-        /// How many loss terms the mean is over (b, n, or n·r).
+        /// How many loss terms the mean is over (b, n, or n·r; plus b with a clean loss).
         public var lossTerms: Int
+        /// Where it mixed.
+        public var stage: MixingStage
     }
 
+    /// The step of `schedule` with the mixers its methods name (``MixingMethod/mixer(mixedCount:concentration:options:)``).
     /// - Parameters:
     ///   - mixedCount: n of MultiMix and Dense MultiMix (per rank).
     ///   - concentration: α (Dirichlet for MultiMix, Beta(α, α) for the pair methods).
     ///   - options: m, the loss scale, the clean-loss weight and the attention of the two MultiMixes.
     ///   - fallbackConcentration: α of the fallback's input mixup, Beta(α, α).
-    public init(model: ResNet, schedule: MixingSchedule, mixedCount: Int, concentration: Concentration,
-                options: MultiMixOptions = .paper, fallbackConcentration: Concentration = .fixed(1)) {
+    public convenience init(model: ResNet, schedule: MixingSchedule, mixedCount: Int, concentration: Concentration,
+                            options: MultiMixOptions = .paper, fallbackConcentration: Concentration = .fixed(1)) {
+        self.init(model: model, schedule: schedule,
+                  mixer: schedule.method.mixer(mixedCount: mixedCount, concentration: concentration, options: options),
+                  fallbackMixer: schedule.fallback.mixer(concentration: fallbackConcentration),
+                  objective: MixedObjective(lossScale: options.lossScale, cleanLossWeight: options.cleanLossWeight,
+                                            context: model.context))
+    }
+
+    /// A step with the given mixers: `mixer` runs `schedule.method`, `fallbackMixer` its fallback.
+    public init(model: ResNet, schedule: MixingSchedule, mixer: any Mixer, fallbackMixer: any Mixer, objective: MixedObjective) {
         self.model = model
         self.schedule = schedule
-        criterion = SoftTargetCrossEntropy(model.context)
-        multiMix = MultiMix(mixedCount: mixedCount, concentration: concentration, examplesPerMix: options.examplesPerMix)
-        denseMultiMix = DenseMultiMix(mixedCount: mixedCount, concentration: concentration,
-                                      examplesPerMix: options.examplesPerMix, attentionNormalisation: options.attention)
-        objective = MixedObjective(lossScale: options.lossScale, cleanLossWeight: options.cleanLossWeight)
-        pairMix = PairMix(concentration: concentration)
-        fallbackMix = PairMix(concentration: fallbackConcentration)
-        cutMix = CutMix(concentration: concentration)
+        self.mixer = mixer
+        self.fallbackMixer = fallbackMixer
+        self.objective = objective
     }
 
     /// Runs forward and backward on `count` NHWC images and their labels.
@@ -62,84 +70,58 @@ public final class TrainingStep {
                     imageShape: (height: Int, width: Int, channels: Int), randomness: MixingRandomness) -> Outcome {
         input.resize(to: [count, imageShape.height, imageShape.width, imageShape.channels])
         input.data.update(from: images.baseAddress!, count: input.count)
-        SoftTargets.oneHot(labels.prefix(count), classes: model.classCount, into: targets)
+        let y = objective.setLabels(labels.prefix(count), classes: model.classCount)
         model.isTraining = true
 
         let usedMethod = schedule.usesMethod(for: randomness)
-        let method = usedMethod ? schedule.method : schedule.fallback.method
-        var x = input, y = targets
-        var mixStage: Int? = nil
-        switch method {
-        case .mixup where !usedMethod:
-            // The fallback: x̃ = λx + (1 − λ)x_π, λ ~ Beta(α_fallback), λ and π from the step's fallback stream.
-            (x, y) = fallbackMix.forward(input, targets: targets, randomness: randomness.fallback)
-        case .mixup:
-            (x, y) = pairMix.forward(input, targets: targets, randomness: randomness)
-        case .cutmix:
-            (x, y) = cutMix.forward(input, targets: targets, randomness: randomness)
-        case .manifoldMixup:
-            // The layer: 0 = the input (input mixup), k = after stage k.
-            let layer = min(schedule.manifoldLayer(for: randomness), model.stageCount - 1)
-            if layer == 0 {
-                (x, y) = pairMix.forward(input, targets: targets, randomness: randomness)
-            } else {
-                mixStage = layer
-            }
-        case .erm, .multimix, .denseMultimix:
-            break
+        let mixer = usedMethod ? mixer : fallbackMixer
+        let stage = mixer.stage(for: randomness, encoderStages: model.stageCount)
+        let context = MixingContext(randomness: randomness) { [model, classifierWeight] in
+            model.copyClassifierWeight(into: classifierWeight)
+            return classifierWeight
         }
 
-        // Forward to the feature map F [b, h, w, d] (manifold mixup mixes inside the encoder).
-        var mixedTargets: Tensor? = nil
-        let features = model.encode(x, mixAfterStage: mixStage) { [pairMix, targets] hidden in
-            let (mixed, t) = pairMix.forward(hidden, targets: targets, randomness: randomness)
-            mixedTargets = t
-            return mixed
+        // x, Y ─[.input]→ encoder ─[.hidden(k)]→ F: x̃ and Ỹ replace x and Y.
+        var x = input, targets = y
+        if stage == .input {
+            let mixed = mixer.forward(input, targets: y, context: context)
+            (x, targets) = (mixed.values, mixed.targets)
         }
-        if let mixedTargets { y = mixedTargets }
+        let features = model.encode(x, mixAfterStage: stage.encoderStage) { hidden in
+            let mixed = mixer.forward(hidden, targets: y, context: context)
+            targets = mixed.targets
+            return mixed.values
+        }
 
-        let loss: Double, terms: Int
-        let featureGradient: Tensor
-        switch method {
-        case .denseMultimix:
-            // Z̃ʲ = ZʲMʲ, Ỹʲ = YMʲ at every position j; one classifier for all n·r rows (and the clean
-            // pooled batch when the objective has a clean loss).
-            let (mixed, mixedY) = denseMultiMix.forward(features: features, targets: y,
-                                                        classifierWeight: model.classifierWeight, randomness: randomness)
-            let gradient: (mixed: Tensor, clean: UnsafePointer<Float>?)
-            (loss, terms, gradient) = classifyMixed(mixed, mixedY, clean: objective.includesCleanRows ? model.pool(features) : mixed,
-                                                    y, examplesPerMix: denseMultiMix.examplesPerMix, alpha: denseMultiMix.lastAlpha)
-            featureGradient = denseMultiMix.backward(gradient.mixed, addingPooled: gradient.clean)
-        case .multimix:
-            // Z̃ = ZΛ, Ỹ = YΛ on the pooled embeddings; L = s·mean CE(Z̃, Ỹ) + w·mean CE(Z, Y).
-            let z = model.pool(features)
-            let (mixed, mixedY) = multiMix.forward(embeddings: z, targets: y, randomness: randomness)
-            let gradient: (mixed: Tensor, clean: UnsafePointer<Float>?)
-            (loss, terms, gradient) = classifyMixed(mixed, mixedY, clean: z, y, examplesPerMix: multiMix.examplesPerMix,
-                                                    alpha: multiMix.lastAlpha)
-            featureGradient = model.poolBackward(multiMix.backward(gradient.mixed, adding: gradient.clean))
-        default:
-            let z = model.pool(features)
-            loss = criterion.forward(logits: model.classify(z), targets: y)
-            terms = z.shape[0]
-            featureGradient = model.poolBackward(model.classifyBackward(criterion.backward()))
+        // The classifier's rows: mixed from F (.positions) or Z (.pooled), or Z itself.
+        let rows: MixedBatch
+        var z: Tensor? = nil
+        switch stage {
+        case .positions:
+            rows = mixer.forward(features, targets: y, context: context)
+        case .pooled:
+            let pooled = model.pool(features)
+            z = pooled
+            rows = mixer.forward(pooled, targets: y, context: context)
+        case .none, .input, .hidden:
+            rows = MixedBatch(values: model.pool(features), targets: targets)
         }
-        model.encodeBackward(featureGradient, mixAfterStage: mixStage) { [pairMix] gradient in
-            pairMix.backward(gradient)
-        }
-        return Outcome(loss: loss, method: method, usedMethod: usedMethod, lossTerms: terms)
-    }
+        let clean = objective.needsCleanRows(for: rows) ? z ?? model.pool(features) : nil
+        let loss = objective.loss(logits: model.classify(objective.rows(for: rows, clean: clean)))
 
-    /// The classifier and the objective L = s·mean CE(mixed) + w·mean CE(clean) on the mixed rows (and
-    /// the clean pooled batch Z with targets Y when w > 0), backward to the classifier's inputs: the
-    /// loss, its number of terms, and dL/d(mixed rows) with dL/dZ (nil without a clean loss).
-    private func classifyMixed(_ mixed: Tensor, _ mixedTargets: Tensor, clean z: Tensor, _ y: Tensor,
-                               examplesPerMix: Int?, alpha: Double)
-        -> (loss: Double, terms: Int, gradient: (mixed: Tensor, clean: UnsafePointer<Float>?)) {
-        let b = y.shape[0]
-        let s = objective.mixedScale(examples: b, examplesPerMix: examplesPerMix ?? b, alpha: alpha)
-        let (rows, rowTargets) = objective.stack(mixed: mixed, mixedTargets: mixedTargets, clean: z, cleanTargets: y, mixedScale: s)
-        let loss = criterion.forward(logits: model.classify(rows), targets: rowTargets)
-        return (loss, rows.shape[0], objective.split(model.classifyBackward(criterion.backward())))
+        // Backward: classifier, then the rows' mixer (dL/dF or dL/dZ), pooling, the encoder (with the
+        // hidden mixer's backward at its stage).
+        let (dRows, dClean) = objective.split(model.classifyBackward(objective.logitGradient()))
+        let dF: Tensor
+        switch stage {
+        case .positions: dF = mixer.backward(dRows, addingPooled: dClean)
+        case .pooled: dF = model.poolBackward(mixer.backward(dRows, addingPooled: dClean))
+        case .none, .input, .hidden: dF = model.poolBackward(dRows)
+        }
+        model.encodeBackward(dF, mixAfterStage: stage.encoderStage) { gradient in
+            mixer.backward(gradient, addingPooled: nil)
+        }
+        return Outcome(loss: loss, method: usedMethod ? schedule.method : schedule.fallback.method,
+                       usedMethod: usedMethod, lossTerms: objective.rowCount, stage: stage)
     }
 }

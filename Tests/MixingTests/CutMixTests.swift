@@ -1,3 +1,4 @@
+import Layers
 import Mixing
 import Tensors
 import XCTest
@@ -18,6 +19,23 @@ final class CutMixTests: XCTestCase {
                                1, 1, 1, 1])
         XCTAssertEqual(cutmix.labelWeight, 0.75)
         XCTAssertEqual(targets.values, [0.75, 0.25, 0.25, 0.75])
+    }
+
+    /// Backward is the adjoint of the paste: ⟨x̃(x), g⟩ = ⟨x, backward(g)⟩ for every x and g (the
+    /// pasted pixels' gradient goes to the partner, the rest stays), with a box of 3×2 pixels.
+    func testBackwardIsTheAdjointOfThePaste() {
+        let x = FiniteDifferences.randomTensor([3, 5, 4, 2], seed: 1), g = FiniteDifferences.randomTensor([3, 5, 4, 2], seed: 2)
+        let cutmix = CutMix()
+        let (mixed, _) = cutmix.mix(x, targets: Tensor(shape: [3, 2]), box: CutMix.Box(top: 1, bottom: 4, left: 2, right: 4),
+                                    permutation: [2, 0, 1])
+        let forward = FiniteDifferences.weightedSum(mixed, g)
+        let dx = cutmix.backward(g, addingPooled: nil)
+        XCTAssertEqual(forward, FiniteDifferences.weightedSum(x, dx), accuracy: 1e-9)
+        // The box of image 0 came from image 2: its gradient went there, and image 0's own box got image 1's.
+        let inBox = (1 * 4 + 2) * 2, image = 5 * 4 * 2
+        XCTAssertEqual(dx.data[2 * image + inBox], g.data[inBox])
+        XCTAssertEqual(dx.data[0 * image + inBox], g.data[1 * image + inBox])
+        XCTAssertEqual(dx.data[0], g.data[0])
     }
 
     func testDrawnBoxesStayInsideTheImageAndLabelsStayDistributions() {

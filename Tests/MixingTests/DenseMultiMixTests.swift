@@ -14,8 +14,8 @@ final class DenseMultiMixTests: XCTestCase {
     func testAttentionIsTheNormalisedClassActivationMap() {
         let f = Tensor(shape: [2, 2, 1, 2], values: [2, 5, -1, 3,
                                                       4, 1, 0, 3])
-        let w: [Float] = [1, 0,
-                          0, 1]
+        let w = Tensor(shape: [2, 2], values: [1, 0,
+                                               0, 1])
         let mixer = DenseMultiMix(mixedCount: 3, concentration: .fixed(1))
         _ = mixer.forward(features: f, targets: oneHot([0, 1], 2), classifierWeight: w, randomness: randomness)
         XCTAssertEqual(mixer.attention.values, [1, 0, 0.25, 0.75])
@@ -28,7 +28,7 @@ final class DenseMultiMixTests: XCTestCase {
         let weights = FiniteDifferences.randomTensor([c, d], seed: 2)
         let y = oneHot([0, 2, 1, 2], c)
         let mixer = DenseMultiMix(mixedCount: n, concentration: .fixed(0.8))
-        _ = mixer.forward(features: f, targets: y, classifierWeight: weights.data, randomness: randomness)
+        _ = mixer.forward(features: f, targets: y, classifierWeight: weights, randomness: randomness)
         // Redraw Λʲ the way the mixer does (its documented stream per position) and apply eq. 5–6.
         let lambda = UnsafeMutablePointer<Float>.allocate(capacity: b * n)
         defer { lambda.deallocate() }
@@ -73,7 +73,7 @@ final class DenseMultiMixTests: XCTestCase {
         // so Mʲ equals Λʲ exactly.
         let (b, d, c, n) = (3, 2, 2, 10)
         let f = Tensor(shape: [b, 2, 2, d], values: [Float](repeating: -1, count: b * 4 * d))
-        let w: [Float] = [1, 1, 1, 1]
+        let w = Tensor(shape: [c, d], values: [1, 1, 1, 1])
         let mixer = DenseMultiMix(mixedCount: n, concentration: .fixed(1))
         _ = mixer.forward(features: f, targets: oneHot([0, 1, 0], c), classifierWeight: w, randomness: randomness)
         XCTAssertEqual(mixer.attention.values, [Float](repeating: 0.25, count: b * 4))
@@ -98,8 +98,11 @@ final class DenseMultiMixTests: XCTestCase {
         let f = FiniteDifferences.randomTensor([b, h, w, d], seed: 3)
         let y = oneHot([2, 0, 1], c)
         let mixer = DenseMultiMix(mixedCount: n, concentration: .fixed(1.5))
-        let (zm, ym) = mixer.forward(features: f, targets: y, classifierWeight: context.arena.value(linear.weight),
-                                     randomness: randomness)
+        let weight = Tensor(shape: [0])
+        linear.copyWeight(into: weight)
+        XCTAssertEqual(weight.shape, [c, d])
+        XCTAssertEqual(weight.values, Array(UnsafeBufferPointer(start: context.arena.value(linear.weight), count: c * d)))
+        let (zm, ym) = mixer.forward(features: f, targets: y, classifierWeight: weight, randomness: randomness)
         XCTAssertEqual(zm.shape, [h * w * n, d])
         _ = loss.forward(logits: linear.forward(zm), targets: ym)
         context.arena.zeroGradients()
@@ -126,7 +129,7 @@ final class DenseMultiMixTests: XCTestCase {
         for threads in [1, 2] {
             ComputeThreads.set(threads)
             let mixer = DenseMultiMix(mixedCount: 7)
-            _ = mixer.forward(features: f, targets: y, classifierWeight: weights.data, randomness: randomness)
+            _ = mixer.forward(features: f, targets: y, classifierWeight: weights, randomness: randomness)
             results.append(mixer.mixingMatrices.values)
         }
         XCTAssertEqual(results[0], results[1])

@@ -97,7 +97,7 @@ final class MixedObjectiveTests: XCTestCase {
         let (rows, targets) = objective.stack(mixed: zm, mixedTargets: ym, clean: z, cleanTargets: y, mixedScale: s)
         _ = head.forward(rows, targets)
         let gradient = objective.split(head.backward())
-        let dZ = mixer.backward(gradient.mixed, adding: gradient.clean).values
+        let dZ = mixer.backward(gradient.mixed, addingPooled: gradient.clean).values
 
         let lambda = Tensor(shape: mixer.lambda.shape, values: mixer.lambda.values)
         let loss = { () -> Double in
@@ -114,7 +114,7 @@ final class MixedObjectiveTests: XCTestCase {
         let f = FiniteDifferences.randomTensor([b, h, w, d], seed: 10)
         let weights = FiniteDifferences.randomTensor([c, d], seed: 11)
         let mixer = DenseMultiMix(mixedCount: n, concentration: .fixed(1))
-        _ = mixer.forward(features: f, targets: oneHot([0, 1, 2], c), classifierWeight: weights.data, randomness: randomness)
+        _ = mixer.forward(features: f, targets: oneHot([0, 1, 2], c), classifierWeight: weights, randomness: randomness)
         let dMixed = FiniteDifferences.randomTensor([h * w * n, d], seed: 12)
         let plain = mixer.backward(dMixed).values
         let pooled = FiniteDifferences.randomTensor([b, d], seed: 13)
@@ -134,8 +134,8 @@ final class MixedObjectiveTests: XCTestCase {
     func testSoftmaxAttentionByHand() {
         let f = Tensor(shape: [2, 2, 1, 2], values: [2, 5, -1, 3,
                                                       4, 1, 0, 3])
-        let w: [Float] = [1, 0,
-                          0, 1]
+        let w = Tensor(shape: [2, 2], values: [1, 0,
+                                               0, 1])
         let mixer = DenseMultiMix(mixedCount: 3, concentration: .fixed(1), attentionNormalisation: .softmax)
         _ = mixer.forward(features: f, targets: oneHot([0, 1], 2), classifierWeight: w, randomness: randomness)
         let e = { (x: Double) in Float(exp(x)) }

@@ -94,12 +94,7 @@ final class ResNetGradientTests: XCTestCase {
             var errors: [Double] = [], plantedErrors: [Double] = []
             for k in 0...ResNetGradientTests.directions {
                 // u₀ = g/‖g‖, then uₖ = (2·g/‖g‖ + rₖ)/‖…‖ with rₖ a random unit vector
-                let r = Tensor(shape: [count])
-                random.fillNormal(r.data, count: count, std: 1)
-                let rNorm = k == 0 ? .infinity : r.values.reduce(0.0) { $0 + Double($1) * Double($1) }.squareRoot()
-                var u = (0..<count).map { 2 * Double(g[$0]) / norm + Double(r.data[$0]) / rNorm }
-                let uNorm = u.reduce(0.0) { $0 + $1 * $1 }.squareRoot()
-                u = u.map { $0 / uNorm }
+                let u = FiniteDifferences.direction(towards: g, norm: norm, tilted: k > 0, random: &random)
                 var best = Double.infinity, plantedBest = Double.infinity
                 for h in ResNetGradientTests.steps {
                     var displacement = [Double](repeating: 0, count: count)
