@@ -1,4 +1,5 @@
 import Datasets
+import Distributed
 import Foundation
 import RunOutputs
 import Evaluation
@@ -27,7 +28,7 @@ extension Trainer {
         var resumedStep: Int64 = -1, pending: Int64 = 0
         var position = ResumedPosition()
         var rankStatistics: [Float]? = nil
-        try Trainer.rootDecides(communicator, "loading the checkpoint") {
+        try consensus.rootDecides("loading the checkpoint") {
             guard let store = checkpoints else { return }
             var checkpoint: Checkpoint? = nil
             switch resume {
@@ -226,7 +227,7 @@ extension Trainer {
         }
         var saved: URL? = nil
         let arena = model.arena
-        try Trainer.rootDecides(communicator, "writing a checkpoint") {
+        try consensus.rootDecides("writing a checkpoint") {
             guard let store = checkpoints else { return }
             var stepCount = Float(optimizer.stepCount)
             // PyTorch counts BatchNorm's training forwards: here one per step the optimizer took (a

@@ -1,4 +1,5 @@
 import Datasets
+import Distributed
 import Foundation
 import RunOutputs
 import Evaluation

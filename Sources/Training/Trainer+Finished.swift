@@ -1,4 +1,5 @@
 import Checkpointing
+import Distributed
 import Foundation
 import RunOutputs
 import Evaluation
@@ -13,7 +14,7 @@ extension Trainer {
     public static func finishedRuns(_ runs: [(config: TrainingConfig, folder: URL)],
                                     communicator: Communicator) throws -> [Bool] {
         var finished = [Int32](repeating: 0, count: runs.count)
-        try rootDecides(communicator, "reading the runs' finished.json") {
+        try Consensus(communicator).rootDecides("reading the runs' finished.json") {
             for (index, run) in runs.enumerated() {
                 guard let marker = FinishedMarker.read(runFolder: run.folder) else { continue }
                 guard marker.configHash == (try FinishedMarker.configHash(run.config)) else {
@@ -29,7 +30,7 @@ extension Trainer {
     /// Rank 0 writes the run folder's ``FinishedMarker``; every rank learns whether it worked.
     /// `wallSeconds` is kept to the millisecond.
     public func markFinished(wallSeconds: Double) throws {
-        try Trainer.rootDecides(communicator, "writing \(FinishedMarker.fileName)") {
+        try consensus.rootDecides("writing \(FinishedMarker.fileName)") {
             try FinishedMarker(configHash: FinishedMarker.configHash(config), epoch: epoch, step: globalStep,
                                wallSeconds: (wallSeconds * 1000).rounded() / 1000, worldSize: communicator.size).write(runFolder: runDirectory)
         }

@@ -41,6 +41,8 @@ public enum TrainingOutcome: Equatable {
 public final class Trainer {
     public let config: TrainingConfig
     public let communicator: Communicator
+    /// How the ranks decide together (rank 0 decides, all decide, same settings).
+    let consensus: Consensus
     public let runDirectory: URL
     public let model: ResNet
     let data: any TrainingData
@@ -96,6 +98,8 @@ public final class Trainer {
         self.config = config
         self.configChange = configChange
         self.communicator = communicator
+        let consensus = Consensus(communicator)
+        self.consensus = consensus
         rankBatchSize = config.training.batchSize
         baseGlobalBatchSize = config.training.batchSize * communicator.size
         self.runDirectory = runDirectory
@@ -106,14 +110,14 @@ public final class Trainer {
         ComputeThreads.set(threads)
 
         // The config and every flag that changes control flow, the same on every rank (or a clear stop).
-        try RankAgreement.require(try config.settings(flags: [
+        try consensus.requireSameSettings(try config.settings(flags: [
             "--max-steps": maxSteps.map(String.init) ?? "none", "--resume": "\(resume)", "--conv-backend": "\(convolutionBackend)",
-        ]), communicator)
+        ]))
 
         // Every rank reads the data; if any fails, all stop together (the failing ones say why).
         var pipeline: (any TrainingData)? = nil
         var oodSets: [Evaluator.OutOfDistributionSet] = []
-        try Trainer.allDecide(communicator, "reading the data") {
+        try consensus.allDecide("reading the data") {
             pipeline = try config.makeData()
             if let held = config.data.validationSubset, let trainCount = pipeline!.trainCount, trainCount == 0 {
                 throw TrainingError.cannotStart("data.validation_subset: \(held) leaves no training examples; hold out fewer")
@@ -160,7 +164,7 @@ public final class Trainer {
 
         var store: CheckpointStore? = nil
         var lock: RunFolderLock? = nil
-        try Trainer.rootDecides(communicator, "preparing the run folder") {
+        try consensus.rootDecides("preparing the run folder") {
             try FileManager.default.createDirectory(at: runDirectory, withIntermediateDirectories: true)
             lock = try RunFolderLock(folder: runDirectory)
             store = try CheckpointStore(folder: runDirectory.appendingPathComponent("checkpoints"),
@@ -181,7 +185,7 @@ public final class Trainer {
         // The metrics log and the TensorBoard files continue after the step resumed from (records of
         // an interrupted run's lost steps are dropped: they are about to be logged again).
         var metricsLog: MetricsLog? = nil, events: TensorBoardLog? = nil
-        try Trainer.rootDecides(communicator, "opening the metrics log") {
+        try consensus.rootDecides("opening the metrics log") {
             metricsLog = try MetricsLog(url: runDirectory.appendingPathComponent("metrics.jsonl"), resumingAfter: globalStep)
             events = try TensorBoardLog(folder: runDirectory.appendingPathComponent("tb"), resumingAfter: globalStep)
         }
@@ -271,7 +275,7 @@ public final class Trainer {
                 _ = try saveCheckpoint()
                 let error = TrainingError.badImage(step: globalStep + 1, detail: batch.failure, checkpointStep: globalStep)
                 // The ranks that read a bad file say which (each its own); the others stay quiet.
-                throw batch.failure == nil ? error : TrainingError.agreed(error)
+                throw batch.failure == nil ? error : ConsensusError.agreed(error)
             }
             // The averaged gradients are the same on every rank: so is this verdict.
             let gradientsFinite = Trainer.allFinite(model.arena.gradients, count: model.arena.trainableCount)
@@ -405,28 +409,5 @@ public final class Trainer {
         var sum: Float = 0
         for i in 0..<count { sum += values[i] * 0 }
         return sum == 0
-    }
-
-    /// Runs `work` on rank 0 only and tells every rank whether it succeeded, so that a failure on rank
-    /// 0 stops all ranks with an error instead of leaving them waiting in the next collective.
-    static func rootDecides(_ communicator: Communicator, _ what: String, _ work: () throws -> Void) throws {
-        var failure: Error? = nil
-        if communicator.rank == 0 {
-            do { try work() } catch { failure = error }
-        }
-        var flag: [Int32] = [failure == nil ? 0 : 1]
-        try communicator.broadcast(&flag, root: 0)
-        if let failure { throw TrainingError.agreed(failure) }
-        if flag[0] != 0 { throw TrainingError.peerFailed(rank: 0, what: what) }
-    }
-
-    /// Runs `work` on every rank; if it fails anywhere, every rank throws (the failing ranks their own
-    /// error, the others `peerFailed`), so that no rank is left waiting in a collective.
-    static func allDecide(_ communicator: Communicator, _ what: String, _ work: () throws -> Void) throws {
-        var failure: Error? = nil
-        do { try work() } catch { failure = error }
-        let failed = try communicator.allgather([Int32(failure == nil ? 0 : 1)])
-        if let failure { throw TrainingError.agreed(failure) }
-        if let first = failed.firstIndex(of: 1) { throw TrainingError.peerFailed(rank: first, what: what) }
     }
 }

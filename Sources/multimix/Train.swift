@@ -1,5 +1,6 @@
 import ArgumentParser
 import Datasets
+import Distributed
 import Foundation
 import RunConfig
 import RunOutputs
@@ -91,18 +92,18 @@ struct Train: ParsableCommand {
     /// failure on this rank alone ends the whole job rather than leave the others waiting. `context`
     /// (a study's run name) prefixes the message.
     static func leave(after error: Error, world: Communicator, context: String = "") -> Never {
-        guard let error = error as? TrainingError else {
+        switch error {
+        case ConsensusError.peerFailed: break  // the failing rank prints its own message
+        case TrainingError.badImage(_, nil, _): break  // likewise: the rank that read the file names it
+        case ConsensusError.agreed(let own): printError(own, rank: world.rank, size: world.size, context: context)
+        case is ConsensusError, is TrainingError: if world.rank == 0 { printError(error, rank: 0, size: 1, context: context) }
+        default:
+            // This rank's alone: end the whole job rather than leave the others waiting.
             printError(error, rank: world.rank, size: world.size, context: context)
             MPI.abort(code: 1)
         }
-        switch error {
-        case .peerFailed: break  // the failing rank prints its own message
-        case .badImage(_, nil, _): break  // likewise: the rank that read the file names it
-        case .agreed: printError(error, rank: world.rank, size: world.size, context: context)
-        default: if world.rank == 0 { printError(error, rank: 0, size: 1, context: context) }
-        }
         try? MPI.finalize()
-        Foundation.exit(error.exitCode)
+        Foundation.exit(TrainingError.exitCode(for: error))
     }
 
     static func resumePolicy(_ text: String) throws -> ResumePolicy {
