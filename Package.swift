@@ -72,7 +72,7 @@ let package = Package(
                     exclude: ["fetch_server.py", "image_reference.py"]),
         .testTarget(name: "LayersTests", dependencies: ["Layers", "TestSupport"]),
         .testTarget(name: "ModelsTests", dependencies: ["Models", "Datasets", "TestSupport"]),
-        .testTarget(name: "TrainingTests", dependencies: ["Training", "Datasets", "TestSupport"],
+        .testTarget(name: "TrainingTests", dependencies: ["Training", "Datasets", "SwiftMPI", "TestSupport"],
                     exclude: ["metrics_reference.py", "tensorboard_events.py"]),
         .testTarget(name: "MixingTests", dependencies: ["Mixing", "Layers", "TestSupport"]),
     ],

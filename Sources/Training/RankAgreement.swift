@@ -19,8 +19,14 @@ enum RankAgreement {
         return out
     }
 
-    /// Throws ``TrainingError/configMismatch(ranks:key:values:)`` on every rank when the ranks' settings differ.
+    /// Keys a rank may set for itself: `training.threads` follows each node's CPUs (`multimix train`
+    /// shares a node's CPUs between its ranks, and nodes differ), and changes no rank's steps.
+    static let perRank: Set<String> = ["training.threads"]
+
+    /// Throws ``TrainingError/configMismatch(ranks:key:values:)`` on every rank when the ranks' settings
+    /// differ (other than in ``perRank``).
     static func require(_ settings: [String: String], _ communicator: Communicator) throws {
+        let settings = settings.filter { !perRank.contains($0.key) }
         let text = Array(settings.keys.sorted().map { "\($0)=\(settings[$0]!)" }.joined(separator: "\n").utf8)
         let digest = SHA256.hash(text).hex
         let prefix = Int64(bitPattern: UInt64(digest.prefix(16), radix: 16) ?? 0)

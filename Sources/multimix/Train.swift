@@ -15,6 +15,8 @@ struct Train: ParsableCommand {
             Exit codes: 0 finished; 1 error (config, data, checkpoint, I/O); 2 bad command line; \
             3 non-finite loss or gradient; 4 ranks disagree (config or parameters); \
             75 stopped by SIGTERM/SIGUSR1 after writing a checkpoint (resume with --resume auto).
+            Threads per rank: --set training.threads=N, else MULTIMIX_THREADS, else the config's \
+            training.threads, else Slurm's --cpus-per-task, else this node's CPUs / its ranks (at least 1).
             Example: mpirun -np 2 multimix train --config configs/fashion-mnist-resnet20-multimix.yaml
             """
     )
@@ -50,20 +52,27 @@ struct Train: ParsableCommand {
 
     func run() throws {
         // 1. Config and data, checked before any MPI work: a bad key fails every rank the same way.
-        let resolved: TrainingConfig
+        var resolved: TrainingConfig
+        let threadsGiven: Bool
         let policy: ResumePolicy
+        let environment = ProcessInfo.processInfo.environment
         do {
-            resolved = try TrainingConfig.load(contentsOf: URL(fileURLWithPath: config), overrides: overrides)
+            let url = URL(fileURLWithPath: config)
+            let overrides = try ThreadsPerRank.overrides(overrides, environment: environment)
+            resolved = try TrainingConfig.load(contentsOf: url, overrides: overrides)
+            threadsGiven = try TrainingConfig.setsKey("training.threads", contentsOf: url, overrides: overrides)
             policy = try Train.resumePolicy(resume)
             try Train.checkData(resolved)
         } catch {
             Train.fail(error, code: 1)
         }
 
-        // 2. MPI, then the trainer.
+        // 2. MPI, the threads per rank (ThreadsPerRank), then the trainer.
         let world = Train.joinWorld()
         let runDirectory = URL(fileURLWithPath: runDir ?? "runs/\(resolved.name)")
         do {
+            let threads = try ThreadsPerRank.resolve(&resolved, given: threadsGiven, world: world, environment: environment)
+            if world.rank == 0 { FileHandle.standardError.write(Data((threads + "\n").utf8)) }
             let trainer = try Trainer(config: resolved, communicator: world, runDirectory: runDirectory, resume: policy,
                                       convolutionBackend: ConvolutionBackend(rawValue: convBackend)!, maxSteps: maxSteps,
                                       configChange: allowConfigChange ? .allow : .refuseForTrain)

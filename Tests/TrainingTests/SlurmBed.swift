@@ -104,8 +104,9 @@ struct SlurmBed {
     }
 
     /// TrainerRunTests' tiny job (ResNet-20 at width 1/4, 32 images a step per rank) written to
-    /// `folder/NAME.yaml`: `subset` training images and `epochs` epochs, a checkpoint every epoch.
-    static func config(_ name: String, in folder: URL, subset: Int, epochs: Int) throws -> String {
+    /// `folder/NAME.yaml`: `subset` training images and `epochs` epochs, a checkpoint every epoch;
+    /// `threads` per rank, or nil to leave them to multimix (Slurm's --cpus-per-task).
+    static func config(_ name: String, in folder: URL, subset: Int, epochs: Int, threads: Int? = 1) throws -> String {
         let text = """
             name: \(name)
             seed: 7
@@ -114,7 +115,7 @@ struct SlurmBed {
             mixing: {method: multimix, n: 64, alpha: [0.5, 2.0], probability: 1.0}
             optimizer: {lr: 0.05, momentum: 0.9, weight_decay: 0.0001}
             schedule: {kind: cosine}
-            training: {epochs: \(epochs), batch_size: 32, threads: 1, log_every_steps: 8}
+            training: {epochs: \(epochs), batch_size: 32, \(threads.map { "threads: \($0), " } ?? "")log_every_steps: 8}
             distributed: {check_every_steps: 1, stall_timeout_s: 60}
             eval: {every_epochs: 100}
             checkpoint: {every_epochs: 1, keep: 3}
