@@ -35,7 +35,7 @@
 #   MULTIMIX_THREADS       threads per rank, on every node (default: each node's CPUs / its ranks)
 #   MULTIMIX_SIGKILL_TIMEOUT  each wait of the kill sequence, odls_base_sigkill_timeout (default 15, see above)
 #   MULTIMIX_RSH_AGENT     program mpirun starts its daemons with instead of ssh (plm_rsh_agent,
-#                          without tree spawn), e.g. the agent of launch/local-cluster.sh
+#                          without tree spawn), e.g. the agent of launch/beds/local-cluster.sh
 #   MULTIMIX_MPI_SUBNET    the network MPI uses, e.g. 10.77.0.0/24 (oob_tcp_if_include and
 #                          btl_tcp_if_include): only that interface, on every node
 #   MULTIMIX_MPIRUN_FLAGS  more mpirun flags, split at spaces (e.g. "--mca btl tcp,self")

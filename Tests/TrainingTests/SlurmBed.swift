@@ -3,7 +3,7 @@ import TestSupport
 import Training
 import XCTest
 
-/// A launch/local-slurm.sh test bed of a test class's own (folder, ports, and for `up --nodes N` node
+/// A launch/beds/local-slurm.sh test bed of a test class's own (folder, ports, and for `up --nodes N` node
 /// names and network), with the sbatch / scontrol helpers that SlurmTests and SlurmNodeTests share.
 /// Every wait has a deadline.
 struct SlurmBed {
@@ -24,7 +24,7 @@ struct SlurmBed {
     static let finalStates: Set<String> = ["COMPLETED", "FAILED", "CANCELLED", "TIMEOUT", "NODE_FAIL", "OUT_OF_MEMORY", "BOOT_FAIL", "DEADLINE", "PREEMPTED"]
 
     let multimix = MPIRun.executable("multimix")
-    let script = Repository.root.appendingPathComponent("launch/local-slurm.sh").path
+    let script = Repository.root.appendingPathComponent("launch/beds/local-slurm.sh").path
     let directory: URL
     let port: Int
     /// `up`'s arguments after "up" (e.g. ["--nodes", "3"]), and the environment that goes with them.
@@ -43,13 +43,13 @@ struct SlurmBed {
          "SLURM_CONF": directory.appendingPathComponent("slurm.conf").path, "MULTIMIX_BIN": multimix].merging(bedEnvironment) { $1 }
     }
 
-    /// `launch/local-slurm.sh up ...`; a failure (not a skip: CI must not pass without having run the
+    /// `launch/beds/local-slurm.sh up ...`; a failure (not a skip: CI must not pass without having run the
     /// tests) names the variable that skips them.
     func up(skipVariable: String) throws -> MPIRun.Result {
         let up = try MPIRun.launch(["bash", script, "up"] + upArguments, timeout: 600, environment: environment)
         guard up.status == 0, !up.timedOut else {
             _ = try? down()
-            throw Unavailable(message: "this machine cannot run the local Slurm (launch/local-slurm.sh up \(upArguments.joined(separator: " ")), "
+            throw Unavailable(message: "this machine cannot run the local Slurm (launch/beds/local-slurm.sh up \(upArguments.joined(separator: " ")), "
                               + "status \(up.status)); set \(skipVariable)=1 to skip these tests:\n\(up.output)")
         }
         print("[slurm] \(up.output.split(separator: "\n").last ?? "") (\(String(format: "%.1f", up.seconds)) s)")

@@ -4,7 +4,7 @@ import Training
 import XCTest
 
 /// `sbatch launch/slurm.sbatch` on a real one-node Slurm (munged, slurmctld and slurmd on this
-/// machine, brought up and down by launch/local-slurm.sh around every test): a job trains with
+/// machine, brought up and down by launch/beds/local-slurm.sh around every test): a job trains with
 /// `srun --mpi=pmix` and with mpirun; the time-limit warning (`--signal=B:USR1@N`) checkpoints,
 /// requeues and resumes to the parameters of a run that never stopped; `scontrol requeue`,
 /// `scancel --signal=TERM --full` and plain `scancel` do what the README says.
