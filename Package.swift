@@ -72,8 +72,10 @@ let package = Package(
                     exclude: ["fetch_server.py", "image_reference.py"]),
         .testTarget(name: "LayersTests", dependencies: ["Layers", "TestSupport"]),
         .testTarget(name: "ModelsTests", dependencies: ["Models", "Datasets", "TestSupport"]),
-        .testTarget(name: "TrainingTests", dependencies: ["Training", "Datasets", "SwiftMPI", "TestSupport"],
+        .testTarget(name: "TrainingTests", dependencies: ["Training", "Datasets", "TestSupport"],
                     exclude: ["metrics_reference.py", "tensorboard_events.py"]),
+        // The system as users launch it: launch/ scripts, clusters in network namespaces, Slurm.
+        .testTarget(name: "SystemTests", dependencies: ["Training", "SwiftMPI", "TestSupport"]),
         .testTarget(name: "MixingTests", dependencies: ["Mixing", "Layers", "TestSupport"]),
     ],
     swiftLanguageModes: [.v6]

@@ -103,7 +103,7 @@ struct SlurmBed {
         return "TIMEOUT (test)"
     }
 
-    /// TrainerRunTests' tiny job (ResNet-20 at width 1/4, 32 images a step per rank) written to
+    /// The system tests' tiny job, TrainerRunTests' (ResNet-20 at width 1/4, 32 images a step per rank), written to
     /// `folder/NAME.yaml`: `subset` training images and `epochs` epochs, a checkpoint every epoch;
     /// `threads` per rank, or nil to leave them to multimix (Slurm's --cpus-per-task).
     static func config(_ name: String, in folder: URL, subset: Int, epochs: Int, threads: Int? = 1) throws -> String {
