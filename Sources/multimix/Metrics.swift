@@ -41,7 +41,7 @@ struct Metrics: ParsableCommand {
         do {
             try summarize()
         } catch {
-            Train.fail(error, code: 1)
+            JobExit.fail(error)
         }
     }
 

@@ -31,7 +31,7 @@ struct Report: ParsableCommand {
             let url = try ComparisonReport.write(runFolders: runDirs.map { URL(fileURLWithPath: $0) }, to: URL(fileURLWithPath: out))
             print("wrote \(url.path)")
         } catch {
-            Train.fail(error, code: 1)
+            JobExit.fail(error)
         }
     }
 }

@@ -64,7 +64,7 @@ struct Train: ParsableCommand {
             policy = try Train.resumePolicy(resume)
             try Train.checkData(resolved)
         } catch {
-            Train.fail(error, code: 1)
+            JobExit.fail(error)
         }
 
         // 2. MPI, the threads per rank (ThreadsPerRank), then the trainer.
@@ -72,10 +72,11 @@ struct Train: ParsableCommand {
         let runDirectory = URL(fileURLWithPath: runDir ?? "runs/\(resolved.name)")
         do {
             let threads = try ThreadsPerRank.resolve(&resolved, given: threadsGiven, world: world, environment: environment)
-            if world.rank == 0 { FileHandle.standardError.write(Data((threads + "\n").utf8)) }
             let trainer = try Trainer(config: resolved, communicator: world, runDirectory: runDirectory, resume: policy,
                                       convolutionBackend: ConvolutionBackend(rawValue: convBackend)!, maxSteps: maxSteps,
                                       configChange: allowConfigChange ? .allow : .refuseForTrain)
+            // Said once the trainer has started: a run that cannot start fails in one line.
+            if world.rank == 0 { FileHandle.standardError.write(Data((threads + "\n").utf8)) }
             let outcome = try trainer.run()
             if world.rank == 0 { try? trainer.writeReport() }
             try MPI.finalize()
@@ -84,32 +85,13 @@ struct Train: ParsableCommand {
                 if world.rank == 0 {
                     print("done: \(runDirectory.path)/report.html" + (checkpoint.map { ", last checkpoint \($0.path)" } ?? ""))
                 }
-                Foundation.exit(0)
+                Foundation.exit(JobExit.success)
             case .preempted:
-                Foundation.exit(75)
+                Foundation.exit(JobExit.stopped)
             }
         } catch {
-            Train.leave(after: error, world: world)
+            JobExit.leave(after: error, world: world)
         }
-    }
-
-    /// Ends the process after a trainer's `error`, with the exit codes of `multimix train` (README):
-    /// an error every rank reached together is reported once and every rank leaves with its code; a
-    /// failure on this rank alone ends the whole job rather than leave the others waiting. `context`
-    /// (a study's run name) prefixes the message.
-    static func leave(after error: Error, world: Communicator, context: String = "") -> Never {
-        guard let error = error as? TrainingError else {
-            printError(error, rank: world.rank, size: world.size, context: context)
-            MPI.abort(code: 1)
-        }
-        switch error {
-        case .peerFailed: break  // the failing rank prints its own message
-        case .badImage(_, nil, _): break  // likewise: the rank that read the file names it
-        case .agreed: printError(error, rank: world.rank, size: world.size, context: context)
-        default: if world.rank == 0 { printError(error, rank: 0, size: 1, context: context) }
-        }
-        try? MPI.finalize()
-        Foundation.exit(error.exitCode)
     }
 
     static func resumePolicy(_ text: String) throws -> ResumePolicy {
@@ -144,19 +126,13 @@ struct Train: ParsableCommand {
         }
     }
 
-    /// `multimix: error: [rank R: ][CONTEXT: ]MESSAGE` on stderr.
-    static func printError(_ error: Error, rank: Int, size: Int, context: String = "") {
-        let prefix = (size > 1 ? "rank \(rank): " : "") + (context.isEmpty ? "" : "\(context): ")
-        FileHandle.standardError.write(Data("multimix: error: \(prefix)\(ErrorText.oneLine(error))\n".utf8))
-    }
-
     /// Initialises MPI and returns the world communicator (exit 1 if MPI cannot start).
     static func joinWorld() -> Communicator {
         do {
             try MPI.initialize(threadLevel: .funneled)
             return try Communicator.world
         } catch {
-            fail(error, code: 1)
+            JobExit.fail(error)
         }
     }
 
@@ -169,11 +145,5 @@ struct Train: ParsableCommand {
         guard rootAllowed || URL(fileURLWithPath: path).standardizedFileURL.path != "/" else {
             throw ValidationError("\(flag) \(path) is the file system's root; name a folder of its own, e.g. \(flag) runs/my-run")
         }
-    }
-
-    /// Reports `error` once (before any MPI work) and exits with `code`.
-    static func fail(_ error: Error, code: Int32) -> Never {
-        printError(error, rank: 0, size: 1)
-        Foundation.exit(code)
     }
 }
