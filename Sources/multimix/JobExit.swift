@@ -7,8 +7,9 @@ import Training
 ///     multimix: error: [rank R: ][CONTEXT: ]MESSAGE      (stderr, one line naming the problem and the fix)
 ///
 /// Exit codes (docs/commands.md, "Exit codes"): 0 done; 1 bad input found while running (a config,
-/// data, a checkpoint, I/O); 2 a bad command line; 3 a non-finite loss or gradient and 4 ranks that
-/// disagree (``TrainingError/exitCode``); 75 stopped by a signal after writing a checkpoint.
+/// data, a checkpoint, I/O); 2 a bad command line; 3 a non-finite loss or gradient, 4 ranks that
+/// disagree and 6 an image that cannot be decoded (``TrainingError/exitCode``); 75 stopped by a signal
+/// after writing a checkpoint.
 enum JobExit {
     /// Done.
     static let success: Int32 = 0
