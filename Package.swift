@@ -119,6 +119,8 @@ let package = Package(
             "Datasets", "Layers", "Mixing", "Models", "Tensors", "TestSupport", .product(name: "Crypto", package: "swift-crypto"),
         ],
                     exclude: ["metrics_reference.py", "tensorboard_events.py"]),
+        // The system as users launch it: launch/ scripts, clusters in network namespaces, Slurm.
+        .testTarget(name: "SystemTests", dependencies: ["Training", "Checkpointing", "RunOutputs", "SwiftMPI", "TestSupport"]),
         .testTarget(name: "MixingTests", dependencies: ["Mixing", "Layers", "TestSupport"]),
     ],
     swiftLanguageModes: [.v6]

@@ -7,7 +7,8 @@
 # Every node needs this repository at the same path, built (bash launch/setup.sh on each), and
 # passwordless ssh from this one; the data must be readable at the config's data.root on every node.
 # Rank 0 (the first slot of the first host) writes the run folder; no shared filesystem is needed.
-# Threads per rank: MULTIMIX_THREADS, else the cores of this node / its slots.
+# Threads per rank: multimix decides on each node (MULTIMIX_THREADS, else the config's
+# training.threads, else that node's CPUs / its ranks) and rank 0 prints its choice.
 #
 # A node that dies or loses its network ends the job within about 40 s. Open MPI's defaults hang for
 # minutes: mpirun notices a silent daemon only through TCP keepalive (first probe after 300 s, 9
@@ -31,10 +32,10 @@
 # MULTIMIX_SIGKILL_TIMEOUT when a step takes more than ~10 s.
 #
 # Environment:
-#   MULTIMIX_THREADS       threads per rank (default: this node's cores / slots of the first host)
+#   MULTIMIX_THREADS       threads per rank, on every node (default: each node's CPUs / its ranks)
 #   MULTIMIX_SIGKILL_TIMEOUT  each wait of the kill sequence, odls_base_sigkill_timeout (default 15, see above)
 #   MULTIMIX_RSH_AGENT     program mpirun starts its daemons with instead of ssh (plm_rsh_agent,
-#                          without tree spawn), e.g. the agent of launch/local-cluster.sh
+#                          without tree spawn), e.g. the agent of launch/beds/local-cluster.sh
 #   MULTIMIX_MPI_SUBNET    the network MPI uses, e.g. 10.77.0.0/24 (oob_tcp_if_include and
 #                          btl_tcp_if_include): only that interface, on every node
 #   MULTIMIX_MPIRUN_FLAGS  more mpirun flags, split at spaces (e.g. "--mca btl tcp,self")
@@ -61,31 +62,27 @@ if [ -n "$bad_slots" ]; then
 fi
 ranks=$(awk '!/^[[:space:]]*(#|$)/ { n = 1; for (i = 2; i <= NF; i++) if ($i ~ /^slots=/) { split($i, a, "="); n = a[2] } total += n } END { print total + 0 }' "$hostfile")
 if [ "$ranks" -lt 1 ]; then echo "launch/multinode.sh: $hostfile lists no slots" >&2; exit 2; fi
-first_slots=$(awk '!/^[[:space:]]*(#|$)/ { n = 1; for (i = 2; i <= NF; i++) if ($i ~ /^slots=/) { split($i, a, "="); n = a[2] } print n; exit }' "$hostfile")
-threads="${MULTIMIX_THREADS:-$(( $(nproc) / first_slots ))}"; [ "$threads" -ge 1 ] || threads=1
 
 [ -x .build/release/multimix ] || bash launch/setup.sh >&2
-# Open MPI's kill sequence (SIGCONT, wait, SIGTERM, wait, SIGKILL) waits 1 s by default, too soon for
-# a step to end after SIGTERM; not 60 s as in launch/train.sh, since every job end that goes through
-# it (a lost node, a rank exiting non-zero) takes twice this long (see the top of this file).
-sigkill_timeout="${MULTIMIX_SIGKILL_TIMEOUT:-15}"
-[[ "$sigkill_timeout" =~ ^[0-9]+$ ]] || { echo "launch/multinode.sh: MULTIMIX_SIGKILL_TIMEOUT must be a number of seconds (got '$sigkill_timeout')" >&2; exit 2; }
-flags=(--hostfile "$hostfile" -np "$ranks" --bind-to none --map-by slot --mca odls_base_sigkill_timeout "$sigkill_timeout")
-[ "$(id -u)" -ne 0 ] || flags+=(--allow-run-as-root)
+# The shared flags (launch/lib/mpirun-flags.sh) with a kill-sequence wait of 15 s, not 5 s as in
+# launch/train.sh: every job end that goes through it (a lost node, a rank exiting non-zero) takes
+# twice this long (see the top of this file).
+source "$repo/launch/lib/mpirun-flags.sh"
+mpirun_flags 15
+flags=(--hostfile "$hostfile" -np "$ranks" --map-by slot "${MPIRUN_FLAGS[@]}")
 # A lost node ends the job in seconds instead of minutes (see the top of this file).
 flags+=(--mca oob_tcp_keepalive_time 5 --mca oob_tcp_keepalive_intvl 2 --mca oob_tcp_keepalive_probes 3)
 [ -z "${MULTIMIX_RSH_AGENT:-}" ] || flags+=(--mca plm_rsh_agent "$MULTIMIX_RSH_AGENT" --mca plm_rsh_no_tree_spawn 1)
 [ -z "${MULTIMIX_MPI_SUBNET:-}" ] || flags+=(--mca oob_tcp_if_include "$MULTIMIX_MPI_SUBNET" --mca btl_tcp_if_include "$MULTIMIX_MPI_SUBNET")
 # shellcheck disable=SC2206
 [ -z "${MULTIMIX_MPIRUN_FLAGS:-}" ] || flags+=($MULTIMIX_MPIRUN_FLAGS)
-export MULTIMIX_PROGRESS=lines
 
-echo "[multinode] $ranks ranks from $hostfile, $threads threads each: $config" >&2
+echo "[multinode] $ranks ranks from $hostfile: $config" >&2
 # mpirun's stderr passes through a filter that adds one line when Open MPI reports a lost node (its
 # own report is a banner of several lines).
 status=0
-run_passing_stop_signals mpirun "${flags[@]}" -x MULTIMIX_PROGRESS \
-    "$repo/.build/release/multimix" train --config "$config" --set "training.threads=$threads" "$@" \
+run_passing_stop_signals mpirun "${flags[@]}" \
+    "$repo/.build/release/multimix" train --config "$config" "$@" \
     2> >(awk '
         { print > "/dev/stderr"; fflush("/dev/stderr") }
         /lost communication with a remote daemon/ { lost = 1 }

@@ -11,7 +11,7 @@
 #   MULTIMIX_TEST_BROWSER=1 also install headless Chromium and a font, for the tests that look at the
 #                         report pages (launch/test.sh sets it; training machines do not need it)
 #   MULTIMIX_TEST_NETWORK=1 also install iptables, libnetfilter-queue-dev and iputils-ping, for the
-#                         latency that launch/bench-scaling.sh adds and its test (launch/test.sh sets it)
+#                         latency that launch/bench/scaling.sh adds and its test (launch/test.sh sets it)
 set -euo pipefail
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$repo"

@@ -20,7 +20,7 @@ MULTIMIX_SKIP_BUILD=1 MULTIMIX_TEST_BROWSER="${MULTIMIX_TEST_BROWSER:-1}" MULTIM
 # configured to look (this machine: find-links /opt/wheels); elsewhere point pip at PyTorch's CPU
 # wheels, e.g. PIP_EXTRA_INDEX_URL=https://download.pytorch.org/whl/cpu bash launch/test.sh
 # (or PIP_FIND_LINKS=/folder/of/wheels). In CI (CI=true) those tests fail when this Python is missing.
-# Pillow: the image-folder tests' decoding reference and make_image_folder.py; simplejpeg: bench-data.sh.
+# Pillow: the image-folder tests' decoding reference and make_image_folder.py; simplejpeg: launch/bench/data.sh.
 python_packages=("torch==2.13.0+cpu" numpy safetensors tensorboard pillow simplejpeg)
 venv="$repo/.build/python-venv"
 if [ "$(cat "$venv/.packages" 2>/dev/null)" != "${python_packages[*]}" ]; then

@@ -4,9 +4,10 @@
 #   bash launch/train.sh configs/fashion-mnist-resnet20-multimix.yaml 2
 #   bash launch/train.sh configs/cifar10-preactresnet18-multimix.yaml 2 --set training.epochs=10
 #
-# Builds if needed (launch/setup.sh), splits the cores between the ranks (threads per rank =
-# cores / ranks, at least 1), and carries the mpirun flags this machine needs: root allowed,
-# oversubscription when ranks > cores, no core binding (each rank runs its own BLAS/oneDNN threads).
+# Builds if needed (launch/setup.sh) and starts mpirun with the flags every launcher shares
+# (launch/lib/mpirun-flags.sh), plus --oversubscribe when ranks > cores. Threads per rank: multimix
+# decides (`--set training.threads=N`, MULTIMIX_THREADS, the config's training.threads, else this
+# machine's CPUs / ranks, at least 1) and prints its choice: "[train] 2 ranks x 1 threads (...)".
 # The run folder is runs/NAME (see the config's `name`); the report is runs/NAME/report.html.
 # Exit code: multimix train's (0 done, 75 stopped by a signal after a checkpoint; see README).
 # launch/study.sh runs `multimix study` through this script (MULTIMIX_SUBCOMMAND=study).
@@ -33,23 +34,23 @@ fi
 
 bash launch/setup.sh >&2
 
-cores=$(nproc)
-threads=$(( cores / ranks )); [ "$threads" -ge 1 ] || threads=1
+# A live progress line when this script's output is a terminal, plain lines in a batch log. Only this
+# script can tell: mpirun gives every rank a pseudo-terminal for its output whether mpirun's own output
+# is a terminal, a pipe or a file (Open MPI 4.1: `mpirun -np 1 bash -c '[ -t 1 ] && echo tty' > f`
+# writes tty). So it passes on what it sees, and multimix decides (ProgressReporter.showsLiveLine:
+# MULTIMIX_PROGRESS when set, else plain lines under mpirun or Slurm).
+[ -n "${MULTIMIX_PROGRESS:-}" ] || ! [ -t 1 ] || export MULTIMIX_PROGRESS=live
 # Stopping: SIGTERM, SIGHUP, SIGINT or SIGUSR1 to this script reaches the ranks at once as SIGUSR1
 # (launch/lib/stop-signals.sh), and they checkpoint at the next step boundary (or within an evaluation
 # batch) and exit 75. mpirun still ends the other ranks through its kill sequence once one has exited
 # (SIGCONT, wait, SIGTERM, wait, SIGKILL), so the wait stays short: 5 s, enough for a rank to finish
 # its checkpoint.
-flags=(--bind-to none --mca odls_base_sigkill_timeout 5)
-[ "$ranks" -le "$cores" ] || flags+=(--oversubscribe)
-[ "$(id -u)" -ne 0 ] || flags+=(--allow-run-as-root)
-# A live progress line when this script's output is a terminal, plain lines in a batch log.
-if [ -t 1 ]; then export MULTIMIX_PROGRESS=live; else export MULTIMIX_PROGRESS=lines; fi
+source "$repo/launch/lib/mpirun-flags.sh"
+mpirun_flags 5
+[ "$ranks" -le "$(nproc)" ] || MPIRUN_FLAGS+=(--oversubscribe)
 
-echo "[$subcommand] $ranks ranks x $threads threads on $cores cores: $config" >&2
-# A study's runs take their threads from their configs; a single run gets this machine's share.
-extra=(); [ "$subcommand" != train ] || extra=(--set "training.threads=$threads")
+echo "[$subcommand] $ranks ranks on $(nproc) cores: $config" >&2
 status=0
-run_passing_stop_signals mpirun -np "$ranks" "${flags[@]}" -x MULTIMIX_PROGRESS \
-    "$repo/.build/release/multimix" "$subcommand" --config "$config" "${extra[@]}" "$@" || status=$?
+run_passing_stop_signals mpirun -np "$ranks" "${MPIRUN_FLAGS[@]}" \
+    "$repo/.build/release/multimix" "$subcommand" --config "$config" "$@" || status=$?
 exit "$status"

@@ -1,4 +1,4 @@
-"""PyTorch's side of `launch/bench-vs-pytorch.sh`: training steps of the same model, shapes and
+"""PyTorch's side of `launch/bench/vs-pytorch.sh`: training steps of the same model, shapes and
 optimizer as `multimix bench train`, timed the same way.
 
     python python/bench_train.py --model resnet20 --input 1x28x28 --classes 10 --batch 128 --threads 2

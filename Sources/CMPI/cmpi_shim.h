@@ -8,6 +8,9 @@
 #define CMPI_SHIM_H
 
 #include <mpi.h>
+#include <stddef.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 // Communicators
 static inline MPI_Comm cmpi_comm_world(void) { return MPI_COMM_WORLD; }
@@ -34,6 +37,8 @@ static inline MPI_Status *cmpi_statuses_ignore(void) { return MPI_STATUSES_IGNOR
 static inline MPI_Request cmpi_request_null(void) { return MPI_REQUEST_NULL; }
 static inline MPI_Errhandler cmpi_errors_return(void) { return MPI_ERRORS_RETURN; }
 static inline int cmpi_undefined(void) { return MPI_UNDEFINED; }
+static inline MPI_Info cmpi_info_null(void) { return MPI_INFO_NULL; }
+static inline int cmpi_comm_type_shared(void) { return MPI_COMM_TYPE_SHARED; }
 static inline int cmpi_success(void) { return MPI_SUCCESS; }
 static inline int cmpi_max_error_string(void) { return MPI_MAX_ERROR_STRING; }
 
@@ -42,5 +47,12 @@ static inline int cmpi_thread_single(void) { return MPI_THREAD_SINGLE; }
 static inline int cmpi_thread_funneled(void) { return MPI_THREAD_FUNNELED; }
 static inline int cmpi_thread_serialized(void) { return MPI_THREAD_SERIALIZED; }
 static inline int cmpi_thread_multiple(void) { return MPI_THREAD_MULTIPLE; }
+
+// The CPUs this process may run on, as a bit mask of `bytes` bytes (SwiftMPI's LaunchEnvironment):
+// glibc declares sched_getaffinity only under _GNU_SOURCE, which Swift's Glibc module does not set,
+// so the system call is made directly. Returns the bytes the kernel wrote, or -1 (errno set).
+static inline long cmpi_sched_getaffinity(size_t bytes, void *mask) {
+    return syscall(SYS_sched_getaffinity, 0, bytes, mask);
+}
 
 #endif

@@ -21,6 +21,7 @@ let scenarios: [String: (Communicator) throws -> Void] = [
     "broadcast": broadcastScenario,
     "gather": gatherScenario,
     "split": splitScenario,
+    "launch-environment": launchEnvironmentScenario,
     "errors": errorsScenario,
     "point-to-point": pointToPointScenario,
     "gradient-sync": gradientSyncScenario,
@@ -264,6 +265,21 @@ func splitScenario(_ world: Communicator) throws {
         _ = try world.split(color: -1)
         throw CheckFailure(description: "negative colour did not throw")
     } catch MPIError.invalidArgument {}
+}
+
+/// Every rank of a one-machine job shares the node: `splitByNode` groups them all, in world order, and
+/// `LaunchEnvironment` shares the CPUs between them (the tests run it without Slurm's variables).
+func launchEnvironmentScenario(_ world: Communicator) throws {
+    let node = try world.splitByNode()
+    try expect(node.size == world.size && node.rank == world.rank,
+               "splitByNode gave rank \(node.rank) of \(node.size), expected \(world.rank) of \(world.size)")
+    let launch = try LaunchEnvironment.detect(world, environment: [:])
+    let cpus = LaunchEnvironment.usableCPUs()
+    try expect(launch == LaunchEnvironment(ranksOnNode: world.size, usableCPUs: cpus),
+               "detected \(launch), expected \(world.size) ranks on \(cpus) CPUs")
+    try expect(launch.threadsPerRank == max(1, cpus / world.size), "threads per rank \(launch.threadsPerRank) for \(cpus) CPUs")
+    let slurm = try LaunchEnvironment.detect(world, environment: ["SLURM_CPUS_PER_TASK": "3"])
+    try expect(slurm.threadsPerRank == 3, "SLURM_CPUS_PER_TASK=3 gave \(slurm.threadsPerRank) threads")
 }
 
 /// Misuse is a thrown error: double initialize, MPI's own errors, any call after finalize.

@@ -11,35 +11,31 @@ extension TrainingConfig {
     /// Throws a one-line ``ConfigError`` for the first problem: unreadable file, YAML syntax, unknown
     /// key (anywhere, including in overrides), wrong type, or a value out of range.
     public static func load(contentsOf url: URL, overrides: [String] = []) throws -> TrainingConfig {
-        let text: String
+        try parse(yaml: try readText(url), overrides: overrides, source: url.path)
+    }
+
+    /// Whether the config file at `url`, with `overrides` applied, gives the key at `keyPath` (e.g.
+    /// `training.threads`) a value itself instead of leaving it to its default: where it does not,
+    /// `multimix train` sizes the rank's thread pool from the machine.
+    public static func setsKey(_ keyPath: String, contentsOf url: URL, overrides: [String] = []) throws -> Bool {
+        var node: Node? = try userNode(yaml: try readText(url), overrides: overrides, source: url.path)
+        for key in keyPath.split(separator: ".") { node = node?.mapping?[Node(String(key))] }
+        return node != nil
+    }
+
+    private static func readText(_ url: URL) throws -> String {
         do {
-            text = try SafeFile.readText(url.path, fix: "check the path given to --config")
+            return try SafeFile.readText(url.path, fix: "check the path given to --config")
         } catch let error as SafeFileError {
             throw ConfigError(.unreadable, path: url.path, problem: error.problem, fix: error.fix)
         }
-        return try parse(yaml: text, overrides: overrides, source: url.path)
     }
 
     /// Resolves YAML text: defaults, then the text's keys, then each override (`key.path=value`, the
     /// value parsed as YAML: `3`, `0.1`, `true`, `[60, 120]`, `{dataset: cifar100, root: /d}`), in
     /// order; then decodes and validates. `source` names the text in syntax errors.
     public static func parse(yaml: String, overrides: [String] = [], source: String = "config") throws -> TrainingConfig {
-        let schema = ConfigSchema.config
-        var user: Node
-        do {
-            user = try YAMLNesting.compose(yaml) ?? Node([(Node, Node)]())
-        } catch {
-            throw ConfigError(.syntax, path: source, problem: "not valid YAML (\(error))",
-                              fix: "fix the YAML at the line and column shown")
-        }
-        try schema.check(user, path: "")
-        for override in overrides {
-            let (components, value) = try parseOverride(override)
-            if let section = try schema.resolve(components) {
-                try section.check(value, path: components.joined(separator: "."))
-            }
-            user = ConfigNode.setting(value, at: components[...], in: user)
-        }
+        let user = try userNode(yaml: yaml, overrides: overrides, source: source)
         // data.root's and data.augment.crop_padding's defaults depend on data.dataset: left out here,
         // DataConfig's decoder fills them in.
         let defaults = ConfigNode.removing(["data", "augment", "crop_padding"], from: ConfigNode.removing(["data", "root"],
@@ -56,6 +52,27 @@ extension TrainingConfig {
         try refuseNulls(in: user, resolved: try Yams.compose(yaml: YAMLEncoder().encode(config))!, path: "")
         try config.validate()
         return config
+    }
+
+    /// The keys the text and the overrides give, checked against the schema, without defaults.
+    private static func userNode(yaml: String, overrides: [String], source: String) throws -> Node {
+        let schema = ConfigSchema.config
+        var user: Node
+        do {
+            user = try YAMLNesting.compose(yaml) ?? Node([(Node, Node)]())
+        } catch {
+            throw ConfigError(.syntax, path: source, problem: "not valid YAML (\(error))",
+                              fix: "fix the YAML at the line and column shown")
+        }
+        try schema.check(user, path: "")
+        for override in overrides {
+            let (components, value) = try parseOverride(override)
+            if let section = try schema.resolve(components) {
+                try section.check(value, path: components.joined(separator: "."))
+            }
+            user = ConfigNode.setting(value, at: components[...], in: user)
+        }
+        return user
     }
 
     /// A `null` written for a key that is not optional (`name: null`) would decode as the text "null" or

@@ -4,6 +4,10 @@ extension TrainingConfig {
     /// The run's settings as key path → value text (`optimizer.lr` → `0.1`, `eval.ood[1].root` → …),
     /// plus `flags` (control-flow flags such as `--max-steps`): what ranks compare before they start and
     /// what a resume compares with its checkpoint's config.
+    /// Keys a rank may set for itself: `training.threads` follows each node's CPUs (`multimix train`
+    /// shares a node's CPUs between its ranks, and nodes differ), and changes no rank's steps.
+    public static let perRankKeys: Set<String> = ["training.threads"]
+
     public func settings(flags: [String: String] = [:]) throws -> [String: String] {
         var out = flags
         if let node = try Yams.compose(yaml: try yamlText()) { TrainingConfig.flatten(node, path: "", into: &out) }

@@ -2,9 +2,9 @@ import CMPI
 
 /// A group of ranks that talk to each other: MPI's communicator.
 ///
-/// `Communicator.world` holds every process of the job. `split(color:key:)` and `duplicate()` make
-/// new ones (freed when the Swift object goes away). Rank and size are read once, at creation.
-/// Collectives live in `Communicator+Collectives.swift`.
+/// `Communicator.world` holds every process of the job. `split(color:key:)`, `splitByNode()` and
+/// `duplicate()` make new ones (freed when the Swift object goes away). Rank and size are read once,
+/// at creation. Collectives live in `Communicator+Collectives.swift`.
 ///
 /// The wrapper holds no hidden global communicator: pass the one you want to the code that needs it,
 /// so a test can hand in `Communicator.world` or a split of it.
@@ -67,6 +67,18 @@ public final class Communicator {
         try MPI.check(MPI_Comm_split(handle, cColor, cKey, &newComm), "MPI_Comm_split")
         guard let newComm, newComm != cmpi_comm_null() else { return nil }
         return try Communicator(handle: newComm, ownsHandle: true)
+    }
+
+    /// The ranks of this communicator that share this process's node (`MPI_Comm_split_type` with
+    /// `MPI_COMM_TYPE_SHARED`: they can share memory), ordered as here. Every rank must call it.
+    ///
+    /// - Throws: `MPIError.mpi` if MPI fails.
+    public func splitByNode() throws -> Communicator {
+        try MPI.requireActive("Communicator.splitByNode")
+        var newComm: MPI_Comm? = nil
+        try MPI.check(MPI_Comm_split_type(handle, cmpi_comm_type_shared(), Int32(rank), cmpi_info_null(), &newComm),
+                      "MPI_Comm_split_type")
+        return try Communicator(handle: newComm!, ownsHandle: true)
     }
 
     /// A new communicator with the same ranks, whose messages never mix with this one's

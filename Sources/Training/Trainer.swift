@@ -112,7 +112,7 @@ public final class Trainer {
         // The config and every flag that changes control flow, the same on every rank (or a clear stop).
         try consensus.requireSameSettings(try config.settings(flags: [
             "--max-steps": maxSteps.map(String.init) ?? "none", "--resume": "\(resume)", "--conv-backend": "\(convolutionBackend)",
-        ]))
+        ]).filter { !TrainingConfig.perRankKeys.contains($0.key) })
 
         // Every rank reads the data; if any fails, all stop together (the failing ones say why).
         var pipeline: (any TrainingData)? = nil

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Dispatch
 import Foundation
+import Models
 import Tensors
 
 /// `multimix bench conv`: the three passes of ResNet-20's 19 convolutions on both convolution backends,
@@ -89,30 +90,15 @@ struct BenchConv: ParsableCommand {
         return (parts[0], parts[1], parts[2])
     }
 
-    /// ResNet-20's convolutions as (distinct shape, occurrences): the stem, then per stage a first
-    /// convolution (stride 2 from stage 2 on) and five more at the stage's width. 1 + 3·6 = 19.
+    /// ResNet-20's convolutions (as `Models` builds it) as (distinct shape, occurrences), runs of the
+    /// same shape in forward order taken together: the stem, then per stage a first convolution
+    /// (stride 2 from stage 2 on) and five more at the stage's width. 1 + 3·6 = 19.
     static func resnet20Convolutions(batch: Int, channels: Int, height: Int, width: Int)
         -> [(geometry: ConvolutionGeometry, count: Int)] {
-        func conv3x3(_ inputChannels: Int, _ h: Int, _ w: Int, _ outputChannels: Int, stride: Int)
-            -> ConvolutionGeometry {
-            ConvolutionGeometry(batch: batch, inputChannels: inputChannels, inputHeight: h, inputWidth: w,
-                                outputChannels: outputChannels, kernelHeight: 3, kernelWidth: 3,
-                                stride: stride, padding: 1)
-        }
-        var layers = [(geometry: conv3x3(channels, height, width, 16, stride: 1), count: 1)]
-        var h = height, w = width, widthIn = 16
-        for (stage, stageWidth) in [16, 32, 64].enumerated() {
-            let first = conv3x3(widthIn, h, w, stageWidth, stride: stage == 0 ? 1 : 2)
-            h = first.outputHeight
-            w = first.outputWidth
-            let rest = conv3x3(stageWidth, h, w, stageWidth, stride: 1)
-            if first == rest {
-                layers.append((rest, 6))
-            } else {
-                layers.append((first, 1))
-                layers.append((rest, 5))
-            }
-            widthIn = stageWidth
+        let model = ResNet(name: .resnet20, inputChannels: channels, classCount: 10)
+        var layers: [(geometry: ConvolutionGeometry, count: Int)] = []
+        for geometry in model.convolutionGeometries(batch: batch, height: height, width: width) {
+            if layers.last?.geometry == geometry { layers[layers.count - 1].count += 1 } else { layers.append((geometry, 1)) }
         }
         return layers
     }

@@ -16,7 +16,7 @@ extension Multimix {
                 ../shared/reference/bench_decode.py does), --rounds times, and prints the median rate. \
                 --mode train: random resized crop (scale [0.08, 1], ratio [3/4, 4/3]) + flip; eval: \
                 shorter side to size·256/224, centre crop. --workers N runs N decoding threads \
-                (images_per_second_per_core divides by N). launch/bench-data.sh runs it side by side \
+                (images_per_second_per_core divides by N). launch/bench/data.sh runs it side by side \
                 with the Pillow and simplejpeg references, pinned to one core.
                 """
         )

@@ -63,8 +63,8 @@ struct Evaluate: ParsableCommand {
         } catch let error as ValidationError {
             throw error
         } catch {
-            FileHandle.standardError.write(Data("multimix: error: \(error)\n".utf8))
-            throw ExitCode(1)
+            JobExit.report(error)
+            throw ExitCode(JobExit.failure)
         }
     }
 

@@ -7,7 +7,7 @@ import SafeFiles
 import Training
 
 /// `multimix metrics`: the medians of a run's training records (speed, step time, exposed
-/// communication, data wait), as launch/bench-scaling.sh tabulates them.
+/// communication, data wait), as launch/bench/scaling.sh tabulates them.
 struct Metrics: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Medians of a run's train records: images/s, step ms, exposed communication ms, data wait, exposed share of the step.",
@@ -44,7 +44,7 @@ struct Metrics: ParsableCommand {
         do {
             try summarize()
         } catch {
-            Train.fail(error, code: 1)
+            JobExit.fail(error)
         }
     }
 

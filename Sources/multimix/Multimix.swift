@@ -3,9 +3,9 @@ import Foundation
 
 /// `multimix`: the command-line tool. One file per subcommand.
 ///
-/// Every subcommand fails the same way: one line `multimix: error: …` on stderr naming the problem
-/// and the fix, exit 2 for a bad command line (an unknown flag, a missing or invalid value, a failed
-/// `validate()`) and 1 for bad input found while running (a config, a data file, a checkpoint).
+/// Every subcommand fails the same way (``JobExit``): one line `multimix: error: …` on stderr naming
+/// the problem and the fix, exit 2 for a bad command line (an unknown flag, a missing or invalid value,
+/// a failed `validate()`) and 1 for bad input found while running (a config, a data file, a checkpoint).
 /// `--help` prints the usage as ArgumentParser writes it.
 @main
 struct Multimix: ParsableCommand {
@@ -14,9 +14,6 @@ struct Multimix: ParsableCommand {
         abstract: "Data-parallel MultiMix training over MPI.",
         subcommands: [Train.self, Study.self, Evaluate.self, Report.self, Metrics.self, Bench.self, DataCommand.self]
     )
-
-    /// Exit status for a bad command line.
-    static let usageExitCode: Int32 = 2
 
     static func main() {
         OpenMPWaitPolicy.restartUnlessSet()
@@ -32,7 +29,7 @@ struct Multimix: ParsableCommand {
         } catch {
             exit(afterParsing: error)
         }
-        Foundation.exit(0)
+        Foundation.exit(JobExit.success)
     }
 
     /// Prints `error` as one line (or the help text it stands for) and exits: 0 for help, 2 for a bad
@@ -42,13 +39,13 @@ struct Multimix: ParsableCommand {
         let code = exitCode(for: error)
         if code == .success {
             print(fullMessage(for: error))
-            Foundation.exit(0)
+            Foundation.exit(JobExit.success)
         }
         if let exit = error as? ExitCode { Foundation.exit(exit.rawValue) }
         let message = Multimix.message(for: error).split(separator: "\n").first.map(String.init) ?? "\(error)"
         let isUsage = code == .validationFailure
         let hint = isUsage && !message.contains("--help") ? " (see --help)" : ""
-        FileHandle.standardError.write(Data("multimix: error: \(message)\(hint)\n".utf8))
-        Foundation.exit(isUsage ? usageExitCode : 1)
+        JobExit.report(message + hint)
+        Foundation.exit(isUsage ? JobExit.usage : JobExit.failure)
     }
 }

@@ -33,7 +33,7 @@ struct Report: ParsableCommand {
             let url = try ComparisonReport.write(runFolders: runDirs.map { URL(fileURLWithPath: $0) }, to: URL(fileURLWithPath: out))
             print("wrote \(url.path)")
         } catch {
-            Train.fail(error, code: 1)
+            JobExit.fail(error)
         }
     }
 }

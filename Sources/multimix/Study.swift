@@ -47,7 +47,7 @@ struct Study: ParsableCommand {
             study = try StudyConfig.load(contentsOf: studyFile)
             if !reportOnly { try Study.checkData(study, file: studyFile.path) }
         } catch {
-            Train.fail(error, code: 1)
+            JobExit.fail(error)
         }
         let folder = study.folder(root: URL(fileURLWithPath: runDirRoot))
         if reportOnly { Study.report(study, folder: folder, studyFile: studyFile) }
@@ -61,7 +61,7 @@ struct Study: ParsableCommand {
         do {
             finished = try Trainer.finishedRuns(zip(study.runs, runFolders).map { ($0.config, $1) }, communicator: world)
         } catch {
-            Train.leave(after: error, world: world, context: "study \(study.name)")
+            JobExit.leave(after: error, world: world, context: "study \(study.name)")
         }
         var clock = StudyClock(toTrain: finished.filter { !$0 }.count)
         for (index, run) in study.runs.enumerated() {
@@ -82,23 +82,23 @@ struct Study: ParsableCommand {
                 if case .preempted = outcome {
                     if isRoot { progress.message("study \(study.name): stopped by a signal in \(run.name) after its checkpoint; run the same command again to continue") }
                     try? MPI.finalize()
-                    Foundation.exit(75)
+                    Foundation.exit(JobExit.stopped)
                 }
                 try trainer.markFinished(wallSeconds: MPI.wallTime - start)
             } catch {
-                Train.leave(after: error, world: world, context: "study \(study.name): \(run.name)")
+                JobExit.leave(after: error, world: world, context: "study \(study.name): \(run.name)")
             }
             clock.trained(seconds: MPI.wallTime - start)
         }
 
         // 3. The tables and the report (rank 0).
-        var status: Int32 = 0
+        var status = JobExit.success
         if isRoot {
             do {
                 try Study.writeResults(study, folder: folder, studyFile: studyFile, progress: progress)
             } catch {
-                Train.printError(error, rank: 0, size: 1)
-                status = 1
+                JobExit.report(error)
+                status = JobExit.failure
             }
         }
         try? MPI.finalize()
@@ -120,13 +120,13 @@ struct Study: ParsableCommand {
     /// `--report-only`: one process (rank 0 of an MPI launch, the others leave at once), no MPI calls.
     static func report(_ study: StudyConfig, folder: URL, studyFile: URL) -> Never {
         let environment = ProcessInfo.processInfo.environment
-        if let rank = environment["OMPI_COMM_WORLD_RANK"] ?? environment["PMI_RANK"], rank != "0" { Foundation.exit(0) }
+        if let rank = environment["OMPI_COMM_WORLD_RANK"] ?? environment["PMI_RANK"], rank != "0" { Foundation.exit(JobExit.success) }
         do {
             try writeResults(study, folder: folder, studyFile: studyFile, progress: ProgressReporter(isTerminal: false))
         } catch {
-            Train.fail(error, code: 1)
+            JobExit.fail(error)
         }
-        Foundation.exit(0)
+        Foundation.exit(JobExit.success)
     }
 
     /// Reads the run folders and writes results.csv, results.md and report.html; says what it wrote

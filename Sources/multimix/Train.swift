@@ -18,6 +18,8 @@ struct Train: ParsableCommand {
             Exit codes: 0 finished; 1 error (config, data, checkpoint, I/O); 2 bad command line; \
             3 non-finite loss or gradient; 4 ranks disagree (config or parameters); \
             75 stopped by SIGTERM/SIGUSR1 after writing a checkpoint (resume with --resume auto).
+            Threads per rank: --set training.threads=N, else MULTIMIX_THREADS, else the config's \
+            training.threads, else Slurm's --cpus-per-task, else this node's CPUs / its ranks (at least 1).
             Example: mpirun -np 2 multimix train --config configs/fashion-mnist-resnet20-multimix.yaml
             """
     )
@@ -53,23 +55,31 @@ struct Train: ParsableCommand {
 
     func run() throws {
         // 1. Config and data, checked before any MPI work: a bad key fails every rank the same way.
-        let resolved: TrainingConfig
+        var resolved: TrainingConfig
+        let threadsGiven: Bool
         let policy: ResumePolicy
+        let environment = ProcessInfo.processInfo.environment
         do {
-            resolved = try TrainingConfig.load(contentsOf: URL(fileURLWithPath: config), overrides: overrides)
+            let url = URL(fileURLWithPath: config)
+            let overrides = try ThreadsPerRank.overrides(overrides, environment: environment)
+            resolved = try TrainingConfig.load(contentsOf: url, overrides: overrides)
+            threadsGiven = try TrainingConfig.setsKey("training.threads", contentsOf: url, overrides: overrides)
             policy = try Train.resumePolicy(resume)
             try Train.checkData(resolved)
         } catch {
-            Train.fail(error, code: 1)
+            JobExit.fail(error)
         }
 
-        // 2. MPI, then the trainer.
+        // 2. MPI, the threads per rank (ThreadsPerRank), then the trainer.
         let world = Train.joinWorld()
         let runDirectory = URL(fileURLWithPath: runDir ?? "runs/\(resolved.name)")
         do {
+            let threads = try ThreadsPerRank.resolve(&resolved, given: threadsGiven, world: world, environment: environment)
             let trainer = try Trainer(config: resolved, communicator: world, runDirectory: runDirectory, resume: policy,
                                       convolutionBackend: ConvolutionBackend(rawValue: convBackend)!, maxSteps: maxSteps,
                                       configChange: allowConfigChange ? .allow : .refuseForTrain)
+            // Said once the trainer has started: a run that cannot start fails in one line.
+            if world.rank == 0 { FileHandle.standardError.write(Data((threads + "\n").utf8)) }
             let outcome = try trainer.run()
             if world.rank == 0 { try? trainer.writeReport() }
             try MPI.finalize()
@@ -78,32 +88,13 @@ struct Train: ParsableCommand {
                 if world.rank == 0 {
                     print("done: \(runDirectory.path)/report.html" + (checkpoint.map { ", last checkpoint \($0.path)" } ?? ""))
                 }
-                Foundation.exit(0)
+                Foundation.exit(JobExit.success)
             case .preempted:
-                Foundation.exit(75)
+                Foundation.exit(JobExit.stopped)
             }
         } catch {
-            Train.leave(after: error, world: world)
+            JobExit.leave(after: error, world: world)
         }
-    }
-
-    /// Ends the process after a trainer's `error`, with the exit codes of `multimix train` (README):
-    /// an error every rank reached together is reported once and every rank leaves with its code; a
-    /// failure on this rank alone ends the whole job rather than leave the others waiting. `context`
-    /// (a study's run name) prefixes the message.
-    static func leave(after error: Error, world: Communicator, context: String = "") -> Never {
-        switch error {
-        case ConsensusError.peerFailed: break  // the failing rank prints its own message
-        case TrainingError.badImage(_, nil, _): break  // likewise: the rank that read the file names it
-        case ConsensusError.agreed(let own): printError(own, rank: world.rank, size: world.size, context: context)
-        case is ConsensusError, is TrainingError: if world.rank == 0 { printError(error, rank: 0, size: 1, context: context) }
-        default:
-            // This rank's alone: end the whole job rather than leave the others waiting.
-            printError(error, rank: world.rank, size: world.size, context: context)
-            MPI.abort(code: 1)
-        }
-        try? MPI.finalize()
-        Foundation.exit(TrainingError.exitCode(for: error))
     }
 
     static func resumePolicy(_ text: String) throws -> ResumePolicy {
@@ -138,19 +129,13 @@ struct Train: ParsableCommand {
         }
     }
 
-    /// `multimix: error: [rank R: ][CONTEXT: ]MESSAGE` on stderr.
-    static func printError(_ error: Error, rank: Int, size: Int, context: String = "") {
-        let prefix = (size > 1 ? "rank \(rank): " : "") + (context.isEmpty ? "" : "\(context): ")
-        FileHandle.standardError.write(Data("multimix: error: \(prefix)\(ErrorText.oneLine(error))\n".utf8))
-    }
-
     /// Initialises MPI and returns the world communicator (exit 1 if MPI cannot start).
     static func joinWorld() -> Communicator {
         do {
             try MPI.initialize(threadLevel: .funneled)
             return try Communicator.world
         } catch {
-            fail(error, code: 1)
+            JobExit.fail(error)
         }
     }
 
@@ -163,11 +148,5 @@ struct Train: ParsableCommand {
         guard rootAllowed || URL(fileURLWithPath: path).standardizedFileURL.path != "/" else {
             throw ValidationError("\(flag) \(path) is the file system's root; name a folder of its own, e.g. \(flag) runs/my-run")
         }
-    }
-
-    /// Reports `error` once (before any MPI work) and exits with `code`.
-    static func fail(_ error: Error, code: Int32) -> Never {
-        printError(error, rank: 0, size: 1)
-        Foundation.exit(code)
     }
 }

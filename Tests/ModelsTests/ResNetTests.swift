@@ -57,6 +57,24 @@ final class ResNetTests: XCTestCase {
         XCTAssertTrue((0..<nonNegative.count).allSatisfy { nonNegative.data[$0] >= 0 })
     }
 
+    /// ResNet-20's convolutions for `multimix bench conv`: the stem, then per stage six 3×3
+    /// convolutions, the first of stages 2 and 3 at stride 2 (no shortcut convolutions), at the batch
+    /// asked for; the model keeps its mode.
+    func testConvolutionGeometriesFollowTheForwardPass() throws {
+        let resnet = try model("resnet20", channels: 3, classes: 10)
+        resnet.isTraining = true
+        let geometries = resnet.convolutionGeometries(batch: 128, height: 32, width: 32)
+        XCTAssertTrue(resnet.isTraining)
+        func conv(_ c: Int, _ size: Int, _ k: Int, stride: Int = 1) -> ConvolutionGeometry {
+            ConvolutionGeometry(batch: 128, inputChannels: c, inputHeight: size, inputWidth: size, outputChannels: k,
+                                kernelHeight: 3, kernelWidth: 3, stride: stride, padding: 1)
+        }
+        let expected = [conv(3, 32, 16)] + Array(repeating: conv(16, 32, 16), count: 6)
+            + [conv(16, 32, 32, stride: 2)] + Array(repeating: conv(32, 16, 32), count: 5)
+            + [conv(32, 16, 64, stride: 2)] + Array(repeating: conv(64, 8, 64), count: 5)
+        XCTAssertEqual(geometries, expected)
+    }
+
     func testUnknownNameIsAnError() {
         XCTAssertThrowsError(try model("resnet19", channels: 3, classes: 10)) { error in
             XCTAssertTrue("\(error)".contains("resnet20"))

@@ -28,6 +28,7 @@ final class MultiRankTests: XCTestCase {
     func testBroadcastOfTenMegabytePayload() throws { try runScenario("broadcast") }
     func testGatherAndAllgatherKeepRankOrder() throws { try runScenario("gather") }
     func testSplitAndDuplicateCommunicators() throws { try runScenario("split") }
+    func testLaunchEnvironmentCountsTheRanksOnThisNode() throws { try runScenario("launch-environment") }
     func testPointToPointRing() throws { try runScenario("point-to-point") }
     func testGradientBucketsAverageAcrossRanksDuringBackward() throws { try runScenario("gradient-sync") }
     func testParameterChecksumsFindTheDivergentRank() throws { try runScenario("consistency") }

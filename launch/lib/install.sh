@@ -1,5 +1,5 @@
-# Sourced by the launch scripts that install Debian packages (setup.sh, bench-scaling.sh,
-# local-slurm.sh): one way to install what is missing.
+# Sourced by the launch scripts that install Debian packages (setup.sh, bench/scaling.sh,
+# beds/local-slurm.sh): one way to install what is missing.
 #
 #   install_missing PACKAGE...   installs, with apt-get (through sudo when not root), the packages
 #                                dpkg does not list as installed; nothing (and no apt-get update)
@@ -14,7 +14,7 @@ install_missing() {
         dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")
     done
     ((${#missing[@]})) || return 0
-    local script; script="$(basename "$0")"
+    local script; script="${0##*launch/}"
     install_say "installing ${missing[*]}"
     start=$(date +%s)
     [ "$(id -u)" -eq 0 ] || sudo_cmd="sudo"

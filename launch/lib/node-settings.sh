@@ -1,5 +1,5 @@
-# Sourced by the scripts that build namespace nodes (local-cluster.sh, local-slurm.sh,
-# bench-scaling.sh): the shapes their node settings must have. Each script names its own variable
+# Sourced by the scripts that build namespace nodes (beds/local-cluster.sh, beds/local-slurm.sh,
+# bench/scaling.sh): the shapes their node settings must have. Each script names its own variable
 # and fix in its error message.
 #
 #   is_node_prefix P      nodes P1..PN: 1-7 lower-case letters (veth-PN fits Linux's 15 characters)

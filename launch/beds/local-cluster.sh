@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # A cluster on one machine, to try launch/multinode.sh (and to test it): nodes as network namespaces.
 #
-#   bash launch/local-cluster.sh up [N]     # nodes node1..N (default 3); safe to run again
-#   bash launch/local-cluster.sh status
-#   bash launch/local-cluster.sh down       # ends what runs on the nodes, removes all of it
+#   bash launch/beds/local-cluster.sh up [N]     # nodes node1..N (default 3); safe to run again
+#   bash launch/beds/local-cluster.sh status
+#   bash launch/beds/local-cluster.sh down       # ends what runs on the nodes, removes all of it
 #
 # Needs root (network namespaces, mounts). What `up` builds:
 #   - node1..N: network namespaces, each with a veth (`eth0`, 10.77.0.K/24) into the bridge
@@ -29,20 +29,20 @@ bridge="${MULTIMIX_CLUSTER_BRIDGE:-br-mmx}"
 prefix="${MULTIMIX_CLUSTER_NODE_PREFIX:-node}"
 subnet_prefix="${MULTIMIX_CLUSTER_SUBNET:-10.77.0}"
 host_address="$subnet_prefix.254"
-source "$(dirname "${BASH_SOURCE[0]}")/lib/node-settings.sh"
-is_node_prefix "$prefix" || { echo "launch/local-cluster.sh: MULTIMIX_CLUSTER_NODE_PREFIX='$prefix' is not 1-7 lower-case letters (interface names are at most 15 characters); use e.g. node" >&2; exit 2; }
-is_subnet24 "$subnet_prefix" || { echo "launch/local-cluster.sh: MULTIMIX_CLUSTER_SUBNET='$subnet_prefix' is not the first three numbers of a /24; use e.g. 10.77.0" >&2; exit 2; }
-is_interface_name "$bridge" || { echo "launch/local-cluster.sh: MULTIMIX_CLUSTER_BRIDGE='$bridge' is not an interface name (1-15 letters, digits, . _ -); use e.g. br-mmx" >&2; exit 2; }
+source "$(dirname "${BASH_SOURCE[0]}")/../lib/node-settings.sh"
+is_node_prefix "$prefix" || { echo "launch/beds/local-cluster.sh: MULTIMIX_CLUSTER_NODE_PREFIX='$prefix' is not 1-7 lower-case letters (interface names are at most 15 characters); use e.g. node" >&2; exit 2; }
+is_subnet24 "$subnet_prefix" || { echo "launch/beds/local-cluster.sh: MULTIMIX_CLUSTER_SUBNET='$subnet_prefix' is not the first three numbers of a /24; use e.g. 10.77.0" >&2; exit 2; }
+is_interface_name "$bridge" || { echo "launch/beds/local-cluster.sh: MULTIMIX_CLUSTER_BRIDGE='$bridge' is not an interface name (1-15 letters, digits, . _ -); use e.g. br-mmx" >&2; exit 2; }
 
-usage() { echo "usage: bash launch/local-cluster.sh up [N] | down | status   (N: 1 to 200 nodes, default 3)" >&2; exit 2; }
+usage() { echo "usage: bash launch/beds/local-cluster.sh up [N] | down | status   (N: 1 to 200 nodes, default 3)" >&2; exit 2; }
 
 need_root() {
     if [ "$(id -u)" -ne 0 ]; then
-        echo "launch/local-cluster.sh: needs root (network namespaces and mounts); run it with sudo" >&2
+        echo "launch/beds/local-cluster.sh: needs root (network namespaces and mounts); run it with sudo" >&2
         exit 1
     fi
     for tool in ip unshare mount; do
-        command -v "$tool" >/dev/null || { echo "launch/local-cluster.sh: '$tool' is missing (Debian: iproute2, util-linux, mount)" >&2; exit 1; }
+        command -v "$tool" >/dev/null || { echo "launch/beds/local-cluster.sh: '$tool' is missing (Debian: iproute2, util-linux, mount)" >&2; exit 1; }
     done
 }
 
@@ -52,7 +52,7 @@ nodes() { local k=1; while ip netns list | awk '{print $1}' | grep -qx "$prefix$
 write_agent() {
     cat > "$dir/rsh-agent" <<EOF
 #!/bin/sh
-# rsh agent for mpirun on the local test cluster (launch/local-cluster.sh):
+# rsh agent for mpirun on the local test cluster (launch/beds/local-cluster.sh):
 #   rsh-agent [ssh options] HOST command...
 # runs the command in HOST's network namespace, with HOST's private scratch folder over $dir/scratch.
 while [ \$# -gt 0 ]; do
@@ -65,7 +65,7 @@ done
 [ \$# -ge 2 ] || { echo "rsh-agent: usage: rsh-agent [ssh options] HOST command..." >&2; exit 2; }
 host="\$1"; shift
 case "\$host" in $prefix[0-9]*) ;; *) echo "rsh-agent: unknown host '\$host' (the nodes are ${prefix}1..N)" >&2; exit 255 ;; esac
-[ -d "$dir/nodes/\$host" ] || { echo "rsh-agent: no node '\$host' (bash launch/local-cluster.sh up N)" >&2; exit 255; }
+[ -d "$dir/nodes/\$host" ] || { echo "rsh-agent: no node '\$host' (bash launch/beds/local-cluster.sh up N)" >&2; exit 255; }
 # ip netns exec gives the command its own mount namespace (/ is rslave): the mounts below stay inside.
 exec ip netns exec "\$host" unshare --uts sh -c '
     host="\$1"; shift
@@ -119,11 +119,11 @@ up() {
         local tries=0
         until ip netns exec "$prefix$k" ping -c 1 -W 1 "$host_address" >/dev/null 2>&1; do
             tries=$((tries + 1))
-            [ "$tries" -lt 10 ] || { echo "launch/local-cluster.sh: $prefix$k does not reach $host_address" >&2; exit 1; }
+            [ "$tries" -lt 10 ] || { echo "launch/beds/local-cluster.sh: $prefix$k does not reach $host_address" >&2; exit 1; }
             sleep 0.3
         done
     done
-    local repo; repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+    local repo; repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
     cat <<EOF
 [local-cluster] $n nodes up: ${prefix}1..$prefix$n on $bridge ($subnet_prefix.0/24, this host $host_address)
 hostfile:  $dir/hostfile
@@ -133,7 +133,7 @@ launch:
   MULTIMIX_RSH_AGENT=$dir/rsh-agent MULTIMIX_MPI_SUBNET=$subnet_prefix.0/24 \\
     bash $repo/launch/multinode.sh $dir/hostfile CONFIG --run-dir $dir/scratch/runs/NAME
   (the run folder then appears in $dir/nodes/${prefix}1/runs/NAME)
-cut a node off: ip link set veth-${prefix}K down      stop: bash launch/local-cluster.sh down
+cut a node off: ip link set veth-${prefix}K down      stop: bash launch/beds/local-cluster.sh down
 EOF
 }
 
@@ -168,7 +168,7 @@ down() {
 status() {
     local found
     found=$(nodes)
-    if [ -z "$found" ]; then echo "[local-cluster] no nodes (bash launch/local-cluster.sh up [N])"; return 0; fi
+    if [ -z "$found" ]; then echo "[local-cluster] no nodes (bash launch/beds/local-cluster.sh up [N])"; return 0; fi
     echo "[local-cluster] bridge $bridge: $(ip -br addr show "$bridge" 2>/dev/null | awk '{print $2, $3}')"
     for name in $found; do
         local address link pids

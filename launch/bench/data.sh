@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # The image-folder pipeline side by side with the Python references, interleaved in one run.
 #
-#   bash launch/bench-data.sh ROOT [ROUNDS] [--image-size S] [--mode train|eval] [--limit N]
+#   bash launch/bench/data.sh ROOT [ROUNDS] [--image-size S] [--mode train|eval] [--limit N]
 #   e.g. python3 ../shared/reference/make_image_folder.py /tmp/photos --size 500 --train-per-class 40 --val-per-class 10
-#        bash launch/bench-data.sh /tmp/photos 5
+#        bash launch/bench/data.sh /tmp/photos 5
 #
 # Each round runs `multimix bench data --json` (1 worker) and ../shared/reference/bench_decode.py with
 # Pillow, then with simplejpeg (libjpeg-turbo's DCT scaling), every one pinned to the same core
@@ -13,28 +13,28 @@
 # MULTIMIX_TEST_PYTHON, else .build/python-venv/bin/python (launch/test.sh makes it), else python3;
 # the reference script: MULTIMIX_BENCH_DECODE, else ../shared/reference/bench_decode.py.
 set -euo pipefail
-repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-usage="usage: bash launch/bench-data.sh ROOT [ROUNDS] [--image-size S] [--mode train|eval] [--limit N]"
-[ $# -ge 1 ] || { echo "launch/bench-data.sh: no ROOT; $usage" >&2; exit 2; }
+repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+usage="usage: bash launch/bench/data.sh ROOT [ROUNDS] [--image-size S] [--mode train|eval] [--limit N]"
+[ $# -ge 1 ] || { echo "launch/bench/data.sh: no ROOT; $usage" >&2; exit 2; }
 root="$1"; shift
-[ -d "$root" ] || { echo "launch/bench-data.sh: $root is not a folder; give a folder of .jpg/.png images ($usage)" >&2; exit 2; }
+[ -d "$root" ] || { echo "launch/bench/data.sh: $root is not a folder; give a folder of .jpg/.png images ($usage)" >&2; exit 2; }
 rounds=3
 if [ $# -gt 0 ] && [[ "$1" =~ ^[0-9]+$ ]]; then rounds="$1"; shift; fi
-[ "$rounds" -ge 1 ] && [ "$rounds" -le 100 ] || { echo "launch/bench-data.sh: ROUNDS must be in [1, 100]" >&2; exit 2; }
+[ "$rounds" -ge 1 ] && [ "$rounds" -le 100 ] || { echo "launch/bench/data.sh: ROUNDS must be in [1, 100]" >&2; exit 2; }
 declare -A flag=([--image-size]=224 [--mode]=train [--limit]=500)
 while [ $# -gt 0 ]; do
-    [ -n "${flag[$1]+x}" ] && [ $# -ge 2 ] || { echo "launch/bench-data.sh: unknown or incomplete flag '$1'; $usage" >&2; exit 2; }
+    [ -n "${flag[$1]+x}" ] && [ $# -ge 2 ] || { echo "launch/bench/data.sh: unknown or incomplete flag '$1'; $usage" >&2; exit 2; }
     flag[$1]="$2"; shift 2
 done
 [[ "${flag[--image-size]}" =~ ^[0-9]+$ && "${flag[--limit]}" =~ ^[0-9]+$ ]] \
-    || { echo "launch/bench-data.sh: --image-size and --limit take whole numbers" >&2; exit 2; }
-[[ "${flag[--mode]}" == train || "${flag[--mode]}" == eval ]] || { echo "launch/bench-data.sh: --mode is train or eval" >&2; exit 2; }
+    || { echo "launch/bench/data.sh: --image-size and --limit take whole numbers" >&2; exit 2; }
+[[ "${flag[--mode]}" == train || "${flag[--mode]}" == eval ]] || { echo "launch/bench/data.sh: --mode is train or eval" >&2; exit 2; }
 python="${MULTIMIX_TEST_PYTHON:-$repo/.build/python-venv/bin/python}"
 [ -x "$python" ] || python=python3
 reference="${MULTIMIX_BENCH_DECODE:-$repo/../shared/reference/bench_decode.py}"
-[ -f "$reference" ] || { echo "launch/bench-data.sh: no reference script at $reference; set MULTIMIX_BENCH_DECODE" >&2; exit 1; }
+[ -f "$reference" ] || { echo "launch/bench/data.sh: no reference script at $reference; set MULTIMIX_BENCH_DECODE" >&2; exit 1; }
 "$python" -c "import PIL, simplejpeg, numpy" 2>/dev/null || {
-    echo "launch/bench-data.sh: $python cannot import PIL, simplejpeg and numpy; run bash launch/test.sh once (it makes .build/python-venv) or set MULTIMIX_TEST_PYTHON" >&2; exit 1; }
+    echo "launch/bench/data.sh: $python cannot import PIL, simplejpeg and numpy; run bash launch/test.sh once (it makes .build/python-venv) or set MULTIMIX_TEST_PYTHON" >&2; exit 1; }
 [ -x "$repo/.build/release/multimix" ] || bash "$repo/launch/setup.sh" >&2
 
 size="${flag[--image-size]}" mode="${flag[--mode]}" limit="${flag[--limit]}"

@@ -4,7 +4,7 @@ import Training
 import XCTest
 
 /// `sbatch launch/slurm.sbatch` on a real one-node Slurm (munged, slurmctld and slurmd on this
-/// machine, brought up and down by launch/local-slurm.sh around every test): a job trains with
+/// machine, brought up and down by launch/beds/local-slurm.sh around every test): a job trains with
 /// `srun --mpi=pmix` and with mpirun; the time-limit warning (`--signal=B:USR1@N`) checkpoints,
 /// requeues and resumes to the parameters of a run that never stopped; `scontrol requeue`,
 /// `scancel --signal=TERM --full` and plain `scancel` do what the README says.
@@ -37,8 +37,8 @@ final class SlurmTests: XCTestCase {
         if let folder { try? FileManager.default.removeItem(at: folder) }
     }
 
-    func config(_ name: String, subset: Int = 512, epochs: Int = 2) throws -> String {
-        try SlurmBed.config(name, in: folder, subset: subset, epochs: epochs)
+    func config(_ name: String, subset: Int = 512, epochs: Int = 2, threads: Int? = 1) throws -> String {
+        try SlurmBed.config(name, in: folder, subset: subset, epochs: epochs, threads: threads)
     }
 
     /// The job long enough to be signalled while it trains: 36 epochs of 32 steps (about 20 s on an
@@ -75,7 +75,7 @@ final class SlurmTests: XCTestCase {
     /// exit 0, rank 0's run folder with its report and final checkpoint; both launchers train the same
     /// parameters.
     func testBatchJobTrainsWithSrunAndWithMpirun() throws {
-        let path = try config("tiny")
+        let path = try config("tiny", threads: nil)
         var finals: [URL] = []
         for launcher in ["srun", "mpirun"] {
             let start = Date()
@@ -85,7 +85,8 @@ final class SlurmTests: XCTestCase {
             print("[slurm timing] \(launcher): job \(id) submitted → completed in \(seconds(start, Date()))")
             let log = text(output)
             XCTAssertEqual(try job(id).exitCode, "0:0", log)
-            XCTAssertTrue(log.contains(": \(launcher), 2 ranks x 1 threads"), log)
+            XCTAssertTrue(log.contains(": \(launcher), 2 ranks: "), log)
+            XCTAssertTrue(log.contains("[train] 2 ranks x 1 threads (Slurm's --cpus-per-task)"), log)
             XCTAssertTrue(log.contains("done: \(run.path)/report.html"), log)
             XCTAssertTrue(log.contains("ranks finished with status 0"), log)
             for file in ["report.html", "metrics.jsonl", "config.yaml", "checkpoints/latest", "checkpoints/step-000016/model.safetensors"] {

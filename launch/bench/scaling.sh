@@ -2,9 +2,9 @@
 # Scaling, measured: images/s and exposed communication per step on 1, 2, 3 nodes over TCP, with and
 # without added latency on one node, for several gradient-bucket sizes.
 #
-#   bash launch/bench-scaling.sh [options]          (root: network namespaces, iptables)
+#   bash launch/bench/scaling.sh [options]          (root: network namespaces, iptables)
 #
-# Brings up its own cluster on this machine (launch/local-cluster.sh: one network namespace per
+# Brings up its own cluster on this machine (launch/beds/local-cluster.sh: one network namespace per
 # node, real TCP over a bridge), runs short training jobs through launch/multinode.sh with one rank
 # per node and `--mca btl tcp,self`, and prints one table (medians over the measured steps, the
 # warm-up steps dropped, from `multimix metrics`): nodes, added latency, bucket MB, global images/s,
@@ -27,7 +27,7 @@
 #   --out DIR          also keep each job's log and metrics.jsonl, and the table, in DIR
 #   -h, --help         this text
 #
-# Added latency: NFQUEUE (this kernel has no `tc netem`). launch/tools/nfq-delay.swift, compiled here
+# Added latency: NFQUEUE (this kernel has no `tc netem`). launch/bench/tools/nfq-delay.swift, compiled here
 # with swiftc against libnetfilter_queue (.build/tools/nfq-delay), holds every packet the node
 # receives for the delay; the rule inside the node is
 #     iptables -I INPUT -i eth0 -j NFQUEUE --queue-num 7 --queue-bypass
@@ -45,16 +45,16 @@
 # last one, and every distributed.check_every_steps the parameter checksums). It includes waiting
 # for the slowest rank. Figures are rank 0's (node 1 is never the delayed one).
 #
-# The test bed's names keep clear of a user's `launch/local-cluster.sh up` (node1..N, 10.77.0.0/24)
+# The test bed's names keep clear of a user's `launch/beds/local-cluster.sh up` (node1..N, 10.77.0.0/24)
 # and of the tests' beds. Environment:
 #   MULTIMIX_SCALING_DIR          the bed's folder (default /tmp/multimix-scaling; removed at the end)
 #   MULTIMIX_SCALING_BRIDGE       its bridge (default br-mmx-scale)
 #   MULTIMIX_SCALING_NODE_PREFIX  its nodes' names (default knode: knode1..N)
 #   MULTIMIX_SCALING_SUBNET       its /24 (default 10.80.0)
 set -euo pipefail
-repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 cd "$repo"
-me="launch/bench-scaling.sh"
+me="launch/bench/scaling.sh"
 
 if [ "${1:-}" = -h ] || [ "${1:-}" = --help ]; then
     sed -n '2,/^set -euo pipefail/{/^set /d; s/^# \{0,1\}//; p}' "${BASH_SOURCE[0]}"
@@ -139,11 +139,11 @@ packages=(iputils-ping)
 install_missing "${packages[@]}"
 delayer="$repo/.build/tools/nfq-delay"
 if [ "$needs_delay" = 1 ]; then
-    source_file=launch/tools/nfq-delay.swift shim=launch/tools/CNetfilterQueue/cnetfilterqueue_shim.h
+    source_file=launch/bench/tools/nfq-delay.swift shim=launch/bench/tools/CNetfilterQueue/cnetfilterqueue_shim.h
     if [ ! -x "$delayer" ] || [ "$source_file" -nt "$delayer" ] || [ "$shim" -nt "$delayer" ]; then
         say "compiling $source_file"
         mkdir -p "$(dirname "$delayer")"
-        swiftc -O -I launch/tools/CNetfilterQueue -module-cache-path .build/tools/module-cache "$source_file" -o "$delayer" \
+        swiftc -O -I launch/bench/tools/CNetfilterQueue -module-cache-path .build/tools/module-cache "$source_file" -o "$delayer" \
             || { echo "$me: compiling $source_file failed (above)" >&2; exit 1; }
     fi
 fi
@@ -151,7 +151,7 @@ fi
 # 2. The test bed, and its tear-down on every way out.
 cluster() {
     MULTIMIX_CLUSTER_DIR="$dir" MULTIMIX_CLUSTER_BRIDGE="$bridge" MULTIMIX_CLUSTER_NODE_PREFIX="$prefix" \
-        MULTIMIX_CLUSTER_SUBNET="$subnet" bash launch/local-cluster.sh "$@"
+        MULTIMIX_CLUSTER_SUBNET="$subnet" bash launch/beds/local-cluster.sh "$@"
 }
 job_pid="" delayer_pid="" delayed_node="" bed_up=0
 stop_delay() {
@@ -173,7 +173,7 @@ clean_up() {
         wait "$job_pid" 2>/dev/null || true
     fi
     stop_delay
-    [ "$bed_up" = 0 ] || cluster down >/dev/null 2>&1 || echo "$me: tearing the bed down failed; run: MULTIMIX_CLUSTER_DIR=$dir MULTIMIX_CLUSTER_BRIDGE=$bridge MULTIMIX_CLUSTER_NODE_PREFIX=$prefix MULTIMIX_CLUSTER_SUBNET=$subnet bash launch/local-cluster.sh down" >&2
+    [ "$bed_up" = 0 ] || cluster down >/dev/null 2>&1 || echo "$me: tearing the bed down failed; run: MULTIMIX_CLUSTER_DIR=$dir MULTIMIX_CLUSTER_BRIDGE=$bridge MULTIMIX_CLUSTER_NODE_PREFIX=$prefix MULTIMIX_CLUSTER_SUBNET=$subnet bash launch/beds/local-cluster.sh down" >&2
     exit "$status"
 }
 trap clean_up EXIT
@@ -181,7 +181,7 @@ trap 'echo "$me: interrupted; tearing the test bed down" >&2; exit 130' INT
 trap 'echo "$me: terminated; tearing the test bed down" >&2; exit 143' TERM
 bed_up=1
 cluster down >/dev/null 2>&1 || true   # what an interrupted earlier run left
-cluster up "$max_nodes" > "$dir.up.log" 2>&1 || { cat "$dir.up.log" >&2; echo "$me: launch/local-cluster.sh up $max_nodes failed (above)" >&2; exit 1; }
+cluster up "$max_nodes" > "$dir.up.log" 2>&1 || { cat "$dir.up.log" >&2; echo "$me: launch/beds/local-cluster.sh up $max_nodes failed (above)" >&2; exit 1; }
 rm -f "$dir.up.log"
 mkdir -p "$dir/logs"
 

@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
 # A real Slurm on this machine, for trying launch/slurm.sbatch and for SlurmTests / SlurmNodeTests:
 #
-#   bash launch/local-slurm.sh up       # install slurm-wlm + munge if missing, start munged, slurmctld, slurmd
-#   bash launch/local-slurm.sh up --nodes 3   # instead: 3 nodes snode1..3, one slurmd each in its own network namespace
-#   eval "$(bash launch/local-slurm.sh env)"   # SLURM_CONF for sbatch, squeue, scontrol, ... in this shell
+#   bash launch/beds/local-slurm.sh up       # install slurm-wlm + munge if missing, start munged, slurmctld, slurmd
+#   bash launch/beds/local-slurm.sh up --nodes 3   # instead: 3 nodes snode1..3, one slurmd each in its own network namespace
+#   eval "$(bash launch/beds/local-slurm.sh env)"   # SLURM_CONF for sbatch, squeue, scontrol, ... in this shell
 #   sbatch --nodes=1 --ntasks-per-node=2 --cpus-per-task=1 launch/slurm.sbatch CONFIG
-#   bash launch/local-slurm.sh status   # the daemons (and each node's link), sinfo -N, squeue
-#   bash launch/local-slurm.sh down     # cancel every job, stop the daemons (remove the nodes): nothing is left running
+#   bash launch/beds/local-slurm.sh status   # the daemons (and each node's link), sinfo -N, squeue
+#   bash launch/beds/local-slurm.sh down     # cancel every job, stop the daemons (remove the nodes): nothing is left running
 #
 # Everything lives in $MULTIMIX_SLURM_DIR (default /tmp/multimix-slurm): slurm.conf, its own munge
 # key and socket, state, spool, logs, TmpFS. Nothing under /etc is changed (but /etc/netns/NODE with
@@ -18,14 +18,14 @@
 # node that answers again is back in service), TmpFS per node, SlurmdTimeout=30.
 #
 # Plain `up`: one node, this machine (its hostname), controller and node on 127.0.0.1.
-# `up --nodes N` (1-64): nodes PREFIX1..N made by launch/local-cluster.sh (network namespaces, a veth
+# `up --nodes N` (1-64): nodes PREFIX1..N made by launch/beds/local-cluster.sh (network namespaces, a veth
 # each into a bridge, real TCP between them), slurmctld in this namespace on the bridge address
 # (SlurmctldHost=`hostname`(SUBNET.254)), and on node K `slurmd -N PREFIXK` at SUBNET.K, with its own
 # hostname (UTS namespace), /dev/shm, spool, log and TmpFS (a TmpFS shared by nodes breaks mpi/pmix).
 # `ip netns exec` mounts a fresh /sys without /sys/fs/cgroup, where slurmd 22.05 dies: an rbind copy
 # of /sys/fs/cgroup in $MULTIMIX_SLURM_DIR/cgroup is bound back inside each node (run `down`, which
 # unmounts it, before deleting that folder by hand). Set, so that the nodes do not collide with a
-# user's `launch/local-cluster.sh up` (node1..N on 10.77.0.0/24) or with the test beds (tnode on
+# user's `launch/beds/local-cluster.sh up` (node1..N on 10.77.0.0/24) or with the test beds (tnode on
 # 10.78.0, tsnode on 10.81.0):
 #   MULTIMIX_SLURM_NODE_PREFIX  node names           (default snode: snode1..N; 1-7 lower-case letters)
 #   MULTIMIX_SLURM_SUBNET       the nodes' /24       (default 10.79.0: nodes 10.79.0.K, this host .254)
@@ -42,8 +42,8 @@ conf="$dir/slurm.conf"
 bed_file="$dir/bed"   # what `up` built, read back by down and status
 host="$(hostname)"
 cluster_script="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/local-cluster.sh"
-source "$(dirname "${BASH_SOURCE[0]}")/lib/node-settings.sh"
-source "$(dirname "${BASH_SOURCE[0]}")/lib/install.sh"
+source "$(dirname "${BASH_SOURCE[0]}")/../lib/node-settings.sh"
+source "$(dirname "${BASH_SOURCE[0]}")/../lib/install.sh"
 # The namespace nodes (`up --nodes N`); down and status use what bed_file recorded.
 nodes=0
 prefix="${MULTIMIX_SLURM_NODE_PREFIX:-snode}"
@@ -54,7 +54,7 @@ log() { echo "[local-slurm] $*" >&2; }
 die() { echo "[local-slurm] error: $*" >&2; exit 1; }
 usage() {
     [ $# -eq 0 ] || echo "[local-slurm] error: $*" >&2
-    echo "usage: bash launch/local-slurm.sh up [--nodes N] | down | status | env   (N: 1 to 64 namespace nodes)" >&2
+    echo "usage: bash launch/beds/local-slurm.sh up [--nodes N] | down | status | env   (N: 1 to 64 namespace nodes)" >&2
     exit 2
 }
 bad_setting() { echo "[local-slurm] error: $1" >&2; exit 2; }
@@ -135,7 +135,7 @@ write_config() {
     fi
     for name in $(node_names); do mkdir -p "$dir/tmp/$name" "$dir/spool/$name"; done
     cat >"$conf" <<EOF
-# Written by launch/local-slurm.sh: a Slurm for tests (see the script).
+# Written by launch/beds/local-slurm.sh: a Slurm for tests (see the script).
 ClusterName=multimix
 SlurmctldHost=$host($controller)
 SlurmctldPort=$port
@@ -195,7 +195,7 @@ nodes_idle() {
     [ "$(SLURM_CONF="$conf" sinfo -h -N -o %T 2>/dev/null | grep -cx idle)" -eq "$want" ]
 }
 
-# launch/local-cluster.sh with this bed's folder, bridge, prefix and subnet.
+# launch/beds/local-cluster.sh with this bed's folder, bridge, prefix and subnet.
 cluster() {
     MULTIMIX_CLUSTER_DIR="$dir/cluster" MULTIMIX_CLUSTER_BRIDGE="$bridge" MULTIMIX_CLUSTER_NODE_PREFIX="$prefix" \
         MULTIMIX_CLUSTER_SUBNET="$subnet" bash "$cluster_script" "$@"
@@ -205,7 +205,7 @@ cluster() {
 # it later leaves the real one alone).
 make_nodes() {
     cluster up "$nodes" >"$dir/log/local-cluster.log" 2>&1 \
-        || { tail -n 5 "$dir/log/local-cluster.log" >&2; die "launch/local-cluster.sh up $nodes failed (log: $dir/log/local-cluster.log)"; }
+        || { tail -n 5 "$dir/log/local-cluster.log" >&2; die "launch/beds/local-cluster.sh up $nodes failed (log: $dir/log/local-cluster.log)"; }
     if ! mountpoint -q "$dir/cgroup"; then
         mkdir -p "$dir/cgroup"
         mount --rbind /sys/fs/cgroup "$dir/cgroup" && mount --make-rprivate "$dir/cgroup" \
@@ -233,7 +233,7 @@ up() {
     [ "$(id -u)" -eq 0 ] || die "needs root (slurmd and munged are started by hand); run it with sudo"
     local wanted="$1"
     if [ -f "$bed_file" ] && [ "$nodes" -ne "$wanted" ]; then
-        die "$dir holds a bed with $([ "$nodes" -eq 0 ] && echo "one node (plain up)" || echo "--nodes $nodes"): bash launch/local-slurm.sh down first, or set MULTIMIX_SLURM_DIR (and MULTIMIX_SLURM_PORT) for a second bed"
+        die "$dir holds a bed with $([ "$nodes" -eq 0 ] && echo "one node (plain up)" || echo "--nodes $nodes"): bash launch/beds/local-slurm.sh down first, or set MULTIMIX_SLURM_DIR (and MULTIMIX_SLURM_PORT) for a second bed"
     fi
     nodes="$wanted"
     [ "$nodes" -eq 0 ] || check_node_settings
@@ -294,7 +294,7 @@ down() {
     stop_daemon "$dir/slurmd.pid" slurmd   # a bed from before the per-node pid files
     if [ "$nodes" -gt 0 ]; then
         # What is left on the nodes (the steps of a cut-off node) ends with the namespaces.
-        cluster down >>"$dir/log/local-cluster.log" 2>&1 || die "launch/local-cluster.sh down failed (log: $dir/log/local-cluster.log)"
+        cluster down >>"$dir/log/local-cluster.log" 2>&1 || die "launch/beds/local-cluster.sh down failed (log: $dir/log/local-cluster.log)"
         if mountpoint -q "$dir/cgroup"; then
             umount -R "$dir/cgroup" 2>/dev/null || umount -R -l "$dir/cgroup" || die "cannot unmount $dir/cgroup (a copy of /sys/fs/cgroup): do not delete $dir before it is unmounted"
         fi
@@ -313,7 +313,7 @@ down() {
 status() {
     local name pidfile all=0 link
     if [ ! -f "$bed_file" ] && ! alive "$dir/slurmctld.pid"; then
-        echo "no Slurm bed up in $dir (bash launch/local-slurm.sh up [--nodes N])"
+        echo "no Slurm bed up in $dir (bash launch/beds/local-slurm.sh up [--nodes N])"
         return 1
     fi
     for name in munged slurmctld; do

@@ -7,9 +7,9 @@ import TestSupport
 import Training
 import XCTest
 
-/// A node failure under a real 3-node Slurm on this machine (`launch/local-slurm.sh up --nodes 3`:
+/// A node failure under a real 3-node Slurm on this machine (`launch/beds/local-slurm.sh up --nodes 3`:
 /// slurmctld here, one slurmd per network namespace tsnode1..3 on 10.81.0.0/24, apart from a user's
-/// `launch/local-cluster.sh up` (node*, 10.77.0) and `launch/local-slurm.sh up --nodes N` (snode*,
+/// `launch/beds/local-cluster.sh up` (node*, 10.77.0) and `launch/beds/local-slurm.sh up --nodes N` (snode*,
 /// 10.79.0) and from ClusterTests (tnode*, 10.78.0)). Two `--requeue` jobs of 3 tasks, 1 per node
 /// (`--nodes=3 --ntasks-per-node=1`), train across the 3 nodes; tsnode3's link is cut after their
 /// first checkpoint. What Slurm does, checked and timed: tsnode3 goes `down*` and both jobs are
@@ -22,7 +22,7 @@ import XCTest
 ///   down); the rerun on all 3 nodes (its first srun retried where a stale step makes it fail)
 ///   resumes and completes.
 ///
-/// Needs root, network namespaces and Slurm (launch/local-slurm.sh installs it): elsewhere it fails
+/// Needs root, network namespaces and Slurm (launch/beds/local-slurm.sh installs it): elsewhere it fails
 /// saying so, unless MULTIMIX_SKIP_CLUSTER_TESTS=1 (or MULTIMIX_SKIP_SLURM_TESTS=1) skips it. Every
 /// wait has a deadline (a missed one ends the test). Most of its time is Slurm's own timeouts
 /// (SlurmdTimeout=30 before a node is down, cred_expire=30 before a requeued job runs again).

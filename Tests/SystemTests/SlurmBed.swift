@@ -4,7 +4,7 @@ import TestSupport
 import Training
 import XCTest
 
-/// A launch/local-slurm.sh test bed of a test class's own (folder, ports, and for `up --nodes N` node
+/// A launch/beds/local-slurm.sh test bed of a test class's own (folder, ports, and for `up --nodes N` node
 /// names and network), with the sbatch / scontrol helpers that SlurmTests and SlurmNodeTests share.
 /// Every wait has a deadline.
 struct SlurmBed {
@@ -25,7 +25,7 @@ struct SlurmBed {
     static let finalStates: Set<String> = ["COMPLETED", "FAILED", "CANCELLED", "TIMEOUT", "NODE_FAIL", "OUT_OF_MEMORY", "BOOT_FAIL", "DEADLINE", "PREEMPTED"]
 
     let multimix = MPIRun.executable("multimix")
-    let script = Repository.root.appendingPathComponent("launch/local-slurm.sh").path
+    let script = Repository.root.appendingPathComponent("launch/beds/local-slurm.sh").path
     let directory: URL
     let port: Int
     /// `up`'s arguments after "up" (e.g. ["--nodes", "3"]), and the environment that goes with them.
@@ -44,13 +44,13 @@ struct SlurmBed {
          "SLURM_CONF": directory.appendingPathComponent("slurm.conf").path, "MULTIMIX_BIN": multimix].merging(bedEnvironment) { $1 }
     }
 
-    /// `launch/local-slurm.sh up ...`; a failure (not a skip: CI must not pass without having run the
+    /// `launch/beds/local-slurm.sh up ...`; a failure (not a skip: CI must not pass without having run the
     /// tests) names the variable that skips them.
     func up(skipVariable: String) throws -> MPIRun.Result {
         let up = try MPIRun.launch(["bash", script, "up"] + upArguments, timeout: 600, environment: environment)
         guard up.status == 0, !up.timedOut else {
             _ = try? down()
-            throw Unavailable(message: "this machine cannot run the local Slurm (launch/local-slurm.sh up \(upArguments.joined(separator: " ")), "
+            throw Unavailable(message: "this machine cannot run the local Slurm (launch/beds/local-slurm.sh up \(upArguments.joined(separator: " ")), "
                               + "status \(up.status)); set \(skipVariable)=1 to skip these tests:\n\(up.output)")
         }
         print("[slurm] \(up.output.split(separator: "\n").last ?? "") (\(String(format: "%.1f", up.seconds)) s)")
@@ -104,9 +104,10 @@ struct SlurmBed {
         return "TIMEOUT (test)"
     }
 
-    /// TrainerRunTests' tiny job (ResNet-20 at width 1/4, 32 images a step per rank) written to
-    /// `folder/NAME.yaml`: `subset` training images and `epochs` epochs, a checkpoint every epoch.
-    static func config(_ name: String, in folder: URL, subset: Int, epochs: Int) throws -> String {
+    /// The system tests' tiny job, TrainerRunTests' (ResNet-20 at width 1/4, 32 images a step per rank), written to
+    /// `folder/NAME.yaml`: `subset` training images and `epochs` epochs, a checkpoint every epoch;
+    /// `threads` per rank, or nil to leave them to multimix (Slurm's --cpus-per-task).
+    static func config(_ name: String, in folder: URL, subset: Int, epochs: Int, threads: Int? = 1) throws -> String {
         let text = """
             name: \(name)
             seed: 7
@@ -115,7 +116,7 @@ struct SlurmBed {
             mixing: {method: multimix, n: 64, alpha: [0.5, 2.0], probability: 1.0}
             optimizer: {lr: 0.05, momentum: 0.9, weight_decay: 0.0001}
             schedule: {kind: cosine}
-            training: {epochs: \(epochs), batch_size: 32, threads: 1, log_every_steps: 8}
+            training: {epochs: \(epochs), batch_size: 32, \(threads.map { "threads: \($0), " } ?? "")log_every_steps: 8}
             distributed: {check_every_steps: 1, stall_timeout_s: 60}
             eval: {every_epochs: 100}
             checkpoint: {every_epochs: 1, keep: 3}

@@ -2,14 +2,14 @@ import Foundation
 import TestSupport
 import XCTest
 
-/// launch/bench-scaling.sh, on a tiny sweep: 2 namespace nodes, one bucket size, a few steps, at 0 and
+/// launch/bench/scaling.sh, on a tiny sweep: 2 namespace nodes, one bucket size, a few steps, at 0 and
 /// +20 ms on node 2. Checks the table's shape, that the delay reached the training traffic (the step
 /// took at least most of one added round trip longer: every step waits for node 2 at least once; no
 /// other timing is asserted), and that nothing of the bed is left. Needs root and network namespaces,
 /// as ClusterTests (MULTIMIX_SKIP_CLUSTER_TESTS=1 skips it); the delayer's packages are installed by
 /// launch/test.sh (or by the script, with apt-get, when missing).
 final class ScalingBenchTests: XCTestCase {
-    let script = Repository.root.appendingPathComponent("launch/bench-scaling.sh").path
+    let script = Repository.root.appendingPathComponent("launch/bench/scaling.sh").path
     /// Its own bed, apart from the bench's default one (knode*, 10.80.0.0/24) and the other tests'.
     static let node = "qnode"
     let environment = ["MULTIMIX_SCALING_DIR": "/tmp/multimix-scaling-tests", "MULTIMIX_SCALING_BRIDGE": "br-mmx-stest",
@@ -72,7 +72,7 @@ final class ScalingBenchTests: XCTestCase {
             XCTAssertEqual(result.status, 2, "\(arguments): \(result.output)")
             let lines = result.output.split(separator: "\n")
             XCTAssertEqual(lines.count, 1, "\(arguments): \(result.output)")
-            XCTAssertTrue(result.output.hasPrefix("launch/bench-scaling.sh: \(message)"), "\(arguments): \(result.output)")
+            XCTAssertTrue(result.output.hasPrefix("launch/bench/scaling.sh: \(message)"), "\(arguments): \(result.output)")
         }
     }
 }

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # multimix's training step side by side with PyTorch's on the same model, interleaved in one run.
 #
-#   bash launch/bench-vs-pytorch.sh [ROUNDS] [--isa avx2] [bench train flags...]
-#   e.g. bash launch/bench-vs-pytorch.sh 5 --model resnet20 --input 1x28x28 --classes 10
+#   bash launch/bench/vs-pytorch.sh [ROUNDS] [--isa avx2] [bench train flags...]
+#   e.g. bash launch/bench/vs-pytorch.sh 5 --model resnet20 --input 1x28x28 --classes 10
 #
 # --isa avx2 runs both sides as an AVX2-only CPU would, on an AVX-512 machine: oneDNN (ours and
 # PyTorch's bundled one) capped by ONEDNN_MAX_CPU_ISA=AVX2, OpenBLAS by OPENBLAS_CORETYPE=Haswell, MKL by
@@ -15,24 +15,24 @@
 # PyTorch layout (rounds are paired, so a noisy minute moves both sides). Needs PyTorch:
 # MULTIMIX_TEST_PYTHON, else .build/python-venv/bin/python (launch/test.sh makes it), else python3.
 set -euo pipefail
-repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 rounds=3
 if [ $# -gt 0 ] && [[ "$1" =~ ^[0-9]+$ ]]; then rounds="$1"; shift; fi
 isa=native
 if [ $# -gt 0 ] && [ "$1" = --isa ]; then
-    [ $# -ge 2 ] && [[ "$2" == avx2 || "$2" == native ]] || { echo "launch/bench-vs-pytorch.sh: --isa takes avx2 or native" >&2; exit 2; }
+    [ $# -ge 2 ] && [[ "$2" == avx2 || "$2" == native ]] || { echo "launch/bench/vs-pytorch.sh: --isa takes avx2 or native" >&2; exit 2; }
     isa="$2"; shift 2
 fi
 python="${MULTIMIX_TEST_PYTHON:-$repo/.build/python-venv/bin/python}"
 [ -x "$python" ] || python=python3
 "$python" -c "import torch" 2>/dev/null || {
-    echo "launch/bench-vs-pytorch.sh: $python cannot import torch; run bash launch/test.sh once (it makes .build/python-venv) or set MULTIMIX_TEST_PYTHON" >&2; exit 1; }
+    echo "launch/bench/vs-pytorch.sh: $python cannot import torch; run bash launch/test.sh once (it makes .build/python-venv) or set MULTIMIX_TEST_PYTHON" >&2; exit 1; }
 [ -x "$repo/.build/release/multimix" ] || bash "$repo/launch/setup.sh" >&2
 
 # The flags both sides take, with bench train's defaults.
 declare -A flag=([--model]=resnet20 [--input]=3x32x32 [--classes]=10 [--batch]=128 [--threads]=2 [--steps]=10)
 while [ $# -gt 0 ]; do
-    [ -n "${flag[$1]+x}" ] && [ $# -ge 2 ] || { echo "launch/bench-vs-pytorch.sh: unknown or incomplete flag '$1'; use ${!flag[*]}" >&2; exit 2; }
+    [ -n "${flag[$1]+x}" ] && [ $# -ge 2 ] || { echo "launch/bench/vs-pytorch.sh: unknown or incomplete flag '$1'; use ${!flag[*]}" >&2; exit 2; }
     flag[$1]="$2"; shift 2
 done
 shared=(); for name in "${!flag[@]}"; do shared+=("$name" "${flag[$name]}"); done

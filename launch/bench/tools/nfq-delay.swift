@@ -3,12 +3,12 @@
 //   nfq-delay --queue N --delay-ms D
 //
 // This kernel has no `tc netem`; NFQUEUE hands packets to a program instead. Inside a node's network
-// namespace (launch/bench-scaling.sh does both):
+// namespace (launch/bench/scaling.sh does both):
 //   ip netns exec NODE nfq-delay --queue 7 --delay-ms 20 &
 //   ip netns exec NODE iptables -I INPUT -i eth0 -j NFQUEUE --queue-num 7 --queue-bypass
 // every packet the node receives arrives D ms late: each round trip with that node takes D ms longer.
 // (On OUTPUT, TCP Small Queues throttles the node's connections to ~2 packets per delay: see
-// launch/bench-scaling.sh.)
+// launch/bench/scaling.sh.)
 // `--queue-bypass` lets packets pass when no program holds the queue, so the rule alone changes nothing.
 //
 // Packets arrive in order and wait the same time, so the held ones form a FIFO: the loop sleeps
@@ -17,8 +17,8 @@
 // says the queue is bound. SIGTERM or SIGINT: every held packet is let through, the totals go to
 // stderr, exit 0.
 //
-// Built by launch/bench-scaling.sh (not by Package.swift, so training needs no libnetfilter_queue):
-//   swiftc -O -I launch/tools/CNetfilterQueue launch/tools/nfq-delay.swift -o nfq-delay
+// Built by launch/bench/scaling.sh (not by Package.swift, so training needs no libnetfilter_queue):
+//   swiftc -O -I launch/bench/tools/CNetfilterQueue launch/bench/tools/nfq-delay.swift -o nfq-delay
 import CNetfilterQueue
 import Glibc
 

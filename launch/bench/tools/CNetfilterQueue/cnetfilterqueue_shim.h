@@ -1,4 +1,4 @@
-// What launch/tools/nfq-delay.swift uses: libnetfilter_queue (nfq_*), libnfnetlink's socket buffer
+// What launch/bench/tools/nfq-delay.swift uses: libnetfilter_queue (nfq_*), libnfnetlink's socket buffer
 // size (nfnl_rcvbufsiz), the verdict constant NF_ACCEPT, and signalfd. The library's header needs
 // the integer types declared before it.
 #include <stdint.h>

@@ -8,7 +8,7 @@ import TestSupport
 import Training
 import XCTest
 
-/// launch/multinode.sh across a 3-node cluster on this machine (launch/local-cluster.sh: network
+/// launch/multinode.sh across a 3-node cluster on this machine (launch/beds/local-cluster.sh: network
 /// namespaces on a bridge, Open MPI's rsh launcher through an agent, a private scratch folder per
 /// node): one rank per node, real TCP between them, the run folder on rank 0's node only; and a node
 /// whose link is cut mid-run. Needs root and network namespaces (CI has both): elsewhere these tests
@@ -16,11 +16,11 @@ import XCTest
 final class ClusterTests: XCTestCase {
     /// The test bed's folder: node K's private files are nodes/tnodeK, seen on node K as scratch/.
     let clusterDirectory = URL(fileURLWithPath: "/tmp/multimix-cluster-tests")
-    /// The test bed's own names and network, apart from a user's `launch/local-cluster.sh up`
+    /// The test bed's own names and network, apart from a user's `launch/beds/local-cluster.sh up`
     /// (node1..N on 10.77.0.0/24), which may run beside it.
     static let node = "tnode"
     static let subnet = "10.78.0"
-    let script = Repository.root.appendingPathComponent("launch/local-cluster.sh").path
+    let script = Repository.root.appendingPathComponent("launch/beds/local-cluster.sh").path
     let multinode = Repository.root.appendingPathComponent("launch/multinode.sh").path
     var folder: URL!
 
@@ -40,7 +40,7 @@ final class ClusterTests: XCTestCase {
         let up = try cluster(["up", "3"])
         guard up.status == 0 else {
             _ = try? cluster(["down"])
-            throw ClusterUnavailable(description: "launch/local-cluster.sh up 3 failed (status \(up.status)); set MULTIMIX_SKIP_CLUSTER_TESTS=1 to skip these tests\n\(up.output)")
+            throw ClusterUnavailable(description: "launch/beds/local-cluster.sh up 3 failed (status \(up.status)); set MULTIMIX_SKIP_CLUSTER_TESTS=1 to skip these tests\n\(up.output)")
         }
     }
 

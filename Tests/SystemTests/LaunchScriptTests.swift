@@ -1,0 +1,100 @@
+import Checkpointing
+import Foundation
+import SwiftMPI
+import TestSupport
+import Training
+import XCTest
+
+/// The user launchers for real: launch/train.sh and launch/multinode.sh (over a hostfile of localhost
+/// slots) train, pass a stop signal on at once, and leave the threads per rank to `multimix train`.
+final class LaunchScriptTests: XCTestCase {
+    let multimix = MPIRun.executable("multimix")
+    var folder: URL!
+
+    override func setUpWithError() throws {
+        folder = try Repository.runFolderWithFashionMNIST(prefix: "launch")
+    }
+
+    override func tearDownWithError() throws {
+        if let folder { try? FileManager.default.removeItem(at: folder) }
+    }
+
+    /// launch/train.sh and launch/multinode.sh (with a hostfile of localhost slots), for real.
+    /// SIGTERM to `launch/train.sh` reaches the ranks at once (as SIGUSR1): they checkpoint at the next
+    /// step boundary and the script ends with the ranks' 75 within seconds, not after mpirun's kill
+    /// sequence (which delays SIGTERM by its whole timeout).
+    /// SIGTERM to either launcher (one node: train.sh; several: multinode.sh, here over a localhost
+    /// hostfile) reaches the ranks at once as SIGUSR1: a checkpoint at the next step boundary, exit 75.
+    func testTheLaunchScriptsPassAStopSignalOnAtOnce() throws {
+        let hostfile = folder.appendingPathComponent("signal-hosts")
+        try "localhost slots=2\n".write(to: hostfile, atomically: true, encoding: .utf8)
+        let launchers: [(name: String, arguments: (String, String) -> [String])] = [
+            ("train.sh", { config, run in ["launch/train.sh", config, "2", "--run-dir", run] }),
+            ("multinode.sh", { config, run in ["launch/multinode.sh", hostfile.path, config, "--run-dir", run] }),
+        ]
+        for launcher in launchers {
+            let run = folder.appendingPathComponent("signal-\(launcher.name)")
+            let script = launcher.arguments(try SlurmBed.config("signal-\(launcher.name)", in: folder, subset: 512, epochs: 50), run.path)
+            let job = try MPIRun.start(["bash", Repository.root.appendingPathComponent(script[0]).path] + script.dropFirst(),
+                                       environment: ["MULTIMIX_SKIP_BUILD": "1", "MULTIMIX_THREADS": "1"])
+            XCTAssertNotNil(SlurmBed.waitFor("{", in: run.appendingPathComponent("metrics.jsonl"), timeout: 120), launcher.name)
+            let signalled = Date()
+            kill(job.processIdentifier, SIGTERM)
+            let result = job.finish(timeout: 60)
+            XCTAssertFalse(result.timedOut, "\(launcher.name) did not end within 60 s of SIGTERM: \(result.output)")
+            XCTAssertEqual(result.status, 75, "\(launcher.name): \(result.output)")
+            let announced = result.output.components(separatedBy: "signal received: checkpoint written at step ").dropFirst().first
+                .flatMap { Int($0.prefix { $0.isNumber }) }
+            XCTAssertNotNil(announced, "\(launcher.name): \(result.output)")
+            let (checkpoint, _) = try CheckpointStore(folder: run.appendingPathComponent("checkpoints"), keep: 3).newestGood()
+            XCTAssertEqual(checkpoint?.state.step, announced, launcher.name)
+            print("TrainerRunTests: \(launcher.name) SIGTERM -> exit \(result.status) in \(String(format: "%.1f", Date().timeIntervalSince(signalled))) s")
+        }
+    }
+
+    /// launch/train.sh and launch/multinode.sh train, and neither decides the threads: with
+    /// training.threads left out of the config, multimix shares this machine's CPUs between the ranks
+    /// on it, says so, and writes its choice into the run's config.yaml; MULTIMIX_THREADS (passed on
+    /// to every node by multinode.sh) sets them instead, and the run started by train.sh resumes under
+    /// it (threads do not make another run).
+    func testLaunchScriptsTrain() throws {
+        let repository = Repository.root
+        let path = try SlurmBed.config("launched", in: folder, subset: 512, epochs: 1, threads: nil)
+        let one = folder.appendingPathComponent("one")
+        let single = try MPIRun.launch(["bash", "launch/train.sh", path, "2", "--run-dir", one.path],
+                                       timeout: 300, environment: ["MULTIMIX_SKIP_BUILD": "1"], currentDirectory: repository)
+        XCTAssertEqual(single.status, 0, single.output)
+        let cpus = LaunchEnvironment.usableCPUs(), shared = max(1, cpus / 2)
+        XCTAssertTrue(single.output.contains("[train] 2 ranks x \(shared) threads (\(cpus) CPUs / 2 ranks on this node)"), single.output)
+        let written = try String(contentsOf: one.appendingPathComponent("config.yaml"), encoding: .utf8)
+        XCTAssertTrue(written.contains("threads: \(shared)\n"), written)
+
+        let hostfile = folder.appendingPathComponent("hosts")
+        try "localhost slots=2\n".write(to: hostfile, atomically: true, encoding: .utf8)
+        let threads = shared == 1 ? 2 : 1
+        let multi = try MPIRun.launch(["bash", "launch/multinode.sh", hostfile.path, path, "--run-dir", one.path, "--set", "training.epochs=2"],
+                                      timeout: 300, environment: ["MULTIMIX_THREADS": "\(threads)"], currentDirectory: repository)
+        XCTAssertEqual(multi.status, 0, multi.output)
+        XCTAssertTrue(multi.output.contains("[train] 2 ranks x \(threads) threads (training.threads)"), multi.output)
+        XCTAssertTrue(multi.output.contains("resuming from "), multi.output)
+        let (checkpoint, _) = try CheckpointStore(folder: one.appendingPathComponent("checkpoints"), keep: 3).newestGood()
+        XCTAssertEqual(checkpoint?.state.epoch, 2, multi.output)
+    }
+
+    /// MULTIMIX_THREADS must be a thread count: anything else stops `multimix train` before MPI starts,
+    /// in one line naming the variable; `--set training.threads` wins over it.
+    func testMultimixThreadsIsCheckedAndTheCommandLineWins() throws {
+        let path = try SlurmBed.config("threads", in: folder, subset: 512, epochs: 1)
+        for bad in ["0", "abc", "100000"] {
+            let result = try MPIRun.launch([multimix, "train", "--config", path], timeout: 60, environment: ["MULTIMIX_THREADS": bad])
+            XCTAssertEqual(result.status, 1, result.output)
+            XCTAssertTrue(result.output.contains("multimix: error: MULTIMIX_THREADS must be a whole number from 1 to 256 (got '\(bad)')"), result.output)
+        }
+        let run = folder.appendingPathComponent("threads")
+        let result = try MPIRun.launch(["mpirun", "-np", "1"] + MPIRun.localFlags
+                                       + [multimix, "train", "--config", path, "--run-dir", run.path, "--max-steps", "1", "--set", "training.threads=2"],
+                                       timeout: 120, environment: ["MULTIMIX_THREADS": "1", "MULTIMIX_PROGRESS": "lines"])
+        XCTAssertEqual(result.status, 0, result.output)
+        XCTAssertTrue(result.output.contains("[train] 1 ranks x 2 threads (training.threads)"), result.output)
+    }
+}
