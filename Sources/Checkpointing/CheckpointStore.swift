@@ -1,6 +1,7 @@
 import Checksums
 import Crypto
 import Foundation
+import Layers
 import SafeFiles
 import RunConfig
 
@@ -287,7 +288,7 @@ public final class CheckpointStore {
     /// The largest step (and epoch) a checkpoint may record: 2³⁰, far beyond any run, exact in Float.
     static let maximumStep = 1 << 30
     /// Name of the optimizer tensor holding SGD's step count (its first step initialises momentum).
-    public static let optimizerStepName = "optimizer.step_count"
+    public static let optimizerStepName = SGD.stepCountName
 
     /// Removes folders with a later step than `savedStep`, then all but the newest `keep`.
     private func prune(savedStep: Int) {

@@ -107,6 +107,12 @@ public final class ParameterArena {
     }
 
     /// Sets every gradient to zero.
+    /// The buffers after the trainable values: BatchNorm's running means and variances, which forward
+    /// passes in training mode update and no optimizer touches.
+    public var runningStatistics: UnsafeMutableBufferPointer<Float> {
+        UnsafeMutableBufferPointer(start: values + trainableCount, count: valueCount - trainableCount)
+    }
+
     public func zeroGradients() {
         gradients.update(repeating: 0, count: trainableCount)
     }

@@ -12,16 +12,16 @@ extension Trainer {
     /// prints and logs the metrics. Returns `false`, with nothing logged, when a stop signal (agreed
     /// across the ranks after every batch) ended it early.
     func evaluate() throws -> Bool {
-        try averageRunningStatistics()
+        try statistics.average()
         let evaluated = config.eval.split == .validation ? data.validationInPlaceOfTest()! : data
         var evaluator = Evaluator(model: model, communicator: communicator)
         evaluator.onBatch = { [watchdog] in watchdog?.beat() }
         evaluator.stopRequested = { PreemptionSignal.isRequested }
-        if communicator.rank == 0 { progress.message("evaluating after epoch \(epoch)") }
+        if communicator.rank == 0 { progress.message("evaluating after epoch \(position.epoch)") }
         let metrics: [String: Double]
         var details: EvaluationDetails
         do {
-            (metrics, details) = try evaluator.evaluateWithDetails(evaluated, outOfDistributionSets: outOfDistributionSets)
+            (metrics, details) = try evaluator.evaluateWithDetails(evaluated, outOfDistributionSets: setup.outOfDistributionSets)
         } catch is Evaluator.EvaluationStopped {
             return false
         }
@@ -31,11 +31,11 @@ extension Trainer {
         let shown = ([MetricName.top1, MetricName.top5, MetricName.nll, MetricName.ece, MetricName.alignment, MetricName.uniformity]
                      + OODTable.sets(in: metrics).map { OODTable.key($0, "auroc") })
             .compactMap { name in metrics[name].map { String(format: "%@ %.4f", name, $0) } }
-        progress.message("eval after epoch \(epoch): " + shown.joined(separator: "  "))
-        try record(MetricsRecord(kind: .eval, step: globalStep, epoch: Double(epoch), values: metrics))
-        try tensorBoard?.appendHistogram(tag: TensorBoardLog.parametersTag, step: globalStep,
+        progress.message("eval after epoch \(position.epoch): " + shown.joined(separator: "  "))
+        try log?.append(MetricsRecord(kind: .eval, step: position.globalStep, epoch: Double(position.epoch), values: metrics))
+        try log?.tensorBoard.appendHistogram(tag: TensorBoardLog.parametersTag, step: position.globalStep,
                                          values: UnsafeBufferPointer(start: model.arena.values, count: model.arena.trainableCount))
-        (details.step, details.epoch) = (globalStep, Double(epoch))
+        (details.step, details.epoch) = (position.globalStep, Double(position.epoch))
         if log != nil { try details.write(toRunFolder: runDirectory) }
         try writeReport()
         return true
@@ -47,7 +47,7 @@ extension Trainer {
         guard evaluationPending else { return true }
         var logged: [Int64] = [0]
         if communicator.rank == 0, let log {
-            logged[0] = try MetricsLog.read(log.url).contains { $0.kind == .eval && $0.step == globalStep } ? 1 : 0
+            logged[0] = try MetricsLog.read(log.metrics.url).contains { $0.kind == .eval && $0.step == position.globalStep } ? 1 : 0
         }
         try communicator.broadcast(&logged, root: 0)
         if logged[0] == 1 {
@@ -55,23 +55,5 @@ extension Trainer {
             return true
         }
         return try evaluate()
-    }
-
-    /// The out-of-distribution sets: each of `eval.ood` (metrics `ood_NAME_*`, or `ood_*` for a single
-    /// unnamed set), then Gaussian and uniform noise images with the training data's statistics when
-    /// `eval.noise_ood_images` > 0 (`ood_gaussian_*`, `ood_uniform_*`), all normalised like the training data.
-    static func outOfDistributionSets(_ config: TrainingConfig, data: any TrainingData,
-                                      shape: ImageShape) throws -> [Evaluator.OutOfDistributionSet] {
-        var sets: [Evaluator.OutOfDistributionSet] = []
-        for (index, ood) in config.eval.ood.enumerated() {
-            sets.append(try Evaluator.outOfDistributionSet(ood, data: data, key: config.eval.oodPath(index)))
-        }
-        if config.eval.noiseOODImages > 0 {
-            for kind in NoiseImages.Kind.allCases {
-                let images = NoiseImages.make(kind, count: config.eval.noiseOODImages, shape: shape, statistics: data.statistics)
-                sets.append(.init(name: kind.rawValue, data: DataPipeline.evaluationOnly(images, statistics: data.statistics, source: data.source)))
-            }
-        }
-        return sets
     }
 }

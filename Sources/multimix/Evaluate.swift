@@ -87,7 +87,6 @@ struct Evaluate: ParsableCommand {
         guard data.testCount != nil else {
             throw ValidationError("\(data.source.root) has no \(config.data.dataset == .imageFolder ? "val/ folder" : config.data.dataset == .shards ? "val shards" : "test split") to evaluate on")
         }
-        let shape = data.inputShape
         let oodSets = try EvalConfig.OOD.parseCommandLine(ood).map { set in
             try Evaluator.outOfDistributionSet(set, data: data, key: "--ood \(set.name.isEmpty ? set.dataset.rawValue : set.name)")
         }
@@ -95,9 +94,8 @@ struct Evaluate: ParsableCommand {
         try MPI.initialize(threadLevel: .funneled)
         let world = try Communicator.world
         ComputeThreads.set(threads)
-        let model = ResNet(name: config.model.name, inputChannels: shape.channels,
-                           classCount: data.classCount, width: config.model.width,
-                           makeConvolution: { makeConvolutionKernel($0) })
+        // The model as training built it (its initial values are replaced by the checkpoint's).
+        let model = RunSetup.model(config, data: data, convolutionBackend: .oneDNN)
         try loaded.restoreParameters(into: model.arena, modelName: config.model.name.rawValue)
         let metrics = try Evaluator(model: model, communicator: world, batchSize: batchSize)
             .evaluate(data, outOfDistributionSets: oodSets)

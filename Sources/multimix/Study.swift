@@ -1,4 +1,5 @@
 import ArgumentParser
+import Checkpointing
 import Datasets
 import Foundation
 import RunOutputs
@@ -59,7 +60,7 @@ struct Study: ParsableCommand {
         let runFolders = study.runs.map { folder.appendingPathComponent($0.name) }
         let finished: [Bool]
         do {
-            finished = try Trainer.finishedRuns(zip(study.runs, runFolders).map { ($0.config, $1) }, communicator: world)
+            finished = try FinishedMarker.finishedRuns(zip(study.runs, runFolders).map { ($0.config, $1) }, communicator: world)
         } catch {
             JobExit.leave(after: error, world: world, context: "study \(study.name)")
         }
