@@ -87,8 +87,9 @@ public final class Trainer {
     var badImages = 0
     /// The evaluation due at `globalStep` has not run: a stop signal ended it (see `runPendingEvaluation`).
     var evaluationPending = false
-    /// Ends the job when this rank stops making progress (`distributed.stall_abort_s`), while `run` runs.
-    var watchdog: ProgressWatchdog?
+    /// Names late ranks (`distributed.stall_timeout_s`) and ends the job when this rank stops making
+    /// progress (`distributed.stall_abort_s`, while `run` runs).
+    let watchdog: Watchdog
     /// Rank 0's hold on the run folder (one job per folder), for the trainer's lifetime.
     var runFolderLock: RunFolderLock?
 
@@ -157,10 +158,11 @@ public final class Trainer {
                                                      fallback: config.mixing.resolvedFallback),
                             mixedCount: config.mixing.n, concentration: alpha, options: config.mixing.multiMixOptions,
                             fallbackConcentration: .fixed(config.mixing.resolvedFallbackAlpha))
-        synchroniser = try GradientSynchroniser(
+        watchdog = try Watchdog(communicator: communicator, lateAfter: config.distributed.stallTimeoutS,
+                                abortAfter: config.distributed.stallAbortS > 0 ? config.distributed.stallAbortS : nil)
+        synchroniser = GradientSynchroniser(
             communicator: communicator, gradients: model.arena.gradients, count: model.arena.trainableCount,
-            bucketBytes: max(4, Int(config.distributed.bucketMB * 1_048_576)),
-            stallTimeout: config.distributed.stallTimeoutS > 0 ? config.distributed.stallTimeoutS : nil)
+            bucketBytes: max(4, Int(config.distributed.bucketMB * 1_048_576)), watchdog: watchdog)
 
         var store: CheckpointStore? = nil
         var lock: RunFolderLock? = nil
@@ -210,10 +212,8 @@ public final class Trainer {
     /// Trains until the last epoch, `maxSteps`, or a stop signal.
     public func run() throws -> TrainingOutcome {
         PreemptionSignal.install()
-        let watchdog = config.distributed.stallAbortS > 0 && communicator.size > 1
-            ? ProgressWatchdog(limit: config.distributed.stallAbortS, rank: communicator.rank) : nil
-        self.watchdog = watchdog
-        defer { watchdog?.stop(); self.watchdog = nil }
+        watchdog.startWatchingProgress()
+        defer { watchdog.stopWatchingProgress() }
         if try !runPendingEvaluation() {
             if communicator.rank == 0 { progress.message("signal received during the pending evaluation: nothing new to save; resume with --resume auto") }
             return .preempted(signal: receivedSignal, checkpoint: checkpoints?.latest())
@@ -234,7 +234,7 @@ public final class Trainer {
         let runStart = MPI.wallTime
 
         while let batch = loader.next() {
-            watchdog?.beat()
+            watchdog.beat()
             let stepStart = MPI.wallTime
             epoch = batch.epoch
             stepInEpoch = batch.step
