@@ -34,7 +34,7 @@ let package = Package(
 
         // The Swift MPI wrapper: communicators, typed collectives, requests, errors as throws.
         .target(name: "SwiftMPI", dependencies: ["CMPI"]),
-        // Distributed: gradient buckets all-reduced during backward, the stall watch, parameter checksums.
+        // Distributed: gradient buckets all-reduced during backward, consensus, the watchdog, parameter checksums.
         .target(name: "Distributed", dependencies: ["SwiftMPI"]),
         // Tensors: BLAS facade (sgemm), and later storage, kernels, RNG.
         .target(name: "Tensors", dependencies: ["COpenBLAS", "COneDNN", "COpenMP"]),
@@ -86,7 +86,7 @@ let package = Package(
         .target(name: "Studies", dependencies: [
             "RunConfig", "RunOutputs", "Evaluation", "Checkpointing", "SafeFiles", "TextEscaping", .product(name: "Yams", package: "Yams"),
         ]),
-        // Training: the data-parallel loop (Trainer, TrainingStep), run setup, stop signals, the watchdog.
+        // Training: the data-parallel loop (Trainer, TrainingStep), run setup, stop signals.
         .target(name: "Training", dependencies: [
             "SwiftMPI", "Distributed", "Tensors", "Layers", "Models", "Mixing", "Datasets",
             "RunConfig", "Checkpointing", "Evaluation", "RunOutputs", "Studies", "SafeFiles", "Checksums",

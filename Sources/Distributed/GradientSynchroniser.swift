@@ -29,7 +29,7 @@ public final class GradientSynchroniser {
     private var nextBucket = 0
     private var step = 0
     private var announced = false
-    private let stallWatch: StallWatch?
+    private let watchdog: Watchdog?
 
     /// Seconds `finish()` waited at the last step (exposed communication).
     public private(set) var lastExposedSeconds = 0.0
@@ -39,28 +39,22 @@ public final class GradientSynchroniser {
     /// - Parameters:
     ///   - gradients: the flat gradient buffer (`count` Floats), synchronised in place.
     ///   - bucketBytes: the bucket size (default 4 MB).
-    ///   - stallTimeout: seconds after which a waiting rank reports who has not arrived (nil: never).
+    ///   - watchdog: the run's watchdog, told of each step's arrival and asked while `finish()` waits
+    ///     (nil: none).
     public init(communicator: Communicator, gradients: UnsafeMutablePointer<Float>, count: Int,
-                bucketBytes: Int = 4 << 20, stallTimeout: Double? = nil,
-                report: @escaping (String) -> Void = GradientSynchroniser.writeToStandardError) throws {
+                bucketBytes: Int = 4 << 20, watchdog: Watchdog? = nil) {
         self.communicator = communicator
         self.gradients = gradients
         self.count = count
         buckets = GradientBuckets(count: count, bucketElements: max(1, bucketBytes / MemoryLayout<Float>.stride))
         received = .allocate(capacity: max(count, 1))
         requests = [Request?](repeating: nil, count: buckets.ranges.count)
-        stallWatch = try stallTimeout.map { try StallWatch(communicator: communicator, timeout: $0, report: report) }
+        self.watchdog = watchdog
     }
 
     deinit {
         received.deallocate()
         scalarBuffer.deallocate()
-    }
-
-    /// The default `report`: one line on the standard error (a direct `write(2)`: no shared `FILE`).
-    public static func writeToStandardError(_ line: String) {
-        var text = line + "\n"
-        text.withUTF8 { bytes in _ = write(STDERR_FILENO, bytes.baseAddress, bytes.count) }
     }
 
     /// Starts a step: no bucket is posted yet.
@@ -78,7 +72,7 @@ public final class GradientSynchroniser {
         guard communicator.size > 1 else { return }
         let start = MPI.wallTime
         if !announced {
-            try stallWatch?.arrive(atStep: step)
+            try watchdog?.arrive(atStep: step)
             announced = true
         }
         while nextBucket < buckets.ranges.count, buckets.ranges[nextBucket].lowerBound >= offset {
@@ -129,7 +123,7 @@ public final class GradientSynchroniser {
         for request in requests + [scalarsRequest] {
             guard let request else { continue }
             while try !request.test() {
-                try stallWatch?.check(waited: MPI.wallTime - start)
+                try watchdog?.check(waited: MPI.wallTime - start)
                 usleep(20)
             }
         }

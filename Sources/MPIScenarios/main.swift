@@ -26,6 +26,7 @@ let scenarios: [String: (Communicator) throws -> Void] = [
     "point-to-point": pointToPointScenario,
     "gradient-sync": gradientSyncScenario,
     "stall": stallScenario,
+    "no-progress": noProgressScenario,
     "consistency": consistencyScenario,
     "gradient-equivalence": gradientEquivalenceScenario,
     "rank-dies": rankDiesScenario,
@@ -341,8 +342,8 @@ func gradientSyncScenario(_ world: Communicator) throws {
     for (count, bucketBytes) in [(1000, 64), (1003, 4 << 20), (250_001, 40_000), (1, 4)] {
         let gradients = UnsafeMutablePointer<Float>.allocate(capacity: count)
         defer { gradients.deallocate() }
-        let sync = try GradientSynchroniser(communicator: world, gradients: gradients, count: count,
-                                            bucketBytes: bucketBytes, stallTimeout: 30)
+        let sync = GradientSynchroniser(communicator: world, gradients: gradients, count: count, bucketBytes: bucketBytes,
+                                        watchdog: try Watchdog(communicator: world, lateAfter: 30))
         for step in 0..<3 {
             for i in 0..<count { gradients[i] = Float(contribution(rank: world.rank, index: i + step)) }
             sync.beginStep(step)
@@ -381,9 +382,9 @@ func gradientSyncScenario(_ world: Communicator) throws {
 /// and rank 0 names the late rank. (The test reads the report from the output.)
 func stallScenario(_ world: Communicator) throws {
     var value: Float = 1
-    let sync = try GradientSynchroniser(communicator: world, gradients: &value, count: 1, stallTimeout: 1) {
-        print("report from rank \(world.rank): \($0)")
-    }
+    let rank = world.rank
+    let watchdog = try Watchdog(communicator: world, lateAfter: 1) { print("report from rank \(rank): \($0)") }
+    let sync = GradientSynchroniser(communicator: world, gradients: &value, count: 1, watchdog: watchdog)
     for step in 0..<6 {
         value = 1
         sync.beginStep(step)
@@ -391,6 +392,25 @@ func stallScenario(_ world: Communicator) throws {
         try sync.finish()
         try expect(value == 1, "average of ones is \(value)")
     }
+}
+
+/// The watchdog with a 2 s limit: 4 s of beats every half second, then 3 s without one while it is
+/// stopped, end nothing ("kept alive" on rank 0); watching again, no rank beats and the job is ended
+/// (the test reads the error line and the exit code). Never ends on one rank.
+func noProgressScenario(_ world: Communicator) throws {
+    let watchdog = try Watchdog(communicator: world, lateAfter: nil, abortAfter: 2)
+    watchdog.startWatchingProgress()
+    for _ in 0..<8 {
+        usleep(500_000)
+        watchdog.beat()
+    }
+    watchdog.stopWatchingProgress()
+    sleep(3)
+    try world.barrier()
+    if world.rank == 0 { print("no-progress: kept alive on \(world.size) ranks") }
+    watchdog.startWatchingProgress()
+    if world.size > 1 { sleep(60) }
+    try world.barrier()
 }
 
 /// Identical parameters agree; one changed value on the last rank is found, by every rank.
@@ -415,8 +435,8 @@ func gradientEquivalenceScenario(_ world: Communicator) throws {
     let model = ResNet(name: "resnet20/4", specification: ResNetSpecification.named("resnet20", width: 0.25)!,
                        inputChannels: 1, classCount: classes, seed: 3, context: context)
     model.isTraining = false
-    let sync = try GradientSynchroniser(communicator: world, gradients: model.arena.gradients,
-                                        count: model.arena.trainableCount, bucketBytes: 4096)
+    let sync = GradientSynchroniser(communicator: world, gradients: model.arena.gradients,
+                                    count: model.arena.trainableCount, bucketBytes: 4096)
     model.onGradientsReady = { try? sync.gradientsReady(from: $0) }
     // Example e: pixels and label from e alone, the same on every world size.
     let local = globalBatch / world.size, first = world.rank * local

@@ -15,7 +15,7 @@ extension Trainer {
         try statistics.average()
         let evaluated = config.eval.split == .validation ? data.validationInPlaceOfTest()! : data
         var evaluator = Evaluator(model: model, communicator: communicator)
-        evaluator.onBatch = { [watchdog] in watchdog?.beat() }
+        evaluator.onBatch = { [watchdog] in watchdog.beat() }
         evaluator.stopRequested = { PreemptionSignal.isRequested }
         if communicator.rank == 0 { progress.message("evaluating after epoch \(position.epoch)") }
         let metrics: [String: Double]

@@ -64,8 +64,9 @@ public final class Trainer {
     var badImages = 0
     /// The evaluation due at the current step has not run: a stop signal ended it (see `runPendingEvaluation`).
     var evaluationPending = false
-    /// Ends the job when this rank stops making progress (`distributed.stall_abort_s`), while `run` runs.
-    var watchdog: ProgressWatchdog?
+    /// Names late ranks (`distributed.stall_timeout_s`) and ends the job when this rank stops making
+    /// progress (`distributed.stall_abort_s`, while `run` runs).
+    let watchdog: Watchdog
     /// Rank 0's hold on the run folder (one job per folder), for the trainer's lifetime.
     var runFolderLock: RunFolderLock?
 
@@ -85,10 +86,11 @@ public final class Trainer {
         model = setup.model
         statistics = RunningStatistics(arena: model.arena, communicator: communicator)
         position = RunPosition(rankBatchSize: config.training.batchSize, worldSize: communicator.size)
-        synchroniser = try GradientSynchroniser(
+        watchdog = try Watchdog(communicator: communicator, lateAfter: config.distributed.stallTimeoutS,
+                                abortAfter: config.distributed.stallAbortS > 0 ? config.distributed.stallAbortS : nil)
+        synchroniser = GradientSynchroniser(
             communicator: communicator, gradients: model.arena.gradients, count: model.arena.trainableCount,
-            bucketBytes: max(4, Int(config.distributed.bucketMB * 1_048_576)),
-            stallTimeout: config.distributed.stallTimeoutS > 0 ? config.distributed.stallTimeoutS : nil)
+            bucketBytes: max(4, Int(config.distributed.bucketMB * 1_048_576)), watchdog: watchdog)
 
         var store: CheckpointStore? = nil, lock: RunFolderLock? = nil
         try consensus.rootDecides("preparing the run folder") {
@@ -137,10 +139,8 @@ public final class Trainer {
     /// Trains until the last epoch, `maxSteps`, or a stop signal.
     public func run() throws -> TrainingOutcome {
         PreemptionSignal.install()
-        let watchdog = config.distributed.stallAbortS > 0 && communicator.size > 1
-            ? ProgressWatchdog(limit: config.distributed.stallAbortS, rank: communicator.rank) : nil
-        self.watchdog = watchdog
-        defer { watchdog?.stop(); self.watchdog = nil }
+        watchdog.startWatchingProgress()
+        defer { watchdog.stopWatchingProgress() }
         if try !runPendingEvaluation() {
             if communicator.rank == 0 { progress.message("signal received during the pending evaluation: nothing new to save; resume with --resume auto") }
             return .preempted(signal: receivedSignal, checkpoint: checkpoints.latest())
@@ -160,7 +160,7 @@ public final class Trainer {
         let runStart = MPI.wallTime
 
         while let batch = loader.next() {
-            watchdog?.beat()
+            watchdog.beat()
             let stepStart = MPI.wallTime
             (position.epoch, position.stepInEpoch) = (batch.epoch, batch.step)
             let epochsDone = Double(batch.epoch) + Double(batch.step) / Double(stepsPerEpoch)

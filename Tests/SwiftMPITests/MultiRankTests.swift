@@ -44,6 +44,23 @@ final class MultiRankTests: XCTestCase {
         }
     }
 
+    /// A rank that makes no progress past the watchdog's limit ends the job, non-zero, with one error
+    /// line per rank (`multimix: error: rank R: no progress …`); beats, and a stopped watchdog, do not.
+    func testWatchdogEndsTheJobWithoutProgressOnly() throws {
+        for ranks in [2, 3] {
+            let result = try MPIRun.run(ranks: ranks, program: MPIRun.executable("mpi-scenarios"),
+                                        arguments: ["no-progress"], timeout: 40)
+            XCTAssertFalse(result.timedOut, "the watchdog did not end the job (\(ranks) ranks):\n\(result.output)")
+            XCTAssertNotEqual(result.status, 0, result.output)
+            XCTAssertTrue(result.output.contains("no-progress: kept alive on \(ranks) ranks"), result.output)
+            let line = #/multimix: error: rank \d: no progress for [23] s \(distributed.stall_abort_s = 2\): another rank died, hangs or left early; ending the job/#
+            XCTAssertNotNil(result.output.firstMatch(of: line), result.output)
+            XCTAssertLessThan(result.seconds, 30, result.output)
+        }
+        let alone = try MPIRun.run(ranks: 1, program: MPIRun.executable("mpi-scenarios"), arguments: ["no-progress"], timeout: 40)
+        XCTAssertEqual(alone.status, 0, "one rank has no peer to wait for:\n\(alone.output)")
+    }
+
     /// 1 rank on a global batch of 12 computes the same gradient as 2 ranks on 6 or 3 on 4 (BatchNorm
     /// frozen), within 1e-5 relative error (float32 sums in a different order: ≈ 1e-7 per operation).
     func testDataParallelGradientEqualsTheLargeBatchGradient() throws {
