@@ -63,7 +63,7 @@ let package = Package(
 
         // DataFetch: `multimix data fetch`: resumable downloads, archive and per-file checksums, unpacking.
         .target(name: "DataFetch", dependencies: [
-            "Datasets", "CZlib", "SafeFiles", "Checksums", .product(name: "Crypto", package: "swift-crypto"),
+            "Datasets", "CZlib", "SafeFiles", "Checksums", "SwiftMPI", .product(name: "Crypto", package: "swift-crypto"),
         ]),
 
         // TextEscaping: text from data made safe for JSON strings, HTML pages, CSV and Markdown cells.
@@ -81,7 +81,7 @@ let package = Package(
         // Evaluation: classification, calibration, OOD and embedding metrics over ranks.
         .target(name: "Evaluation", dependencies: ["RunConfig", "SafeFiles", "TextEscaping", "Distributed", "SwiftMPI", "Models", "Tensors", "Datasets"]),
         // RunOutputs: the metrics log, TensorBoard event files, SVG plots, report pages, progress lines.
-        .target(name: "RunOutputs", dependencies: ["RunConfig", "Evaluation", "SafeFiles", "TextEscaping"]),
+        .target(name: "RunOutputs", dependencies: ["RunConfig", "Evaluation", "SafeFiles", "TextEscaping", "SwiftMPI"]),
         // Studies: study files (runs x seeds), their results tables and paired comparisons.
         .target(name: "Studies", dependencies: [
             "RunConfig", "RunOutputs", "Evaluation", "Checkpointing", "SafeFiles", "TextEscaping", .product(name: "Yams", package: "Yams"),

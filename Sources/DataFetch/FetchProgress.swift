@@ -1,4 +1,5 @@
 import Foundation
+import SwiftMPI
 
 /// Download progress: a live bar (bytes, rate, ETA) redrawn in place when stdout is a terminal, and a
 /// plain line every few seconds otherwise (a batch log). `MULTIMIX_PROGRESS=live` or `lines` decides
@@ -17,13 +18,9 @@ public final class FetchProgress: @unchecked Sendable {
         self.lineInterval = lineInterval
     }
 
-    /// Whether to draw a live bar: `MULTIMIX_PROGRESS` if set, else whether stdout is a terminal.
+    /// Whether to draw a live bar (``LaunchEnvironment/showsLiveProgress(_:stdoutIsTerminal:)``, as training).
     public static var showsLiveBar: Bool {
-        switch ProcessInfo.processInfo.environment["MULTIMIX_PROGRESS"] {
-        case "live": return true
-        case "lines": return false
-        default: return isatty(STDOUT_FILENO) != 0
-        }
+        LaunchEnvironment.showsLiveProgress(ProcessInfo.processInfo.environment, stdoutIsTerminal: isatty(STDOUT_FILENO) != 0)
     }
 
     /// Prints a line of its own (ending a live bar first).

@@ -1,5 +1,6 @@
 import Evaluation
 import Foundation
+import SwiftMPI
 import RunConfig
 
 /// Rank 0's progress line: epoch, step, loss, learning rate, images/s, ETA, data wait and exposed
@@ -16,20 +17,9 @@ public final class ProgressReporter {
         self.output = output
     }
 
-    /// Whether to draw a live line: `MULTIMIX_PROGRESS=live` or `lines` decides; otherwise a live line
-    /// only when stdout is a terminal outside an MPI or Slurm job (mpirun hands every rank a
-    /// pseudo-terminal, so a rank cannot tell whether the person at the other end has one:
-    /// `launch/train.sh` sets the variable from its own terminal).
+    /// Whether to draw a live line (``LaunchEnvironment/showsLiveProgress(_:stdoutIsTerminal:)``).
     public static var showsLiveLine: Bool {
-        let environment = ProcessInfo.processInfo.environment
-        switch environment["MULTIMIX_PROGRESS"] {
-        case "live": return true
-        case "lines": return false
-        default:
-            let launched = environment["OMPI_COMM_WORLD_SIZE"] != nil || environment["PMI_SIZE"] != nil
-                || environment["SLURM_JOB_ID"] != nil
-            return !launched && isatty(STDOUT_FILENO) != 0
-        }
+        LaunchEnvironment.showsLiveProgress(ProcessInfo.processInfo.environment, stdoutIsTerminal: isatty(STDOUT_FILENO) != 0)
     }
 
     /// A step's figures.

@@ -45,6 +45,22 @@ public struct LaunchEnvironment: Equatable, Sendable {
                                  slurmCPUsPerTask: slurmCPUsPerTask(environment))
     }
 
+    /// Whether progress is drawn as a live line (rewritten in place) rather than plain lines: the
+    /// one rule for every command. `MULTIMIX_PROGRESS=live` or `lines` decides; otherwise live only
+    /// when stdout is a terminal outside an MPI or Slurm job (mpirun hands every rank a
+    /// pseudo-terminal, so a rank cannot tell whether the person at the other end has one:
+    /// `launch/train.sh` sets the variable from its own terminal).
+    public static func showsLiveProgress(_ environment: [String: String], stdoutIsTerminal: Bool) -> Bool {
+        switch environment["MULTIMIX_PROGRESS"] {
+        case "live": return true
+        case "lines": return false
+        default:
+            let launched = environment["OMPI_COMM_WORLD_SIZE"] != nil || environment["PMI_SIZE"] != nil
+                || environment["SLURM_JOB_ID"] != nil
+            return !launched && stdoutIsTerminal
+        }
+    }
+
     /// `SLURM_CPUS_PER_TASK` as a whole number ≥ 1; nil when unset or not such a number (Slurm sets
     /// it only when the job asked for `--cpus-per-task`).
     public static func slurmCPUsPerTask(_ environment: [String: String]) -> Int? {

@@ -46,33 +46,62 @@ public struct RunSetup {
         guard data.trainCount != nil else {
             throw TrainingError.cannotStart("data.root: \(config.data.root) has no training split; point data.root at the dataset's folder")
         }
-        model = RunSetup.model(config, data: data, convolutionBackend: convolutionBackend)
-        optimizer = SGD(arena: model.arena, configuration: .init(momentum: Float(config.optimizer.momentum),
-                                                                 nesterov: config.optimizer.nesterov,
-                                                                 weightDecay: Float(config.optimizer.weightDecay)))
+        let parts = RunSetup.parts(config, inputChannels: data.inputShape.channels, classCount: data.classCount,
+                                   makeConvolution: { convolutionBackend.makeKernel($0) })
+        (model, optimizer, schedule, step) = (parts.model, parts.optimizer, parts.schedule, parts.step)
+    }
+
+    /// What `config` trains, apart from the data: the model, its optimizer and schedule, and the step.
+    public struct Parts {
+        public let model: ResNet
+        public let optimizer: SGD
+        public let schedule: LearningRateSchedule
+        public let step: TrainingStep
+    }
+
+    /// The parts `config` names, for images of `inputChannels` in `classCount` classes.
+    public static func parts(_ config: TrainingConfig, inputChannels: Int, classCount: Int,
+                             makeConvolution: @escaping LayerContext.ConvolutionFactory) -> Parts {
+        let model = model(config, inputChannels: inputChannels, classCount: classCount, makeConvolution: makeConvolution)
+        return Parts(model: model, optimizer: optimizer(config, for: model), schedule: schedule(config), step: step(config, for: model))
+    }
+
+    /// The model `config` names, initialised from `config.seed` with convolutions from `makeConvolution`
+    /// (`multimix eval` replaces its parameters with a checkpoint's; `bench train` feeds it random images).
+    public static func model(_ config: TrainingConfig, inputChannels: Int, classCount: Int,
+                             makeConvolution: @escaping LayerContext.ConvolutionFactory) -> ResNet {
+        ResNet(name: config.model.name, inputChannels: inputChannels, classCount: classCount,
+               width: config.model.width, seed: UInt64(config.seed), makeConvolution: makeConvolution)
+    }
+
+    /// SGD over `model`'s arena with `config.optimizer`'s momentum, Nesterov and weight decay.
+    public static func optimizer(_ config: TrainingConfig, for model: ResNet) -> SGD {
+        SGD(arena: model.arena, configuration: .init(momentum: Float(config.optimizer.momentum), nesterov: config.optimizer.nesterov,
+                                                     weightDecay: Float(config.optimizer.weightDecay)))
+    }
+
+    /// `optimizer.lr` after `schedule.warmup_epochs` of warm-up, then cosine or steps over `training.epochs`.
+    public static func schedule(_ config: TrainingConfig) -> LearningRateSchedule {
         let decay: LearningRateSchedule.Decay = config.schedule.kind == .cosine
             ? .cosine(minimum: 0)
             : .multistep(milestones: config.schedule.milestones.map(Double.init), gamma: config.schedule.gamma)
-        schedule = LearningRateSchedule(baseRate: config.optimizer.lr, decay: decay,
-                                        warmupEpochs: Double(config.schedule.warmupEpochs),
-                                        totalEpochs: Double(config.training.epochs))
+        return LearningRateSchedule(baseRate: config.optimizer.lr, decay: decay, warmupEpochs: Double(config.schedule.warmupEpochs),
+                                    totalEpochs: Double(config.training.epochs))
+    }
+
+    /// The training step of `config.mixing` (method, probability, fallback, n, alpha, options) on `model`.
+    public static func step(_ config: TrainingConfig, for model: ResNet) -> TrainingStep {
         let alpha: Concentration
         switch config.mixing.alpha {
         case .fixed(let value): alpha = .fixed(value)
         case .uniform(let lower, let upper): alpha = .uniform(lower...upper)
         case .annealed(let from, let to): alpha = .annealed(from: from, to: to)
         }
-        step = TrainingStep(model: model,
+        return TrainingStep(model: model,
                             schedule: MixingSchedule(method: config.mixing.method, probability: config.mixing.probability,
                                                      fallback: config.mixing.resolvedFallback),
                             mixedCount: config.mixing.n, concentration: alpha, options: config.mixing.multiMixOptions,
                             fallbackConcentration: .fixed(config.mixing.resolvedFallbackAlpha))
-    }
-
-    /// The model `config` names, for `data`'s images and classes, initialised from `config.seed`.
-    public static func model(_ config: TrainingConfig, data: any TrainingData, convolutionBackend: ConvolutionBackend) -> ResNet {
-        ResNet(name: config.model.name, inputChannels: data.inputShape.channels, classCount: data.classCount,
-               width: config.model.width, seed: UInt64(config.seed), makeConvolution: { convolutionBackend.makeKernel($0) })
     }
 
     /// The out-of-distribution sets: each of `eval.ood` (metrics `ood_NAME_*`, or `ood_*` for a single

@@ -4,6 +4,7 @@ import Foundation
 import Layers
 import Mixing
 import Models
+import RunConfig
 import Tensors
 import Training
 
@@ -21,6 +22,19 @@ extension BenchTrain {
             }
             return method
         }
+    }
+
+    /// The config a bench step trains: `--model`, `--width`, `--n` and the bench's seed 1 and SGD
+    /// (momentum 0.9, weight decay 5e-4); everything else a config's default (MultiMix's α ~ U[0.5, 2]).
+    func benchConfig() -> TrainingConfig {
+        var config = TrainingConfig()
+        config.seed = 1
+        config.model.name = ResNetSpecification.Name(rawValue: model)!
+        config.model.width = width
+        config.optimizer.momentum = 0.9
+        config.optimizer.weightDecay = 5e-4
+        config.mixing.n = n
+        return config
     }
 
     func runTrainerSteps() throws {
@@ -42,11 +56,14 @@ extension BenchTrain {
             let (c, h, w) = BenchConv.parseShape(input)!
             shape = ImageShape(height: h, width: w, channels: c)
         }
-        let model = try ResNet(name: model, inputChannels: shape.channels, classCount: classCount, width: width, seed: 1,
-                               makeConvolution: convolutionFactory)
-        let sgd = SGD(arena: model.arena, configuration: .init(momentum: 0.9, weightDecay: 5e-4))
-        let steppers = methods.map {
-            TrainingStep(model: model, schedule: MixingSchedule(method: $0), mixedCount: n, concentration: .multiMixDefault)
+        // One model and optimizer, a step per method, built as a run builds them (RunSetup).
+        let config = benchConfig()
+        let model = RunSetup.model(config, inputChannels: shape.channels, classCount: classCount, makeConvolution: convolutionFactory)
+        let sgd = RunSetup.optimizer(config, for: model)
+        let steppers = methods.map { method in
+            var mixing = config
+            mixing.mixing.method = method
+            return RunSetup.step(mixing, for: model)
         }
         var random = ParameterInitializer(seed: 2)
         let images = [Float](unsafeUninitializedCapacity: batch * shape.height * shape.width * shape.channels) { buffer, count in

@@ -5,6 +5,7 @@ import Layers
 import Mixing
 import Models
 import Tensors
+import Training
 
 /// `multimix bench train`: whole training steps (forward, loss, backward, SGD) of one model on
 /// random inputs, timed per phase and per layer kind.
@@ -102,11 +103,10 @@ struct BenchTrain: ParsableCommand {
         ComputeThreads.set(threads)
         let (channels, height, imageWidth) = BenchConv.parseShape(input)!
         let backend = convBackend
-        let net = try ResNet(name: model, inputChannels: channels, classCount: classes, width: width, seed: 1,
-                             makeConvolution: convolutionFactory)
+        let net = RunSetup.model(benchConfig(), inputChannels: channels, classCount: classes, makeConvolution: convolutionFactory)
         let context = net.context
         let criterion = SoftTargetCrossEntropy(context)
-        let sgd = SGD(arena: net.arena, configuration: .init(momentum: 0.9, weightDecay: 5e-4))
+        let sgd = RunSetup.optimizer(benchConfig(), for: net)
         var random = ParameterInitializer(seed: 2)
         let x = Tensor(shape: [batch, height, imageWidth, channels])
         random.fillNormal(x.data, count: x.count, std: 1)

@@ -95,7 +95,8 @@ struct Evaluate: ParsableCommand {
         let world = try Communicator.world
         ComputeThreads.set(threads)
         // The model as training built it (its initial values are replaced by the checkpoint's).
-        let model = RunSetup.model(config, data: data, convolutionBackend: .oneDNN)
+        let model = RunSetup.model(config, inputChannels: data.inputShape.channels, classCount: data.classCount,
+                                   makeConvolution: { ConvolutionBackend.oneDNN.makeKernel($0) })
         try loaded.restoreParameters(into: model.arena, modelName: config.model.name.rawValue)
         let metrics = try Evaluator(model: model, communicator: world, batchSize: batchSize)
             .evaluate(data, outOfDistributionSets: oodSets)

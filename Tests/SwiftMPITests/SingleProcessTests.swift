@@ -56,6 +56,16 @@ final class SingleProcessTests: XCTestCase {
         XCTAssertEqual(LaunchEnvironment.usableCPUs(), count, "Cpus_allowed_list: \(list)")
     }
 
+    func testProgressIsLiveOnlyOnATerminalOutsideAJobUnlessTold() {
+        let show = LaunchEnvironment.showsLiveProgress
+        XCTAssertTrue(show([:], true))
+        XCTAssertFalse(show([:], false))
+        XCTAssertFalse(show(["OMPI_COMM_WORLD_SIZE": "2"], true), "mpirun gives every rank a pseudo-terminal")
+        XCTAssertFalse(show(["SLURM_JOB_ID": "7"], true))
+        XCTAssertTrue(show(["MULTIMIX_PROGRESS": "live", "OMPI_COMM_WORLD_SIZE": "2"], false), "the launcher's word wins")
+        XCTAssertFalse(show(["MULTIMIX_PROGRESS": "lines"], true))
+    }
+
     func testThreadLevelsAreOrdered() {
         XCTAssertLessThan(ThreadLevel.single, .funneled)
         XCTAssertLessThan(ThreadLevel.serialized, .multiple)
