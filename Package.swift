@@ -41,7 +41,7 @@ let package = Package(
         // Layers with explicit forward/backward, the flat parameter arena, SGD and schedules.
         .target(name: "Layers", dependencies: ["Tensors"]),
         // The ResNet family, chosen by name.
-        .target(name: "Models", dependencies: ["Layers"]),
+        .target(name: "Models", dependencies: ["Layers", "Tensors"]),
 
         // Mixing: ERM, mixup, CutMix, manifold mixup, MultiMix, Dense MultiMix (one `Mixer` each); their
         // samplers; the objective (targets, stacking, the soft-target cross-entropy of Layers).
@@ -70,7 +70,7 @@ let package = Package(
         .target(name: "TextEscaping"),
         // RunConfig: the run's config (schema from CodingKeys, YAML loading, validation, serialisation, hash).
         .target(name: "RunConfig", dependencies: [
-            "Datasets", "Mixing", "Models", "Tensors", "Checksums", .product(name: "Yams", package: "Yams"),
+            "Datasets", "Mixing", "Models", "Tensors", "Checksums", "SafeFiles", .product(name: "Yams", package: "Yams"),
             .product(name: "Crypto", package: "swift-crypto"),
         ]),
         // Checkpointing: safetensors, the checkpoint store, durable writes, the run folder's lock and markers,
@@ -112,8 +112,8 @@ let package = Package(
         .testTarget(name: "DatasetsTests", dependencies: ["Datasets", "DataFetch", "Tensors", "SafeFiles", "Checksums", "ImageWriting", "TestSupport",
                                                      .product(name: "Crypto", package: "swift-crypto")],
                     exclude: ["fetch_server.py", "image_reference.py"]),
-        .testTarget(name: "LayersTests", dependencies: ["Layers", "TestSupport"]),
-        .testTarget(name: "ModelsTests", dependencies: ["Models", "Datasets", "TestSupport"]),
+        .testTarget(name: "LayersTests", dependencies: ["Layers", "Tensors", "TestSupport"]),
+        .testTarget(name: "ModelsTests", dependencies: ["Models", "Layers", "Tensors", "Datasets", "TestSupport"]),
         .testTarget(name: "TrainingTests", dependencies: [
             "Training", "RunConfig", "Checkpointing", "Evaluation", "RunOutputs", "Studies", "SafeFiles", "Checksums", "TextEscaping",
             "Datasets", "Layers", "Mixing", "Models", "Tensors", "TestSupport", .product(name: "Crypto", package: "swift-crypto"),
@@ -121,7 +121,7 @@ let package = Package(
                     exclude: ["metrics_reference.py", "tensorboard_events.py"]),
         // The system as users launch it: launch/ scripts, clusters in network namespaces, Slurm.
         .testTarget(name: "SystemTests", dependencies: ["Training", "Checkpointing", "RunOutputs", "SwiftMPI", "TestSupport"]),
-        .testTarget(name: "MixingTests", dependencies: ["Mixing", "Layers", "TestSupport"]),
+        .testTarget(name: "MixingTests", dependencies: ["Mixing", "Layers", "Tensors", "TestSupport"]),
     ],
     swiftLanguageModes: [.v6]
 )

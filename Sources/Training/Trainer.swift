@@ -56,7 +56,7 @@ public final class Trainer {
     let maxSteps: Int?
     var synchronisationError: Error?
     /// The next step's place and the batch the steps take.
-    var position: RunPosition
+    public private(set) var position: RunPosition
     var lastMetrics: [String: Double] = [:]
     /// Steps skipped for a non-finite loss or gradient (training.skip_nonfinite).
     var skippedSteps = 0
