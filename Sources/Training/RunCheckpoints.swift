@@ -70,8 +70,7 @@ final class RunCheckpoints {
             // Each rank takes back its own statistics (the checkpoint's average is in the arena until now).
             var rows = rankRows ?? [Float](repeating: 0, count: communicator.size * statistics.values.count)
             try communicator.broadcast(&rows, root: 0)
-            let count = statistics.values.count
-            statistics.restore(own: Array(rows[communicator.rank * count ..< (communicator.rank + 1) * count]))
+            statistics.takeOwnRow(of: rows)
         }
         return Resumed(saved: RunPosition.Saved(values: Array(header[4...])), evaluationPending: header[2] == 1)
     }

@@ -39,7 +39,7 @@ final class RunningStatistics {
 
     /// Averages the statistics over the ranks (once: a no-op until the next training forward).
     func average() throws {
-        guard communicator.size > 1, values.count > 0, !isAveraged else { return }
+        guard mayDifferAcrossRanks else { return }
         try communicator.allreduce(values, op: .sum)
         let scale = 1 / Float(communicator.size)
         for i in values.indices { values[i] *= scale }
