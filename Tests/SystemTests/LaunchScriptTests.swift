@@ -97,4 +97,42 @@ final class LaunchScriptTests: XCTestCase {
         XCTAssertEqual(result.status, 0, result.output)
         XCTAssertTrue(result.output.contains("[train] 1 ranks x 2 threads (training.threads)"), result.output)
     }
+
+    /// srun can exit 0 although its step never launched (seen after a node failure: "task 2 launch
+    /// failed", "Job step aborted", status 0). launch/slurm.sbatch counts that as a failure and tries
+    /// once more; a step that does not launch twice ends the job with status 1, not a silent success.
+    /// A stand-in srun on PATH plays Slurm (no cluster needed); rank output passes through unchanged.
+    func testSlurmScriptTriesAgainWhenSrunSaysItsStepDidNotLaunch() throws {
+        let bin = folder.appendingPathComponent("fake-slurm"), calls = folder.appendingPathComponent("srun-calls")
+        try FileManager.default.createDirectory(at: bin, withIntermediateDirectories: true)
+        let srun = bin.appendingPathComponent("srun")
+        try """
+        #!/bin/bash
+        n=$(( $(cat '\(calls.path)' 2>/dev/null || echo 0) + 1 )); echo $n > '\(calls.path)'
+        if [ "$n" -le "$NOT_LAUNCHED" ]; then
+            echo "srun: error: task 2 launch failed: Unspecified error" >&2
+            echo "srun: Job step aborted: Waiting up to 7 seconds for job step to finish." >&2
+            exit 0
+        fi
+        echo "rank line on stderr" >&2
+        exit 0
+
+        """.write(to: srun, atomically: true, encoding: .utf8)
+        XCTAssertEqual(chmod(srun.path, 0o755), 0)
+        let config = try SlurmBed.config("srun", in: folder, subset: 512, epochs: 1)
+        for (notLaunched, status, tries) in [(0, 0, 1), (1, 0, 2), (2, 1, 2)] {
+            try? FileManager.default.removeItem(at: calls)
+            let result = try MPIRun.launch(["bash", "launch/slurm.sbatch", config], timeout: 60,
+                                           environment: ["PATH": "\(bin.path):" + (ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin"),
+                                                         "SLURM_JOB_ID": "7", "MULTIMIX_BIN": "/bin/true", "NOT_LAUNCHED": "\(notLaunched)"],
+                                           currentDirectory: Repository.root)
+            let context = "\(notLaunched) steps not launched:\n\(result.output)"
+            XCTAssertEqual(result.status, Int32(status), context)
+            XCTAssertEqual(try String(contentsOf: calls, encoding: .utf8), "\(tries)\n", context)
+            XCTAssertEqual(result.output.components(separatedBy: "srun exited 0 but its step did not launch (srun: error: task 2 launch failed: Unspecified error)").count - 1,
+                           notLaunched, context)
+            XCTAssertTrue(result.output.contains("ranks finished with status \(status)"), context)
+            XCTAssertEqual(result.output.contains("rank line on stderr"), status == 0, context)
+        }
+    }
 }
