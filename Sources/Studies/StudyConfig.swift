@@ -68,8 +68,9 @@ public struct StudyConfig: Equatable, Sendable {
     public var compareTo: String?
     /// The base file: `base` itself when absolute, otherwise relative to the study file's folder.
     public var baseURL: URL
-    /// Every run, variant-major (all seeds of the first variant, then the next; a variant's `seeds`
-    /// keep the study's order), with its config.
+    /// Every run with its config, in the order they run: seed-major (every variant with the first
+    /// seed, then every variant with the next), so that a long study cut short or still going has
+    /// complete paired rounds to compare. A variant with its own `seeds` runs in those seeds' rounds.
     public var runs: [StudyRun]
 
     enum CodingKeys: String, CodingKey, CaseIterable {
@@ -265,14 +266,13 @@ private struct StudyFile: Decodable {
         }
         _ = try resolve([], "base (\(baseURL.path))")
         _ = try resolve(set, "set")
+        let locations = variants.indices.map { "variant '\(variants[$0].name)' (variants[\($0)])" }
+        for (variant, location) in zip(variants, locations) { _ = try resolve(set + variant.set, location) }
         var runs: [StudyRun] = []
-        for (index, variant) in variants.enumerated() {
-            let variantSet = set + variant.set
-            let location = "variant '\(variant.name)' (variants[\(index)])"
-            _ = try resolve(variantSet, location)
-            for seed in seeds where variant.seeds?.contains(seed) ?? true {
+        for seed in seeds {
+            for (variant, location) in zip(variants, locations) where variant.seeds?.contains(seed) ?? true {
                 let name = StudyRun.name(variant: variant.name, seed: seed)
-                let config = try resolve(variantSet + ["seed=\(seed)", "name=\(name)"], location + ", seed \(seed)")
+                let config = try resolve(set + variant.set + ["seed=\(seed)", "name=\(name)"], location + ", seed \(seed)")
                 runs.append(StudyRun(variant: variant.name, seed: seed, config: config))
             }
         }

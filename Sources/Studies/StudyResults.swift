@@ -85,7 +85,9 @@ public struct StudyResults: Equatable {
     /// line is read without it, as ``MetricsLog/read(_:)`` does; any other damaged line is an error.
     public static func read(_ study: StudyConfig, folder: URL) throws -> StudyResults {
         var runs: [Run] = [], missing: [String] = []
-        for run in study.runs {
+        // Tables list a variant's seeds together: the runs variant-major (they ran seed-major).
+        let variantMajor = study.variants.flatMap { variant in study.runs.filter { $0.variant == variant.name } }
+        for run in variantMajor {
             let runFolder = folder.appendingPathComponent(run.name)
             let log = runFolder.appendingPathComponent("metrics.jsonl")
             let evaluations = FileManager.default.fileExists(atPath: log.path)

@@ -16,8 +16,8 @@ struct Study: ParsableCommand {
         discussion: """
             The study file names a base train config (relative to the study file's folder), the seeds, \
             overrides for all variants, and the variants with their own overrides. Every rank checks \
-            it, and every run's config, before any MPI work. The runs go variant by variant, seed by \
-            seed, into RUN_DIR_ROOT/NAME/VARIANT-sNN/, as multimix train would run them (resuming \
+            it, and every run's config, before any MPI work. The runs go seed by seed (every variant \
+            with the first seed, then the next), into RUN_DIR_ROOT/NAME/VARIANT-sNN/, as multimix train would run them (resuming \
             from their checkpoints); a run whose folder holds finished.json is skipped (refused if \
             the study has since changed that run's config; training.threads does not count). Rank 0 \
             then writes results.csv, results.md and report.html into RUN_DIR_ROOT/NAME/.

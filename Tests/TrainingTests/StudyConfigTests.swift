@@ -42,13 +42,13 @@ final class StudyConfigTests: XCTestCase {
         }
     }
 
-    func testRunsAreVariantMajorWithOverridesInOrder() throws {
+    func testRunsAreSeedMajorWithOverridesInOrder() throws {
         let study = try parse(yaml(extra: "set: [training.epochs=3, mixing.method=mixup]\n"))
-        XCTAssertEqual(study.runs.map(\.name), ["erm-s00", "erm-s01", "mm-s00", "mm-s01"])
-        XCTAssertEqual(study.runs.map(\.config.seed), [0, 1, 0, 1])
-        XCTAssertEqual(study.runs.map(\.config.name), ["erm-s00", "erm-s01", "mm-s00", "mm-s01"])
+        XCTAssertEqual(study.runs.map(\.name), ["erm-s00", "mm-s00", "erm-s01", "mm-s01"], "every variant of a seed, then the next seed")
+        XCTAssertEqual(study.runs.map(\.config.seed), [0, 0, 1, 1])
+        XCTAssertEqual(study.runs.map(\.config.name), ["erm-s00", "mm-s00", "erm-s01", "mm-s01"])
         XCTAssertEqual(study.runs.map(\.config.training.epochs), [3, 3, 3, 3], "the study's set applies to every variant")
-        XCTAssertEqual(study.runs.map(\.config.mixing.method), [.erm, .erm, .mixup, .mixup], "the variant's set comes after the study's")
+        XCTAssertEqual(study.runs.map(\.config.mixing.method), [.erm, .mixup, .erm, .mixup], "the variant's set comes after the study's")
         XCTAssertEqual(StudyRun.name(variant: "v", seed: 123), "v-s123")
     }
 
@@ -119,7 +119,7 @@ final class StudyConfigTests: XCTestCase {
         let study = try parse(yaml(seeds: "[0, 1, 2]", variants: "[{name: erm, set: [mixing.method=erm]}, {name: mm, seeds: [2, 0]}]",
                                    extra: "compare_to: erm\n"))
         XCTAssertEqual(study.compareTo, "erm")
-        XCTAssertEqual(study.runs.map(\.config.name), ["erm-s00", "erm-s01", "erm-s02", "mm-s00", "mm-s02"])
+        XCTAssertEqual(study.runs.map(\.config.name), ["erm-s00", "mm-s00", "erm-s01", "erm-s02", "mm-s02"])
         XCTAssertNil(try parse(yaml()).compareTo)
         XCTAssertEqual(error(yaml(extra: "compare_to: ermm\n")),
                        "study s.yaml: compare_to: \"ermm\" is not a variant of this study; name one of erm, mm, or remove the key")
