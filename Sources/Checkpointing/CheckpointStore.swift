@@ -49,7 +49,7 @@ public final class CheckpointStore {
     /// The SHA-256 of `state.json` (hex and a newline): a flipped byte in a number that is still in
     /// range would otherwise steer a resume silently. Checkpoints written before it lack it.
     static let stateChecksumFile = "state.json.sha256"
-    static let latestFile = "latest"
+    public static let latestFile = "latest"
     static let temporaryPrefix = ".tmp-"
 
     /// Opens (creating if needed) the checkpoint folder.
@@ -126,10 +126,7 @@ public final class CheckpointStore {
         committed = true
         try DurableFile.syncFolder(folder)
 
-        let pointer = folder.appendingPathComponent(CheckpointStore.latestFile + ".tmp")
-        try DurableFile.write(Array("\(name)\n".utf8), to: pointer)
-        try DurableFile.rename(pointer, to: folder.appendingPathComponent(CheckpointStore.latestFile))
-        try DurableFile.syncFolder(folder)
+        try DurableFile.replace(CheckpointStore.latestFile, in: folder, with: Array("\(name)\n".utf8))
 
         prune(savedStep: step)
         removeTemporaryFolders()

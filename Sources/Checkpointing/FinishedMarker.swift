@@ -59,10 +59,7 @@ public struct FinishedMarker: Codable, Equatable, Sendable {
     public func write(runFolder: URL) throws {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
-        let temporary = runFolder.appendingPathComponent(FinishedMarker.fileName + ".tmp")
-        try DurableFile.write(Array(try encoder.encode(self)) + [0x0A], to: temporary)
-        try DurableFile.rename(temporary, to: runFolder.appendingPathComponent(FinishedMarker.fileName))
-        try DurableFile.syncFolder(runFolder)
+        try DurableFile.replace(FinishedMarker.fileName, in: runFolder, with: Array(try encoder.encode(self)) + [0x0A])
     }
 }
 

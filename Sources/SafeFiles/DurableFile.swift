@@ -76,6 +76,15 @@ public final class DurableFile {
         return try file.close()
     }
 
+    /// Replaces `folder/name` with `bytes` durably: `name.tmp` written and fsynced, renamed over
+    /// `name`, the folder fsynced. A reader sees the old file or the new one, never a part.
+    public static func replace(_ name: String, in folder: URL, with bytes: [UInt8]) throws {
+        let temporary = folder.appendingPathComponent(name + ".tmp")
+        try write(bytes, to: temporary)
+        try rename(temporary, to: folder.appendingPathComponent(name))
+        try syncFolder(folder)
+    }
+
     /// Fsyncs a folder, so that renames and new entries in it survive a crash.
     public static func syncFolder(_ url: URL) throws {
         let descriptor = open(url.path, O_RDONLY)

@@ -13,7 +13,8 @@ import Yams
 ///     base: fashion-mnist-base.yaml           # a train config, relative to this file's folder
 ///     seeds: [0, 1, 2]
 ///     set: ["training.epochs=10"]             # optional: overrides for every variant, applied first
-///     compare_to: erm                         # optional: paired differences against this variant
+///     compare_to: erm                         # optional: paired differences against this variant (or a list)
+///     final_test: true                        # optional: each run's test split once, sealed until all have one
 ///     variants:
 ///       - {name: erm, set: ["mixing.method=erm"]}
 ///       - {name: multimix, set: []}           # set is optional
@@ -63,9 +64,14 @@ public struct StudyConfig: Equatable, Sendable {
     public var set: [String]
     /// `variants`: at least one, names distinct, in the order the runs go.
     public var variants: [Variant]
-    /// `compare_to`: the variant the others are compared with seed by seed (paired differences with a
-    /// 95% t-interval in the tables and the report); nil: none (optional).
-    public var compareTo: String?
+    /// `compare_to`: the variants the others are compared with seed by seed (paired differences with a
+    /// 95% t-interval in the tables and the report), one name or a list; empty: none (optional).
+    public var compareTo: [String]
+    /// `final_test`: when the runs evaluate on the validation split (`eval.split: validation`), each
+    /// finished run is evaluated once more, on the test split, into its folder's `test.json`; the
+    /// study tabulates those only when every run has one (`results-test.*`): the test split is
+    /// reported once, for the whole study, never for a part of it (optional, default false).
+    public var finalTest: Bool
     /// The base file: `base` itself when absolute, otherwise relative to the study file's folder.
     public var baseURL: URL
     /// Every run with its config, in the order they run: seed-major (every variant with the first
@@ -74,7 +80,7 @@ public struct StudyConfig: Equatable, Sendable {
     public var runs: [StudyRun]
 
     enum CodingKeys: String, CodingKey, CaseIterable {
-        case name, base, seeds, set, compareTo = "compare_to", variants
+        case name, base, seeds, set, compareTo = "compare_to", finalTest = "final_test", variants
     }
 
     /// The study folder under `root` (the `--run-dir-root`): `root/NAME`.
@@ -172,7 +178,8 @@ private struct StudyFile: Decodable {
     var seeds: [Int]
     var set: [String]
     var variants: [StudyConfig.Variant]
-    var compareTo: String?
+    var compareTo: [String]
+    var finalTest: Bool
 
     init(from decoder: Decoder) throws {
         let container = try decoder.container(keyedBy: StudyConfig.CodingKeys.self)
@@ -181,7 +188,13 @@ private struct StudyFile: Decodable {
         seeds = try container.decode([Int].self, forKey: .seeds)
         set = try container.decodeIfPresent([String].self, forKey: .set) ?? []
         variants = try container.decode([StudyConfig.Variant].self, forKey: .variants)
-        compareTo = try container.decodeIfPresent(String.self, forKey: .compareTo)
+        // One name, or a list of names.
+        if let one = try? container.decodeIfPresent(String.self, forKey: .compareTo) {
+            compareTo = [one]
+        } else {
+            compareTo = try container.decodeIfPresent([String].self, forKey: .compareTo) ?? []
+        }
+        finalTest = try container.decodeIfPresent(Bool.self, forKey: .finalTest) ?? false
     }
 
     /// The most runs (variants × seeds) a study may have.
@@ -229,9 +242,15 @@ private struct StudyFile: Decodable {
             }
         }
         try StudyFile.refuseRunKeys(set, path: "set")
-        if let compareTo, !variants.contains(where: { $0.name == compareTo }) {
-            throw ConfigError(.badValue, path: "compare_to", problem: "\"\(compareTo)\" is not a variant of this study",
-                              fix: "name one of \(variants.map(\.name).joined(separator: ", ")), or remove the key")
+        for (index, baseline) in compareTo.enumerated() {
+            let path = compareTo.count == 1 ? "compare_to" : "compare_to[\(index)]"
+            guard variants.contains(where: { $0.name == baseline }) else {
+                throw ConfigError(.badValue, path: path, problem: "\"\(baseline)\" is not a variant of this study",
+                                  fix: "name one of \(variants.map(\.name).joined(separator: ", ")), or remove the key")
+            }
+            if let first = compareTo.firstIndex(of: baseline), first < index {
+                throw ConfigError(.badValue, path: path, problem: "\"\(baseline)\" is given twice (also compare_to[\(first)])", fix: "name each baseline once")
+            }
         }
     }
 
@@ -276,7 +295,11 @@ private struct StudyFile: Decodable {
                 runs.append(StudyRun(variant: variant.name, seed: seed, config: config))
             }
         }
+        if finalTest, let run = runs.first(where: { $0.config.eval.split == .test }) {
+            throw fail("final_test", "run \(run.name) already evaluates on the test split (eval.split: test); "
+                       + "set eval.split=validation (with data.validation_subset) in the study's set, or remove final_test")
+        }
         return StudyConfig(name: name, base: base, seeds: seeds, set: set, variants: variants, compareTo: compareTo,
-                           baseURL: baseURL, runs: runs)
+                           finalTest: finalTest, baseURL: baseURL, runs: runs)
     }
 }

@@ -14,7 +14,7 @@ import TextEscaping
 /// 2. a bar chart per final metric (top1, ece, nll, each `*auroc`, `alignment*`, `uniformity*` that
 ///    the runs have): the mean over seeds per variant, whiskers ± the sample standard deviation;
 /// 3. the per-variant table of `results.md`, best in bold, with its notes;
-/// 4. with a baseline (`compare_to`), the paired differences: mean and 95% t-interval, then per seed;
+/// 4. for each baseline (`compare_to`), the paired differences: mean and 95% t-interval, then per seed;
 /// 5. the study file, when given.
 ///
 /// The page carries no timestamp: the same run folders give the same bytes.
@@ -62,8 +62,10 @@ public enum StudyReport {
         for chart in barCharts(results) { page += chart.svg() + "\n" }
         page += "</div>\n<h2>Results</h2>\n<div class=\"wide\">\n" + table(results.table()) + "</div>\n"
         for note in results.notes() { page += "<p>\(HTML.escape(note))</p>\n" }
-        if let paired = results.pairedTable(), let seeds = results.pairedSeedTable(), let note = results.pairedNote() {
-            page += "<h2>Paired differences against \(HTML.escape(results.baseline!))</h2>\n<div class=\"wide\">\n" + table(paired)
+        for baseline in results.baselines {
+            guard let paired = results.pairedTable(against: baseline), let seeds = results.pairedSeedTable(against: baseline),
+                  let note = results.pairedNote(against: baseline) else { continue }
+            page += "<h2>Paired differences against \(HTML.escape(baseline))</h2>\n<div class=\"wide\">\n" + table(paired)
             page += "<p>Per seed:</p>\n" + table(seeds) + "</div>\n<p>\(HTML.escape(note))</p>\n"
         }
         if let studyYAML { page += "<h2>Study file</h2>\n<pre>\(HTML.escape(studyYAML))</pre>\n" }

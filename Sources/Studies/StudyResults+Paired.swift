@@ -5,9 +5,9 @@ import Checkpointing
 import RunConfig
 import RunOutputs
 
-/// Paired differences against the study's `compare_to` variant: seed s of a variant against seed s of
-/// the baseline (same data order, same initialisation), so the seed-to-seed spread that both share
-/// cancels out of the comparison.
+/// Paired differences against each of the study's `compare_to` variants (its baselines): seed s of a
+/// variant against seed s of the baseline (same data order, same initialisation), so the seed-to-seed
+/// spread that both share cancels out of the comparison.
 ///
 ///     dₛ = variant(s) − baseline(s)                   for each seed s both have the metric for
 ///     d̄ = Σ dₛ / n,   s_d = √(Σ (dₛ − d̄)² / (n − 1))
@@ -33,10 +33,10 @@ extension StudyResults {
         }
     }
 
-    /// `variant` − baseline on `metric`, seed by seed; nil without a baseline, for the baseline itself,
-    /// or when no seed has the metric in both.
-    public func paired(variant: String, metric: String) -> PairedDifference? {
-        guard let baseline, variant != baseline else { return nil }
+    /// `variant` − `baseline` (default: the first of `compare_to`) on `metric`, seed by seed; nil
+    /// without a baseline, for the baseline itself, or when no seed has the metric in both.
+    public func paired(variant: String, metric: String, against baseline: String? = nil) -> PairedDifference? {
+        guard let baseline = baseline ?? self.baseline, variant != baseline else { return nil }
         let base = Dictionary(runs(of: baseline).compactMap { run in run.final[metric].map { (run.seed, $0) } }) { first, _ in first }
         let mine = Dictionary(runs(of: variant).compactMap { run in run.final[metric].map { (run.seed, $0) } }) { first, _ in first }
         let seeds = self.seeds.filter { base[$0] != nil && mine[$0] != nil }
@@ -60,20 +60,20 @@ extension StudyResults {
             + (3 * z7 + 19 * z5 + 17 * z3 - 15 * z) / (384 * v * v * v)
     }
 
-    /// The non-baseline variants, in the study's order (empty without a baseline).
-    var comparedVariants: [String] {
-        guard let baseline else { return [] }
-        return variants.filter { $0 != baseline }
+    /// The variants compared with `baseline`: all the others, in the study's order.
+    func comparedVariants(against baseline: String) -> [String] {
+        variants.filter { $0 != baseline }
     }
 
-    /// The paired table: a row per compared variant, a column per metric, "d̄ [low, high]" (n seeds;
-    /// "d̄ [–]" with one seed). Nil without a baseline.
-    public func pairedTable() -> Table? {
-        guard baseline != nil else { return nil }
+    /// The paired table against `baseline` (default: the first of `compare_to`): a row per compared
+    /// variant, a column per metric, "d̄ [low, high]" (n seeds; "d̄ [–]" with one seed). Nil without a
+    /// baseline.
+    public func pairedTable(against baseline: String? = nil) -> Table? {
+        guard let baseline = baseline ?? self.baseline else { return nil }
         let metrics = self.metrics
-        let rows = comparedVariants.map { variant -> [Cell] in
+        let rows = comparedVariants(against: baseline).map { variant -> [Cell] in
             [Cell(text: variant)] + metrics.map { metric in
-                guard let paired = paired(variant: variant, metric: metric) else { return Cell(text: "") }
+                guard let paired = paired(variant: variant, metric: metric, against: baseline) else { return Cell(text: "") }
                 let interval = paired.interval.map { "[\(StudyResults.signed($0.low)), \(StudyResults.signed($0.high))]" } ?? "[–]"
                 return Cell(text: "\(StudyResults.signed(paired.mean)) \(interval)")
             }
@@ -81,15 +81,16 @@ extension StudyResults {
         return Table(header: ["variant"] + metrics, rows: rows)
     }
 
-    /// The per-seed differences: a row per run of a compared variant, a column per metric (empty where
-    /// the baseline lacks that seed or metric). Nil without a baseline.
-    public func pairedSeedTable() -> Table? {
-        guard baseline != nil else { return nil }
-        let metrics = self.metrics
-        let differences = Dictionary(uniqueKeysWithValues: comparedVariants.flatMap { variant in
-            metrics.map { metric in ("\(variant)\u{0}\(metric)", paired(variant: variant, metric: metric)) }
+    /// The per-seed differences against `baseline` (default: the first of `compare_to`): a row per run
+    /// of a compared variant, a column per metric (empty where the baseline lacks that seed or
+    /// metric). Nil without a baseline.
+    public func pairedSeedTable(against baseline: String? = nil) -> Table? {
+        guard let baseline = baseline ?? self.baseline else { return nil }
+        let metrics = self.metrics, compared = comparedVariants(against: baseline)
+        let differences = Dictionary(uniqueKeysWithValues: compared.flatMap { variant in
+            metrics.map { metric in ("\(variant)\u{0}\(metric)", paired(variant: variant, metric: metric, against: baseline)) }
         })
-        let rows = comparedVariants.flatMap { variant in
+        let rows = compared.flatMap { variant in
             runs(of: variant).map(\.seed).map { seed -> [Cell] in
                 [Cell(text: variant), Cell(text: "\(seed)")] + metrics.map { metric in
                     guard let paired = differences["\(variant)\u{0}\(metric)"] ?? nil, let index = paired.seeds.firstIndex(of: seed) else {
@@ -102,9 +103,9 @@ extension StudyResults {
         return Table(header: ["variant", "seed"] + metrics, rows: rows)
     }
 
-    /// The sentence under the paired tables.
-    func pairedNote() -> String? {
-        guard let baseline else { return nil }
+    /// The sentence under the paired tables against `baseline` (default: the first of `compare_to`).
+    func pairedNote(against baseline: String? = nil) -> String? {
+        guard let baseline = baseline ?? self.baseline else { return nil }
         return "Paired differences against \(baseline) (compare_to): for each seed, the variant's final value minus "
             + "\(baseline)'s with the same seed; the mean over seeds and its 95% t-interval, mean ± t(0.975, n − 1)·s/√n "
             + "(t = 4.303 for 3 seeds; [–] with one seed). An interval that excludes 0 is a difference the seeds agree on."

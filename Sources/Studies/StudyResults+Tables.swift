@@ -40,12 +40,15 @@ extension StudyResults {
     /// `results.csv`: `variant,seed,epoch,<metrics…>,wall_seconds`, a row per run with an evaluation;
     /// `epoch` is the last evaluation's; values in full precision (`nan` for a `null`); empty where a
     /// run lacks the metric, and `wall_seconds` (from finished.json) empty while it is unfinished.
-    /// With a baseline (`compare_to`), a `d_<metric>` column per metric (the run minus the baseline's
-    /// run of the same seed), and per compared variant three more rows whose `seed` is `mean`,
-    /// `ci95_low` and `ci95_high`, only their `d_` columns filled (``PairedDifference``).
+    /// With baselines (`compare_to`), a `d_<metric>` column per metric against the first (the run
+    /// minus the baseline's run of the same seed) and `d_<metric>_vs_<baseline>` columns for each
+    /// further one; then per compared variant three more rows whose `seed` is `mean`, `ci95_low` and
+    /// `ci95_high`, only their `d_` columns filled (``PairedDifference``).
     public func csv() -> String {
         let metrics = self.metrics
-        let differenceColumns = baseline == nil ? [] : metrics.map { "d_" + $0 }
+        let differenceColumns = baselines.enumerated().flatMap { index, baseline in
+            metrics.map { "d_" + $0 + (index == 0 ? "" : "_vs_" + baseline) }
+        }
         var lines = [(["variant", "seed", "epoch"] + metrics + ["wall_seconds"] + differenceColumns)
             .map(TableCell.csv).joined(separator: ",")]
         for run in runs {
@@ -54,17 +57,17 @@ extension StudyResults {
             var fields = [run.variant, "\(run.seed)", epoch == epoch.rounded() ? "\(Int(epoch))" : "\(epoch)"]
                 + metrics.map { final[$0].map { "\($0)" } ?? "" }
                 + [run.finished.map { "\($0.wallSeconds)" } ?? ""]
-            if baseline != nil {
+            for baseline in baselines {
                 fields += metrics.map { metric in
-                    guard let paired = paired(variant: run.variant, metric: metric),
+                    guard let paired = paired(variant: run.variant, metric: metric, against: baseline),
                           let index = paired.seeds.firstIndex(of: run.seed) else { return "" }
                     return "\(paired.differences[index])"
                 }
             }
             lines.append(fields.map(TableCell.csv).joined(separator: ","))
         }
-        for variant in comparedVariants {
-            let paired = metrics.map { self.paired(variant: variant, metric: $0) }
+        for variant in variants where baselines.contains(where: { $0 != variant }) {
+            let paired = baselines.flatMap { baseline in metrics.map { self.paired(variant: variant, metric: $0, against: baseline) } }
             let summaries: [(String, (PairedDifference) -> Double?)] = [
                 ("mean", { $0.mean }), ("ci95_low", { $0.interval?.low }), ("ci95_high", { $0.interval?.high }),
             ]
@@ -77,12 +80,14 @@ extension StudyResults {
         return lines.joined(separator: "\n") + "\n"
     }
 
-    /// `results.md`: a title, the per-variant table (best in bold), and what it summarises; with a
+    /// `results.md`: a title, the per-variant table (best in bold), and what it summarises; for each
     /// baseline, the paired differences (mean and 95% t-interval, then per seed) and their note.
     public func markdown() -> String {
         var out = "# Study \(TableCell.markdown(name))\n\n" + StudyResults.markdown(table()) + "\n" + notes().map { $0 + "\n" }.joined()
-        if let paired = pairedTable(), let seeds = pairedSeedTable(), let note = pairedNote() {
-            out += "\n## Paired differences against \(TableCell.markdown(baseline!))\n\n" + StudyResults.markdown(paired)
+        for baseline in baselines {
+            guard let paired = pairedTable(against: baseline), let seeds = pairedSeedTable(against: baseline),
+                  let note = pairedNote(against: baseline) else { continue }
+            out += "\n## Paired differences against \(TableCell.markdown(baseline))\n\n" + StudyResults.markdown(paired)
             out += "\nPer seed:\n\n" + StudyResults.markdown(seeds) + "\n" + note + "\n"
         }
         return out
@@ -118,10 +123,10 @@ extension StudyResults {
         return notes
     }
 
-    /// Writes `results.csv` and `results.md` into `folder`.
-    public func writeTables(to folder: URL) throws {
-        try SafeFile.write(csv(), to: folder.appendingPathComponent("results.csv").path)
-        try SafeFile.write(markdown(), to: folder.appendingPathComponent("results.md").path)
+    /// Writes `STEM.csv` and `STEM.md` (`results.csv`, `results.md`) into `folder`.
+    public func writeTables(to folder: URL, stem: String = "results") throws {
+        try SafeFile.write(csv(), to: folder.appendingPathComponent(stem + ".csv").path)
+        try SafeFile.write(markdown(), to: folder.appendingPathComponent(stem + ".md").path)
     }
 
     /// A value as the tables show it: 4 decimals (3 significant digits below 0.01), "n/a" if not finite.

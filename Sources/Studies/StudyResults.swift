@@ -23,12 +23,16 @@ public struct StudyResults: Equatable {
         public var evaluations: [MetricsRecord]
         /// Its finished.json; nil while the run is unfinished (its last evaluation is still used).
         public var finished: FinishedMarker?
+        /// Its test.json (a study with `final_test`): the test split, once, on the final model.
+        public var test: TestSplitResult?
 
-        public init(variant: String, seed: Int, evaluations: [MetricsRecord], finished: FinishedMarker? = nil) {
+        public init(variant: String, seed: Int, evaluations: [MetricsRecord], finished: FinishedMarker? = nil,
+                    test: TestSplitResult? = nil) {
             self.variant = variant
             self.seed = seed
             self.evaluations = evaluations
             self.finished = finished
+            self.test = test
         }
 
         /// `VARIANT-sNN`.
@@ -61,8 +65,10 @@ public struct StudyResults: Equatable {
     public var runs: [Run]
     /// Names of the study's runs without an evaluation (no folder, no metrics.jsonl, or no eval record).
     public var missing: [String]
-    /// The study's `compare_to`: the variant the others are compared with seed by seed (nil: none).
-    public var baseline: String?
+    /// The study's `compare_to`: the variants the others are compared with seed by seed (empty: none).
+    public var baselines: [String]
+    /// The first of `baselines`: the one `results.csv`'s plain `d_METRIC` columns are against.
+    public var baseline: String? { baselines.first }
     /// The classes of the training set: a variant whose mean top-1 is below twice chance (2/classes)
     /// did not learn (``didNotLearn(_:)``). Nil: unknown, no variant is ruled out.
     public var classCount: Int?
@@ -70,13 +76,13 @@ public struct StudyResults: Equatable {
     public var plannedRuns: Int
 
     public init(name: String, variants: [String], seeds: [Int], runs: [Run], missing: [String] = [],
-                baseline: String? = nil, classCount: Int? = nil, plannedRuns: Int? = nil) {
+                baselines: [String] = [], classCount: Int? = nil, plannedRuns: Int? = nil) {
         self.name = name
         self.variants = variants
         self.seeds = seeds
         self.runs = runs
         self.missing = missing
-        self.baseline = baseline
+        self.baselines = baselines
         self.classCount = classCount
         self.plannedRuns = plannedRuns ?? variants.count * seeds.count
     }
@@ -96,11 +102,11 @@ public struct StudyResults: Equatable {
                 missing.append(run.name)
             } else {
                 runs.append(Run(variant: run.variant, seed: run.seed, evaluations: evaluations,
-                                finished: FinishedMarker.read(runFolder: runFolder)))
+                                finished: FinishedMarker.read(runFolder: runFolder), test: try TestSplitResult.read(runFolder: runFolder)))
             }
         }
         return StudyResults(name: study.name, variants: study.variants.map(\.name), seeds: study.seeds,
-                            runs: runs, missing: missing, baseline: study.compareTo,
+                            runs: runs, missing: missing, baselines: study.compareTo,
                             classCount: study.runs.first?.config.data.dataset.builtIn?.classCount, plannedRuns: study.runs.count)
     }
 
@@ -168,6 +174,25 @@ public struct StudyResults: Equatable {
         let eligible = StudyResults.rewardsDegenerateModels(metric) ? means.filter { !didNotLearn($0.0) } : means
         guard let target = direction == .higherIsBetter ? eligible.map(\.1).max() : eligible.map(\.1).min() else { return [] }
         return eligible.filter { $0.1 == target }.map(\.0)
+    }
+
+    /// The runs with a test.json, of the `plannedRuns`.
+    public var testedRunCount: Int { runs.filter { $0.test != nil }.count }
+
+    /// The same study read on the test split (each run's test.json in place of its evaluations), or
+    /// nil until every planned run is finished and has one: the test split is reported once, for the
+    /// whole study (`final_test`).
+    public func testSplitResults() -> StudyResults? {
+        guard missing.isEmpty, runs.count == plannedRuns, runs.allSatisfy({ $0.finished != nil && $0.test != nil }) else { return nil }
+        var tested = self
+        tested.name = name + " (test split)"
+        tested.runs = runs.map { run in
+            var run = run
+            let test = run.test!
+            run.evaluations = [MetricsRecord(kind: .eval, step: test.step, epoch: Double(test.epoch), values: test.metrics)]
+            return run
+        }
+        return tested
     }
 
     /// The runs without a finished.json (their last evaluation is reported all the same).

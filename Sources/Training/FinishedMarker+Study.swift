@@ -2,6 +2,7 @@ import Checkpointing
 import Distributed
 import Foundation
 import RunConfig
+import RunOutputs
 import SwiftMPI
 
 extension FinishedMarker {
@@ -23,5 +24,32 @@ extension FinishedMarker {
         }
         try communicator.broadcast(&finished, root: 0)
         return finished.map { $0 != 0 }
+    }
+}
+
+/// What a finished run of a study with `final_test` still needs, as every rank learns it from rank 0.
+public enum FinalTestState: Int32, Sendable {
+    /// Not finished, or its test.json is there.
+    case nothing = 0
+    /// Finished without a test.json: its final checkpoint is evaluated on the test split.
+    case toEvaluate = 1
+    /// Finished without a test.json or a checkpoint to evaluate (deleted): its test split stays missing.
+    case noCheckpoint = 2
+
+    /// The state of each run folder, given which runs have finished.
+    public static func of(_ folders: [URL], finished: [Bool], communicator: Communicator) throws -> [FinalTestState] {
+        var states = [Int32](repeating: FinalTestState.nothing.rawValue, count: folders.count)
+        try Consensus(communicator).rootDecides("reading the runs' \(TestSplitResult.fileName)") {
+            for (index, folder) in folders.enumerated() where finished[index] {
+                guard try TestSplitResult.read(runFolder: folder) == nil else { continue }
+                let checkpoints = folder.appendingPathComponent("checkpoints")
+                // Read only: a store is opened (which creates its folder) only where a latest file is.
+                let hasLatest = FileManager.default.fileExists(atPath: checkpoints.appendingPathComponent(CheckpointStore.latestFile).path)
+                let latest = hasLatest ? (try? CheckpointStore(folder: checkpoints, keep: Int.max))?.latest() : nil
+                states[index] = (latest == nil ? FinalTestState.noCheckpoint : .toEvaluate).rawValue
+            }
+        }
+        try communicator.broadcast(&states, root: 0)
+        return states.map { FinalTestState(rawValue: $0) ?? .nothing }
     }
 }

@@ -57,3 +57,19 @@ extension Trainer {
         return try evaluate()
     }
 }
+
+extension Trainer {
+    /// The test split, once, on the model as it stands (a study's `final_test`, after the run has
+    /// finished on the validation split): BatchNorm's running statistics averaged, the batches shared
+    /// out over the ranks, the run's OOD sets as in its evaluations; nothing logged or printed. Rank 0
+    /// writes the run folder's `test.json`; every rank learns whether that worked and gets the result.
+    public func evaluateTestSplitOnce() throws -> TestSplitResult {
+        try statistics.average()
+        var evaluator = Evaluator(model: model, communicator: communicator)
+        evaluator.onBatch = { [watchdog] in watchdog.beat() }
+        let metrics = try evaluator.evaluate(data, outOfDistributionSets: setup.outOfDistributionSets)
+        let result = TestSplitResult(step: position.globalStep, epoch: position.epoch, metrics: metrics)
+        try consensus.rootDecides("writing \(TestSplitResult.fileName)") { try result.write(runFolder: runDirectory) }
+        return result
+    }
+}

@@ -64,20 +64,42 @@ struct Study: ParsableCommand {
         } catch {
             JobExit.leave(after: error, world: world, context: "study \(study.name)")
         }
+        let finalTests: [FinalTestState]
+        do {
+            finalTests = study.finalTest ? try FinalTestState.of(runFolders, finished: finished, communicator: world)
+                                         : Array(repeating: .nothing, count: runFolders.count)
+        } catch {
+            JobExit.leave(after: error, world: world, context: "study \(study.name)")
+        }
+        func makeTrainer(_ index: Int) throws -> Trainer {
+            try Trainer(config: study.runs[index].config, communicator: world, runDirectory: runFolders[index],
+                        resume: .auto, progress: progress,
+                        configChange: .refuse(fix: "restore the study's settings, or move \(runFolders[index].path) away to run it again"))
+        }
         var clock = StudyClock(toTrain: finished.filter { !$0 }.count)
         for (index, run) in study.runs.enumerated() {
             let label = "study \(study.name): run \(index + 1)/\(study.runs.count) \(run.name)"
             if finished[index] {
                 clock.skipped += 1
-                if isRoot { progress.message("\(label): skipped, finished") }
+                switch finalTests[index] {
+                case .nothing:
+                    if isRoot { progress.message("\(label): skipped, finished") }
+                case .noCheckpoint:
+                    if isRoot { progress.message("\(label): finished, but without \(TestSplitResult.fileName) or a checkpoint to evaluate: the study's test split stays sealed; delete \(runFolders[index].path) to train it again") }
+                case .toEvaluate:
+                    if isRoot { progress.message("\(label): finished; its final checkpoint on the test split (final_test)") }
+                    do {
+                        _ = try makeTrainer(index).evaluateTestSplitOnce()
+                    } catch {
+                        JobExit.leave(after: error, world: world, context: "study \(study.name): \(run.name)")
+                    }
+                }
                 continue
             }
             if isRoot { progress.message("\(label) (\(clock.skipped) skipped, finished), ETA \(clock.eta)") }
             let start = MPI.wallTime
             do {
-                let trainer = try Trainer(config: run.config, communicator: world, runDirectory: runFolders[index],
-                                          resume: .auto, progress: progress,
-                                          configChange: .refuse(fix: "restore the study's settings, or move \(runFolders[index].path) away to run it again"))
+                let trainer = try makeTrainer(index)
                 let outcome = try trainer.run()
                 if isRoot { try? trainer.writeReport() }
                 if case .preempted = outcome {
@@ -85,6 +107,8 @@ struct Study: ParsableCommand {
                     try? MPI.finalize()
                     Foundation.exit(JobExit.stopped)
                 }
+                // The test split once, before finished.json: a finished run of such a study has its test.json.
+                if study.finalTest { _ = try trainer.evaluateTestSplitOnce() }
                 try trainer.markFinished(wallSeconds: MPI.wallTime - start)
             } catch {
                 JobExit.leave(after: error, world: world, context: "study \(study.name): \(run.name)")
@@ -145,6 +169,14 @@ struct Study: ParsableCommand {
         if !results.missing.isEmpty { line += "; missing: \(results.missing.joined(separator: ", "))" }
         if !results.unfinished.isEmpty { line += "; unfinished: \(results.unfinished.joined(separator: ", "))" }
         progress.message(line)
+        // final_test: the test split's tables once every run has its test.json, never for a part of the study.
+        guard study.finalTest else { return }
+        if let tested = results.testSplitResults() {
+            try tested.writeTables(to: folder, stem: "results-test")
+            progress.message("study \(study.name): the test split, all \(total) runs: \(folder.path)/results-test.csv, results-test.md")
+        } else {
+            progress.message("study \(study.name): the test split is sealed until every run has finished with its \(TestSplitResult.fileName) (\(results.testedRunCount) of \(total) have)")
+        }
     }
 }
 

@@ -135,7 +135,7 @@ final class ReportBrowserTests: XCTestCase {
             .init(variant: "erm", seed: 0, evaluations: try MetricsLog.read(erm.appendingPathComponent("metrics.jsonl")).filter { $0.kind == .eval }),
             .init(variant: "erm", seed: 1, evaluations: [MetricsRecord(kind: .eval, step: 96, epoch: 3, values: [MetricName.top1: 0.6, MetricName.ece: 0.1, MetricName.nll: 1.1])]),
             .init(variant: "multimix", seed: 0, evaluations: try MetricsLog.read(multimixRun.appendingPathComponent("metrics.jsonl")).filter { $0.kind == .eval }),
-        ], baseline: "erm", classCount: 10)
+        ], baselines: ["erm"], classCount: 10)
         let study = try StudyReport.write(results, to: folder)
         // Top-1 against epochs, then a bar chart per charted metric: top1, ece, nll, 2 AUROCs, 3 alignments
         // (normalised, raw, scale-free), 3 uniformities; the paired tables are tables.

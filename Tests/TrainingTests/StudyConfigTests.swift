@@ -65,7 +65,7 @@ final class StudyConfigTests: XCTestCase {
 
     func testUnknownKeysNameThePathTheValidKeysAndTheClosest() {
         XCTAssertEqual(error(yaml(extra: "sed: [1]\n")),
-                       "study s.yaml: sed: unknown key (did you mean set?); valid keys at the top level are name, base, seeds, set, compare_to, variants")
+                       "study s.yaml: sed: unknown key (did you mean set?); valid keys at the top level are name, base, seeds, set, compare_to, final_test, variants")
         XCTAssertEqual(error(yaml(variants: "[{name: a}, {name: b, sett: []}]")),
                        "study s.yaml: variants[1].sett: unknown key (did you mean set?); valid keys in variants[1] are name, set, seeds")
     }
@@ -118,15 +118,33 @@ final class StudyConfigTests: XCTestCase {
     func testCompareToAndVariantSeeds() throws {
         let study = try parse(yaml(seeds: "[0, 1, 2]", variants: "[{name: erm, set: [mixing.method=erm]}, {name: mm, seeds: [2, 0]}]",
                                    extra: "compare_to: erm\n"))
-        XCTAssertEqual(study.compareTo, "erm")
+        XCTAssertEqual(study.compareTo, ["erm"])
         XCTAssertEqual(study.runs.map(\.config.name), ["erm-s00", "mm-s00", "erm-s01", "erm-s02", "mm-s02"])
-        XCTAssertNil(try parse(yaml()).compareTo)
+        XCTAssertEqual(try parse(yaml()).compareTo, [])
         XCTAssertEqual(error(yaml(extra: "compare_to: ermm\n")),
                        "study s.yaml: compare_to: \"ermm\" is not a variant of this study; name one of erm, mm, or remove the key")
+        // Several baselines: a list, each a variant, each once.
+        XCTAssertEqual(try parse(yaml(extra: "compare_to: [mm, erm]\n")).compareTo, ["mm", "erm"])
+        XCTAssertEqual(error(yaml(extra: "compare_to: [erm, ermm]\n")),
+                       "study s.yaml: compare_to[1]: \"ermm\" is not a variant of this study; name one of erm, mm, or remove the key")
+        XCTAssertEqual(error(yaml(extra: "compare_to: [erm, erm]\n")),
+                       "study s.yaml: compare_to[1]: \"erm\" is given twice (also compare_to[0]); name each baseline once")
         XCTAssertEqual(error(yaml(variants: "[{name: a, seeds: [0, 5]}]")),
                        "study s.yaml: variants[0].seeds[1]: 5 is not one of the study's seeds; use some of 0, 1, or remove the key for all")
         XCTAssertEqual(error(yaml(variants: "[{name: a, seeds: []}]")),
                        "study s.yaml: variants[0].seeds: no seeds; give at least one, or remove the key for all the study's seeds")
+    }
+
+    /// `final_test` needs runs that evaluate on the validation split: otherwise their own evaluations
+    /// already are the test split's, and the study says so.
+    func testFinalTestNeedsRunsEvaluatedOnTheValidationSplit() throws {
+        XCTAssertFalse(try parse(yaml()).finalTest)
+        XCTAssertEqual(error(yaml(extra: "final_test: true\n")),
+                       "study s.yaml: final_test: run erm-s00 already evaluates on the test split (eval.split: test); "
+                       + "set eval.split=validation (with data.validation_subset) in the study's set, or remove final_test")
+        let validated = try parse(yaml(extra: "final_test: true\nset: [data.validation_subset=100, eval.split=validation]\n"))
+        XCTAssertTrue(validated.finalTest)
+        XCTAssertTrue(error(yaml(extra: "final_test: maybe\n")).hasPrefix("study s.yaml: final_test: "), error(yaml(extra: "final_test: maybe\n")))
     }
 
     /// Every study in configs/studies/ loads, with every run's config valid.
@@ -138,7 +156,7 @@ final class StudyConfigTests: XCTestCase {
             let study = try StudyConfig.load(contentsOf: studies.appendingPathComponent(file))
             XCTAssertEqual(study.name + ".yaml", file)
             XCTAssertEqual(study.runs.count, study.variants.map { ($0.seeds ?? study.seeds).count }.reduce(0, +), file)
-            if let baseline = study.compareTo { XCTAssertTrue(study.variants.contains { $0.name == baseline }, file) }
+            for baseline in study.compareTo { XCTAssertTrue(study.variants.contains { $0.name == baseline }, file) }
         }
     }
 

@@ -161,7 +161,7 @@ final class StudyResultsTests: XCTestCase {
             run("erm", 0, ["top1": 0.60]), run("erm", 1, ["top1": 0.62]), run("erm", 2, ["top1": 0.64]),
             run("mm", 0, ["top1": 0.63]), run("mm", 1, ["top1": 0.66]), run("mm", 2, ["top1": 0.65]),
             run("one", 1, ["top1": 0.70]),
-        ], baseline: "erm")
+        ], baselines: ["erm"])
         let paired = try XCTUnwrap(results.paired(variant: "mm", metric: "top1"))
         XCTAssertEqual(paired.seeds, [0, 1, 2])
         for (d, expected) in zip(paired.differences, [0.03, 0.04, 0.01]) { XCTAssertEqual(d, expected, accuracy: 1e-12) }
@@ -198,6 +198,79 @@ final class StudyResultsTests: XCTestCase {
         XCTAssertTrue(csv[10].hasPrefix("mm,ci95_high,,,,0.06461249"))
         XCTAssertEqual(csv[12], "one,ci95_low,,,,")
         XCTAssertTrue(StudyReport.html(results).contains("Paired differences against erm"))
+    }
+
+    /// Two baselines (`compare_to: [erm, mixup]`): a paired section per baseline, and in the CSV the
+    /// first's plain `d_` columns, the second's `d_METRIC_vs_mixup`. By hand against mixup:
+    /// mm − mixup = (0.63 − 0.61, 0.66 − 0.65) = (0.02, 0.01), d̄ = 0.015, s_d = 0.0070711,
+    /// half-width 12.706205 · 0.0070711/√2 = 0.063531.
+    func testSeveralBaselinesEachGetTheirPairedDifferences() throws {
+        let results = StudyResults(name: "s", variants: ["erm", "mixup", "mm"], seeds: [0, 1], runs: [
+            run("erm", 0, ["top1": 0.60]), run("erm", 1, ["top1": 0.62]),
+            run("mixup", 0, ["top1": 0.61]), run("mixup", 1, ["top1": 0.65]),
+            run("mm", 0, ["top1": 0.63]), run("mm", 1, ["top1": 0.66]),
+        ], baselines: ["erm", "mixup"])
+        let paired = try XCTUnwrap(results.paired(variant: "mm", metric: "top1", against: "mixup"))
+        XCTAssertEqual(paired.mean, 0.015, accuracy: 1e-12)
+        let interval = try XCTUnwrap(paired.interval)
+        XCTAssertEqual(interval.low, 0.015 - 0.0635310, accuracy: 1e-6)
+        XCTAssertEqual(interval.high, 0.015 + 0.0635310, accuracy: 1e-6)
+        XCTAssertEqual(results.paired(variant: "mm", metric: "top1")?.mean ?? 0, 0.035, accuracy: 1e-12, "the first baseline by default")
+        XCTAssertEqual(results.pairedTable(against: "mixup")?.rows.map { $0[0].text }, ["erm", "mm"])
+        let markdown = results.markdown()
+        XCTAssertTrue(markdown.contains("## Paired differences against erm"), markdown)
+        XCTAssertTrue(markdown.contains("## Paired differences against mixup"), markdown)
+        XCTAssertTrue(markdown.contains("| erm | -0.0200 [-0.1471, +0.1071] |"), markdown)
+        let csv = results.csv().split(separator: "\n").map(String.init)
+        XCTAssertEqual(csv[0], "variant,seed,epoch,top1,wall_seconds,d_top1,d_top1_vs_mixup")
+        XCTAssertTrue(csv[5].hasPrefix("mm,0,10,0.63,,0.03"), csv[5])
+        XCTAssertTrue(csv[5].hasSuffix(",0.020000000000000018") || csv[5].hasSuffix(",0.02"), csv[5])
+        XCTAssertEqual(csv.count, 1 + 6 + 3 * 3, "mean and interval rows for every variant compared with some baseline")
+        XCTAssertTrue(csv[7].hasPrefix("erm,mean,,,,,-0.02"), csv[7])
+        XCTAssertTrue(StudyReport.html(results).contains("Paired differences against mixup"))
+    }
+
+    /// `final_test`: the test split's tables only when every planned run has finished with a
+    /// test.json; then each run's test metrics stand in for its evaluations.
+    func testTheTestSplitIsSealedUntilEveryRunHasIt() throws {
+        func tested(_ variant: String, _ seed: Int, _ top1: Double?) -> StudyResults.Run {
+            var run = run(variant, seed, ["top1": 0.5])
+            run.finished = FinishedMarker(configHash: "h", epoch: 10, step: 100, wallSeconds: 1, worldSize: 2)
+            run.test = top1.map { TestSplitResult(step: 100, epoch: 10, metrics: ["top1": $0]) }
+            return run
+        }
+        let partial = StudyResults(name: "s", variants: ["erm", "mm"], seeds: [0], runs: [tested("erm", 0, 0.7), tested("mm", 0, nil)],
+                                   baselines: ["erm"])
+        XCTAssertNil(partial.testSplitResults())
+        XCTAssertEqual(partial.testedRunCount, 1)
+        let missingRun = StudyResults(name: "s", variants: ["erm", "mm"], seeds: [0], runs: [tested("erm", 0, 0.7)], missing: ["mm-s00"])
+        XCTAssertNil(missingRun.testSplitResults())
+        var unfinished = tested("mm", 0, 0.8)
+        unfinished.finished = nil
+        XCTAssertNil(StudyResults(name: "s", variants: ["erm", "mm"], seeds: [0], runs: [tested("erm", 0, 0.7), unfinished]).testSplitResults())
+        let complete = StudyResults(name: "s", variants: ["erm", "mm"], seeds: [0], runs: [tested("erm", 0, 0.7), tested("mm", 0, 0.8)],
+                                    baselines: ["erm"])
+        let test = try XCTUnwrap(complete.testSplitResults())
+        XCTAssertEqual(test.summary(variant: "mm", metric: "top1")?.mean, 0.8)
+        XCTAssertEqual(test.paired(variant: "mm", metric: "top1")?.mean ?? 0, 0.1, accuracy: 1e-12)
+        XCTAssertTrue(test.markdown().hasPrefix("# Study s (test split)"))
+    }
+
+    /// test.json round-trips, a non-finite metric as null; a damaged one is an error naming the file.
+    func testTestSplitResultFile() throws {
+        let result = TestSplitResult(step: 7, epoch: 1, metrics: ["top1": 0.25, "ece": .nan])
+        try result.write(runFolder: folder)
+        let text = try String(contentsOf: folder.appendingPathComponent("test.json"), encoding: .utf8)
+        XCTAssertEqual(text, "{\"epoch\":1,\"metrics\":{\"ece\":null,\"top1\":0.25},\"step\":7}\n")
+        let back = try XCTUnwrap(TestSplitResult.read(runFolder: folder))
+        XCTAssertEqual(back.step, 7)
+        XCTAssertTrue(back.metrics["ece"]!.isNaN)
+        XCTAssertNil(try TestSplitResult.read(runFolder: folder.appendingPathComponent("none")))
+        try "[1, 2]".write(to: folder.appendingPathComponent("test.json"), atomically: true, encoding: .utf8)
+        XCTAssertThrowsError(try TestSplitResult.read(runFolder: folder)) { error in
+            XCTAssertEqual("\(error)", "\(folder.path)/test.json: is not a test.json (step, epoch, metrics); "
+                           + "delete it and run the study again: the run's final checkpoint is evaluated anew")
+        }
     }
 
     /// t₀.₉₇₅(ν) against scipy.stats.t.ppf(0.975, ν).

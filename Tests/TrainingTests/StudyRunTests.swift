@@ -140,6 +140,59 @@ final class StudyRunTests: XCTestCase {
         XCTAssertTrue(try text("results.md").contains("Missing (no evaluation in metrics.jsonl): multimix-s01."))
     }
 
+    /// `final_test`: runs chosen on a validation split (the last 64 training images) get the test split
+    /// once, as each finishes, in test.json: the same numbers `multimix eval` gives for the final
+    /// checkpoint. Its tables (results-test.*) appear only with every run's; a finished run that lost
+    /// its test.json is evaluated from its checkpoint when the study runs again, to the same bytes.
+    func testFinalTestEvaluatesEachFinishedRunOnceAndTabulatesOnlyTheWholeStudy() throws {
+        let path = try writeStudy(seeds: "[0]")
+        let original = try String(contentsOfFile: path, encoding: .utf8)
+        try original.replacingOccurrences(of: "set: [\"eval.every_epochs=1\"]",
+                                          with: "final_test: true\ncompare_to: [erm]\nset: [\"eval.every_epochs=1\", \"data.validation_subset=64\", \"eval.split=validation\"]")
+            .write(toFile: path, atomically: true, encoding: .utf8)
+        let first = try study(path)
+        XCTAssertEqual(first.status, 0, first.output)
+        XCTAssertTrue(first.output.contains("study tiny: the test split, all 2 runs: \(studyFolder.path)/results-test.csv, results-test.md"), first.output)
+        let tested = try XCTUnwrap(TestSplitResult.read(runFolder: studyFolder.appendingPathComponent("multimix-s00")))
+        XCTAssertEqual(tested.step, 4)
+        let validation = try XCTUnwrap(MetricsLog.read(studyFolder.appendingPathComponent("multimix-s00/metrics.jsonl")).last { $0.kind == .eval })
+        let offline = try MPIRun.launch([multimix, "eval", "--checkpoint", studyFolder.appendingPathComponent("multimix-s00/checkpoints").path, "--json"],
+                                        timeout: 120, environment: ["MULTIMIX_PROGRESS": "lines"])
+        XCTAssertEqual(offline.status, 0, offline.output)
+        let line = try XCTUnwrap(offline.output.split(separator: "\n").last { $0.hasPrefix("{") })
+        let offlineMetrics = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])
+        XCTAssertEqual(offlineMetrics["top1"] as? Double, tested.metrics["top1"], "test.json is the test split of the final model")
+        XCTAssertEqual(offlineMetrics["nll"] as? Double ?? 0, tested.metrics["nll"] ?? 1, accuracy: 1e-5)
+        XCTAssertNotEqual(validation.values["nll"], tested.metrics["nll"], "metrics.jsonl's evaluations are the validation split's")
+        let testTable = try text("results-test.md")
+        XCTAssertTrue(testTable.hasPrefix("# Study tiny (test split)"), testTable)
+        XCTAssertTrue(testTable.contains("## Paired differences against erm"), testTable)
+        XCTAssertTrue(try text("results-test.csv").contains("multimix,0,1,"))
+
+        // A run's test.json lost: sealed in the tables, evaluated again from its checkpoint by the study.
+        let file = studyFolder.appendingPathComponent("erm-s00/\(TestSplitResult.fileName)")
+        let bytes = try Data(contentsOf: file)
+        try FileManager.default.removeItem(at: file)
+        let sealed = try study(path, ["--report-only"], ranks: 0)
+        XCTAssertEqual(sealed.status, 0, sealed.output)
+        XCTAssertTrue(sealed.output.contains("study tiny: the test split is sealed until every run has finished with its test.json (1 of 2 have)"), sealed.output)
+        let again = try study(path)
+        XCTAssertEqual(again.status, 0, again.output)
+        XCTAssertTrue(again.output.contains("study tiny: run 1/2 erm-s00: finished; its final checkpoint on the test split (final_test)"), again.output)
+        XCTAssertTrue(again.output.contains("study tiny: run 2/2 multimix-s00: skipped, finished"), again.output)
+        XCTAssertEqual(try Data(contentsOf: file), bytes, "the same model, the same test numbers")
+        // Without a checkpoint to evaluate it stays sealed, said in one line; a damaged test.json is an error.
+        try FileManager.default.removeItem(at: file)
+        try FileManager.default.removeItem(at: studyFolder.appendingPathComponent("erm-s00/checkpoints"))
+        let lost = try study(path)
+        XCTAssertEqual(lost.status, 0, lost.output)
+        XCTAssertTrue(lost.output.contains("erm-s00: finished, but without test.json or a checkpoint to evaluate: the study's test split stays sealed"), lost.output)
+        try "{\"step\": 4}".write(to: file, atomically: true, encoding: .utf8)
+        let damaged = try study(path, ["--report-only"], ranks: 0)
+        XCTAssertEqual(damaged.status, 1, damaged.output)
+        XCTAssertTrue(damaged.output.contains("multimix: error: \(file.path): is not a test.json (step, epoch, metrics); delete it"), damaged.output)
+    }
+
     /// A bad variant fails every rank before any MPI work: exit 1, one line naming the variant and the
     /// key, nothing written.
     func testBadVariantStopsTheStudyBeforeAnyRun() throws {
