@@ -2,6 +2,7 @@ import Checkpointing
 import Foundation
 import RunOutputs
 import Studies
+import TestSupport
 import Training
 import XCTest
 
@@ -271,6 +272,43 @@ final class StudyResultsTests: XCTestCase {
             XCTAssertEqual("\(error)", "\(folder.path)/test.json: is not a test.json (step, epoch, metrics); "
                            + "delete it and run the study again: the run's final checkpoint is evaluated anew")
         }
+    }
+
+    /// python/plot_paired_curve.py (the data-size curve's figure) against a hand computation: at x =
+    /// 1000, mm − erm on top1 = (0.05, 0.04, 0.03): d̄ = 0.04, s_d = 0.01, half-width 4.302653 · 0.01/√3
+    /// = 0.024841; the points are ordered by x whatever the order given; a bad --point is one line.
+    func testPairedCurveScriptMatchesAHandComputation() throws {
+        let table = folder.appendingPathComponent("results-test.csv")
+        try """
+            variant,seed,epoch,top1,ece,ood_auroc,wall_seconds
+            erm-1k,0,500,0.40,0.10,0.60,1
+            erm-1k,1,500,0.42,0.11,0.61,1
+            erm-1k,2,500,0.41,0.12,0.59,1
+            mm-1k,0,500,0.45,0.08,0.62,1
+            mm-1k,1,500,0.46,0.09,0.64,1
+            mm-1k,2,500,0.44,0.07,0.60,1
+            mm-1k,mean,,,,,
+            erm-20k,0,25,0.80,0.05,0.80,1
+            erm-20k,1,25,0.81,0.05,0.81,1
+            mm-20k,0,25,0.80,0.03,0.80,1
+            mm-20k,1,25,0.805,0.03,0.82,1
+
+            """.write(to: table, atomically: true, encoding: .utf8)
+        let svg = folder.appendingPathComponent("curve.svg")
+        let script = Repository.root.appendingPathComponent("python/plot_paired_curve.py").path
+        let result = try MPIRun.launch(["python3", script, "--out", svg.path, "--x-label", "training images",
+                                        "--point", "\(table.path):mm-20k:erm-20k:20000", "--point", "\(table.path):mm-1k:erm-1k:1000"], timeout: 60)
+        XCTAssertEqual(result.status, 0, result.output)
+        let rows = result.output.split(separator: "\n").map(String.init)
+        XCTAssertEqual(rows.first { $0.hasPrefix("top1\t1000\t") }, "top1\t1000\tmm-1k − erm-1k\t+0.0400\t[+0.0152, +0.0648]\t+0.0500 +0.0400 +0.0300")
+        XCTAssertEqual(rows.first { $0.hasPrefix("ece\t20000\t") }, "ece\t20000\tmm-20k − erm-20k\t-0.0200\t[-0.0200, -0.0200]\t-0.0200 -0.0200")
+        XCTAssertLessThan(try XCTUnwrap(rows.firstIndex { $0.hasPrefix("top1\t1000") }), try XCTUnwrap(rows.firstIndex { $0.hasPrefix("top1\t20000") }))
+        let picture = try String(contentsOf: svg, encoding: .utf8)
+        XCTAssertTrue(picture.hasPrefix("<svg xmlns=\"http://www.w3.org/2000/svg\""), picture)
+        XCTAssertEqual(picture.components(separatedBy: "<circle").count - 1, 6, "2 points in each of 3 panels")
+        let bad = try MPIRun.launch(["python3", script, "--out", svg.path, "--point", "\(table.path):mm-1k:erm-1k:0"], timeout: 60)
+        XCTAssertNotEqual(bad.status, 0)
+        XCTAssertTrue(bad.output.contains("X must be > 0 (the axis is logarithmic)"), bad.output)
     }
 
     /// t₀.₉₇₅(ν) against scipy.stats.t.ppf(0.975, ν).
