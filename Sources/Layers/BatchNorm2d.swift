@@ -31,9 +31,14 @@ public final class BatchNorm2d {
     /// d r = dy·act′: set by a backward whose forward had a residual (a shared gradient buffer:
     /// pin it to keep it across other layers' backward calls).
     public private(set) var residualGradient = Tensor(shape: [0])
-    /// [C] each: the μ and rstd the last forward used.
+    /// [C] each: the μ, rstd and (batch statistics) biased σ² the last forward used.
     private let mean: UnsafeMutablePointer<Float>
     private let rstd: UnsafeMutablePointer<Float>
+    private let variance: UnsafeMutablePointer<Float>
+    /// oneDNN's primitives (`batchNormBackend == .oneDNN`), per batch shape and ReLU fusion.
+    private var oneDNNKernels: [Int: OneDNNBatchNormalization] = [:]
+    /// The kernel of the last forward (its backward must use the same one).
+    private var lastOneDNNKernel: OneDNNBatchNormalization?
     /// [3C]: the per-channel coefficients of the elementwise pass.
     private let coefficients: UnsafeMutablePointer<Float>
     /// Scratch for `channelSums`: [chunks, 2C] Double totals, then [chunks, 2C] Float partials.
@@ -54,6 +59,7 @@ public final class BatchNorm2d {
         runningVariance = arena.register("\(name).running_var", shape: [channels], role: .buffer, initial: 1)
         mean = .allocate(capacity: channels)
         rstd = .allocate(capacity: channels)
+        variance = .allocate(capacity: channels)
         coefficients = .allocate(capacity: 3 * channels)
         sums = .allocate(capacity: 1)
     }
@@ -61,6 +67,7 @@ public final class BatchNorm2d {
     deinit {
         mean.deallocate()
         rstd.deallocate()
+        variance.deallocate()
         coefficients.deallocate()
         sums.deallocate()
     }
@@ -112,8 +119,49 @@ public final class BatchNorm2d {
         input = x
         hadResidual = residual != nil
         usedBatchStatistics = context.isTraining
-        context.timed(.batchNormForward) { forwardPasses(x, residual: residual) }
+        lastOneDNNKernel = nil
+        context.timed(.batchNormForward) {
+            if usedBatchStatistics && context.batchNormBackend == .oneDNN {
+                oneDNNForward(x, residual: residual)
+            } else {
+                forwardPasses(x, residual: residual)
+            }
+        }
         return output
+    }
+
+    /// The running statistics move by `momentum` towards the batch's μ and σ² (unbiased there: ·m/(m − 1)).
+    private func updateRunningStatistics(rows: Int) {
+        let arena = context.arena
+        let runMean = arena.value(runningMean), runVar = arena.value(runningVariance)
+        let n = Double(rows)
+        for c in 0..<channels {
+            runMean[c] = (1 - momentum) * runMean[c] + momentum * mean[c]
+            let unbiased = rows > 1 ? Double(variance[c]) * n / (n - 1) : Double(variance[c])
+            runVar[c] = (1 - momentum) * runVar[c] + momentum * Float(unbiased)
+        }
+    }
+
+    /// Training with oneDNN's primitive: y = act(BN(x)) with the ReLU fused when no residual follows;
+    /// with a residual, y = act(BN(x) + r) by a second pass over y.
+    private func oneDNNForward(_ x: Tensor, residual: Tensor?) {
+        let C = channels, rows = x.count / C, arena = context.arena
+        let fused = activation == .relu && residual == nil
+        let key = rows * 2 + (fused ? 1 : 0)
+        let kernel = oneDNNKernels[key] ?? OneDNNBatchNormalization(rows: rows, channels: C, fusesReLU: fused, epsilon: epsilon)
+        oneDNNKernels[key] = kernel
+        lastOneDNNKernel = kernel
+        kernel.forward(x: x.data, gamma: arena.value(weight), beta: arena.value(bias), into: output.data, mean: mean, variance: variance)
+        for c in 0..<C { rstd[c] = 1 / (variance[c] + epsilon).squareRoot() }
+        updateRunningStatistics(rows: rows)
+        guard let residual else { return }
+        let y = output.data, r = residual.data, relu = activation == .relu
+        Parallel.forEachChunk(rows) { _, range in
+            for i in (range.lowerBound * C)..<(range.upperBound * C) {
+                let v = y[i] + r[i]
+                y[i] = relu ? max(v, 0) : v
+            }
+        }
     }
 
     private func forwardPasses(_ x: Tensor, residual: Tensor?) {
@@ -186,8 +234,30 @@ public final class BatchNorm2d {
         precondition(dY.count == x.count, "BatchNorm2d.backward: dY \(dY.shape), x \(x.shape)")
         let inputGradient = context.gradientBuffer(x.shape, avoiding: dY)
         if hadResidual { residualGradient = context.gradientBuffer(x.shape, avoiding: dY, inputGradient) }
-        context.timed(.batchNormBackward) { backwardPasses(dY, x: x, into: inputGradient) }
+        context.timed(.batchNormBackward) {
+            if let kernel = lastOneDNNKernel {
+                oneDNNBackward(dY, x: x, kernel: kernel, into: inputGradient)
+            } else {
+                backwardPasses(dY, x: x, into: inputGradient)
+            }
+        }
         return inputGradient
+    }
+
+    /// The backward of `oneDNNForward`: with a residual, g = dy·act′(y) is d r and the primitive's dy;
+    /// otherwise the primitive takes dy (and applies the fused ReLU's mask from its workspace).
+    private func oneDNNBackward(_ dY: Tensor, x: Tensor, kernel: OneDNNBatchNormalization, into inputGradient: Tensor) {
+        let C = channels, rows = x.count / C, arena = context.arena
+        var g = UnsafePointer(dY.data)
+        if hadResidual {
+            let y = output.data, dy = dY.data, dr = residualGradient.data, relu = activation == .relu
+            Parallel.forEachChunk(rows) { _, range in
+                for i in (range.lowerBound * C)..<(range.upperBound * C) { dr[i] = relu ? dy[i] * (y[i] > 0 ? 1 : 0) : dy[i] }
+            }
+            g = UnsafePointer(dr)
+        }
+        kernel.backward(x: x.data, dy: g, gamma: arena.value(weight), beta: arena.value(bias), mean: mean, variance: variance,
+                        into: inputGradient.data, dGamma: arena.gradient(weight), dBeta: arena.gradient(bias))
     }
 
     private func backwardPasses(_ dY: Tensor, x: Tensor, into inputGradient: Tensor) {

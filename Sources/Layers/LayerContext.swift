@@ -12,6 +12,9 @@ public final class LayerContext {
     public var makeConvolution: ConvolutionFactory
     /// Training mode: BatchNorm uses batch statistics and updates its running statistics.
     public var isTraining = true
+    /// What normalises with batch statistics (training): the engine's own passes (the default, and
+    /// the reference twin) or oneDNN's primitives. Set before the first forward.
+    public var batchNormBackend = BatchNormBackend.engine
     /// When set, layers add the time of each forward and backward call to it.
     public var timer: LayerTimer?
 
@@ -61,4 +64,12 @@ public final class LayerContext {
 
     /// Bytes held by the shared gradient buffers (for reports).
     public var gradientBufferBytes: Int { gradientBuffers.reduce(0) { $0 + $1.capacityBytes } }
+}
+
+/// Which implementation runs BatchNorm2d's training passes (``LayerContext/batchNormBackend``).
+public enum BatchNormBackend: String, CaseIterable, Sendable {
+    /// The engine's passes: Float blocks summed in Double, the residual add fused in.
+    case engine
+    /// oneDNN's batch-normalisation primitives (ReLU fused where no residual follows).
+    case oneDNN = "onednn"
 }

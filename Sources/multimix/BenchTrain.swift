@@ -59,6 +59,9 @@ struct BenchTrain: ParsableCommand {
     @Option(help: "Convolution backend: onednn (fast), im2col (OpenBLAS reference twin), naive (tests only).")
     var convBackend: Backend = .onednn
 
+    @Option(help: "What normalises with batch statistics: engine (the default in training) or onednn (oneDNN's primitives).")
+    var batchNorm: BatchNormBackend = .engine
+
     @Flag(help: "Print one JSON object instead of tables.")
     var json = false
 
@@ -105,6 +108,7 @@ struct BenchTrain: ParsableCommand {
         let backend = convBackend
         let net = RunSetup.model(benchConfig(), inputChannels: channels, classCount: classes, makeConvolution: convolutionFactory)
         let context = net.context
+        context.batchNormBackend = batchNorm
         let criterion = SoftTargetCrossEntropy(context)
         let sgd = RunSetup.optimizer(benchConfig(), for: net)
         var random = ParameterInitializer(seed: 2)
@@ -151,7 +155,7 @@ struct BenchTrain: ParsableCommand {
         if json {
             var fields = [
                 #""model":"\#(model)""#, #""input":"\#(input)""#, #""classes":\#(classes)"#, #""width":\#(width)"#,
-                #""batch":\#(batch)"#, #""threads":\#(threads)"#, #""conv_backend":"\#(backend.rawValue)""#,
+                #""batch":\#(batch)"#, #""threads":\#(threads)"#, #""conv_backend":"\#(backend.rawValue)""#, #""batch_norm":"\#(batchNorm.rawValue)""#,
                 #""steps":\#(steps)"#, #""parameters":\#(net.parameterCount)"#,
                 #""images_per_second":\#(format(imagesPerSecond, 2))"#,
                 #""step_seconds_median":\#(format(stepSeconds, 5))"#,
@@ -173,7 +177,7 @@ struct BenchTrain: ParsableCommand {
             return
         }
         print("\(model) (\(net.parameterCount) parameters), input \(input), \(classes) classes, batch \(batch), "
-              + "\(threads) threads, conv backend \(backend.rawValue), OMP_WAIT_POLICY \(waitPolicy); "
+              + "\(threads) threads, conv backend \(backend.rawValue), batch norm \(batchNorm.rawValue), OMP_WAIT_POLICY \(waitPolicy); "
               + "\(steps) steps after \(warmup) warm-up")
         print("CPU               \(CPUDescription.current)")
         print("images/s          \(format(imagesPerSecond, 1))   (median step \(format(stepSeconds * 1e3, 1)) ms, "
@@ -216,3 +220,5 @@ private extension LayerTimer.Kind {
 extension String {
     func leftPadded(_ width: Int) -> String { String(repeating: " ", count: max(0, width - count)) + self }
 }
+
+extension BatchNormBackend: ExpressibleByArgument {}

@@ -39,9 +39,10 @@ final class BatchNorm2dTests: XCTestCase {
     /// The forward pass against a Double reference of y = relu(γ·(x − μ)/√(σ² + ε) + β + r) with the
     /// batch's μ and biased σ², for several channel counts, with and without the residual.
     func testForwardMatchesADoubleReferenceForEveryChannelCount() {
-        for C in [5, 16, 20, 64] {
+        for backend in BatchNormBackend.allCases { for C in [5, 16, 20, 64] {
             for withResidual in [false, true] {
                 let context = LayerContext()
+                context.batchNormBackend = backend
                 let bn = BatchNorm2d(context, name: "bn", channels: C, activation: .relu)
                 let arena = context.arena
                 arena.finalize()
@@ -62,9 +63,9 @@ final class BatchNorm2dTests: XCTestCase {
                         expected[m * C + c] = max(v, 0)
                     }
                 }
-                assertClose(y, expected, tolerance: 1e-5, "\(C) channels, residual \(withResidual)")
+                assertClose(y, expected, tolerance: 1e-5, "\(backend): \(C) channels, residual \(withResidual)")
             }
-        }
+        } }
     }
 
     /// Backward against central differences, with ReLU and a residual, in training and evaluation.
@@ -73,15 +74,11 @@ final class BatchNorm2dTests: XCTestCase {
     /// crossed and L is smooth. Truncation error O(h²) ≈ 1e-4 relative; rounding √N·2⁻²⁴/h ≈ 5e-5.
     /// Tolerance 2e-3. Channel counts 3, 20 and 48 (the loops run over whole rows of C channels).
     func testBackwardMatchesFiniteDifferences() {
+        for backend in BatchNormBackend.allCases {
         for (training, activation, C) in [true, false].flatMap({ t in [BatchNorm2d.Activation.relu, .identity].flatMap { a in [3, 20, 48].map { (t, a, $0) } } }) {
             do {
-                let context = LayerContext()
-                let bn = BatchNorm2d(context, name: "bn", channels: C, activation: activation)
+                var (bn, context, random) = randomNorm(channels: C, activation: activation, backend: backend, seed: 7)
                 let arena = context.arena
-                arena.finalize()
-                var random = ParameterInitializer(seed: 7)
-                random.fillUniform(arena.value(bn.weight), count: C, bound: 1)
-                random.fillUniform(arena.value(bn.bias), count: C, bound: 1)
                 random.fillUniform(arena.value(bn.runningMean), count: C, bound: 0.5)
                 let x = FiniteDifferences.randomTensor([3, 3, 2, C], seed: 11)
                 // Pre-activations s = ±(0.2 + u): r = s − BN(x).
@@ -102,7 +99,7 @@ final class BatchNorm2dTests: XCTestCase {
                 _ = loss()
                 let dx = bn.backward(upstream).values
                 let dr = bn.residualGradient.values
-                let what = "training \(training) \(activation) \(C) channels"
+                let what = "\(backend): training \(training) \(activation) \(C) channels"
                 checkGradient("\(what) dx", loss: loss, values: x.data, count: x.count, analytic: dx, step: 1e-2, tolerance: 2e-3)
                 checkGradient("\(what) dr", loss: loss, values: residual.data, count: x.count, analytic: dr, step: 1e-2,
                               tolerance: 2e-3)
@@ -112,7 +109,52 @@ final class BatchNorm2dTests: XCTestCase {
                               analytic: gradientValues(arena, bn.bias), step: 1e-2, tolerance: 2e-3)
             }
         }
+        }
     }
+
+    /// oneDNN's primitives against the engine's passes on the same data, in training: y, the running
+    /// statistics, dx, d r, dγ and dβ, with ReLU fused (no residual), ReLU after a residual, and no
+    /// activation; 3 to 64 channels, 8 to 800 rows. Both compute in Float in their own order: 1e-4 of
+    /// the largest value. (With 2 rows a channel whose two values nearly agree has σ² near ε, where
+    /// either is as right as the other and they part by 3e-4.)
+    func testOneDNNMatchesTheEnginesPasses() {
+        for (C, shape) in [(3, [2, 2, 2]), (16, [2, 5, 5]), (24, [4, 3, 3]), (64, [8, 10, 10])] {
+            for (activation, withResidual) in [(BatchNorm2d.Activation.relu, false), (.relu, true), (.identity, false), (.identity, true)] {
+                var results: [[[Float]]] = []
+                for backend in [BatchNormBackend.engine, .oneDNN] {
+                    let (bn, context, _) = randomNorm(channels: C, activation: activation, backend: backend, seed: 21)
+                    let arena = context.arena
+                    let x = FiniteDifferences.randomTensor(shape + [C], seed: 23), r = FiniteDifferences.randomTensor(x.shape, seed: 29)
+                    for i in 0..<x.count { x[i] = 3 * x[i] + 0.5 }
+                    let y = bn.forward(x, residual: withResidual ? r : nil).values
+                    let statistics = Array(UnsafeBufferPointer(start: arena.value(bn.runningMean), count: 2 * C))
+                    let dx = bn.backward(FiniteDifferences.randomTensor(x.shape, seed: 31)).values
+                    let dr = withResidual ? bn.residualGradient.values : []
+                    results.append([y, statistics, dx, dr, gradientValues(arena, bn.weight), gradientValues(arena, bn.bias)])
+                }
+                for (index, name) in ["y", "running statistics", "dx", "dr", "dγ", "dβ"].enumerated() {
+                    let (engine, oneDNN) = (results[0][index], results[1][index])
+                    XCTAssertEqual(engine.count, oneDNN.count, name)
+                    let scale = max(1, engine.map { abs($0) }.max() ?? 0)
+                    let worst = zip(engine, oneDNN).map { abs($0 - $1) }.max() ?? 0
+                    XCTAssertLessThan(worst, 1e-4 * scale, "\(name): \(C) channels \(shape), \(activation), residual \(withResidual)")
+                }
+            }
+        }
+    }
+}
+
+/// A finalized BatchNorm2d of `channels` on `backend`, γ and β drawn uniform in [−1, 1] from `seed`.
+private func randomNorm(channels C: Int, activation: BatchNorm2d.Activation, backend: BatchNormBackend, seed: UInt64)
+    -> (bn: BatchNorm2d, context: LayerContext, random: ParameterInitializer) {
+    let context = LayerContext()
+    context.batchNormBackend = backend
+    let bn = BatchNorm2d(context, name: "bn", channels: C, activation: activation)
+    context.arena.finalize()
+    var random = ParameterInitializer(seed: seed)
+    random.fillUniform(context.arena.value(bn.weight), count: C, bound: 1)
+    random.fillUniform(context.arena.value(bn.bias), count: C, bound: 1)
+    return (bn, context, random)
 }
 
 /// BN(x) without activation or residual, with `bn`'s parameters and statistics, computed by a

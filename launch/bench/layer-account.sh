@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Where a training step's time goes, multimix beside PyTorch, layer kind by layer kind, in one run.
 #
-#   bash launch/bench/layer-account.sh [ROUNDS] [--isa avx2] [--model M] [--input CxHxW] [--batch B]
+#   bash launch/bench/layer-account.sh [ROUNDS] [--isa avx2] [--model M] [--input CxHxW] [--batch B] [--batch-norm onednn]
 #
 # Each round runs `multimix bench train --json` (its own per-layer-kind timers) and
 # `python/bench_train.py --channels-last --account` (torch.profiler, inclusive op times), interleaved,
@@ -14,14 +14,15 @@ set -euo pipefail
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 rounds=3
 if [ $# -gt 0 ] && [[ "$1" =~ ^[1-9][0-9]?$ ]]; then rounds="$1"; shift; fi
-isa=native model=resnet20 input=3x32x32 batch=128
+isa=native model=resnet20 input=3x32x32 batch=128 batch_norm=engine
 while [ $# -gt 0 ]; do
     case "$1" in
         --isa) [ $# -ge 2 ] && [[ "$2" == avx2 || "$2" == native ]] || { echo "launch/bench/layer-account.sh: --isa takes avx2 or native" >&2; exit 2; }; isa="$2" ;;
         --model) [ $# -ge 2 ] || { echo "launch/bench/layer-account.sh: --model needs a name" >&2; exit 2; }; model="$2" ;;
         --input) [ $# -ge 2 ] && [[ "$2" =~ ^[0-9]+x[0-9]+x[0-9]+$ ]] || { echo "launch/bench/layer-account.sh: --input takes CxHxW, e.g. 3x32x32" >&2; exit 2; }; input="$2" ;;
         --batch) [ $# -ge 2 ] && [[ "$2" =~ ^[1-9][0-9]{0,3}$ ]] || { echo "launch/bench/layer-account.sh: --batch takes 1 to 9999" >&2; exit 2; }; batch="$2" ;;
-        *) echo "launch/bench/layer-account.sh: unknown flag '$1'; use [ROUNDS] --isa, --model, --input, --batch" >&2; exit 2 ;;
+        --batch-norm) [ $# -ge 2 ] && [[ "$2" == engine || "$2" == onednn ]] || { echo "launch/bench/layer-account.sh: --batch-norm takes engine or onednn" >&2; exit 2; }; batch_norm="$2" ;;
+        *) echo "launch/bench/layer-account.sh: unknown flag '$1'; use [ROUNDS] --isa, --model, --input, --batch, --batch-norm" >&2; exit 2 ;;
     esac
     shift 2
 done
@@ -34,7 +35,7 @@ clean=(env -i PATH="$PATH" HOME="$HOME")
 shared=(--model "$model" --input "$input" --batch "$batch" --threads 2 --steps 10)
 results="$(mktemp)" && trap 'rm -f "$results"' EXIT
 for round in $(seq "$rounds"); do
-    "${clean[@]}" "$repo/.build/release/multimix" bench train "${shared[@]}" --json | grep '^{' | sed 's/^/multimix /' >> "$results"
+    "${clean[@]}" "$repo/.build/release/multimix" bench train "${shared[@]}" --batch-norm "$batch_norm" --json | grep '^{' | sed 's/^/multimix /' >> "$results"
     "${clean[@]}" "$python" "$repo/python/bench_train.py" "${shared[@]}" --channels-last --account 2>/dev/null | grep '^{' | sed 's/^/torch /' >> "$results"
     echo "[round $round/$rounds done]" >&2
 done
@@ -59,7 +60,8 @@ rows = [
     ("whole step (median, no profiler)", ("step_seconds_median",), ("step_seconds_median",)),
 ]
 cpu = runs["multimix"][0].get("cpu", "?")
-print(f"{model} {shape}, batch {batch}, 2 threads, {'emulated AVX2' if isa == 'avx2' else 'this CPU'} ({cpu}), median of {rounds} interleaved rounds, ms per step")
+print(f"{model} {shape}, batch {batch}, 2 threads, {'emulated AVX2' if isa == 'avx2' else 'this CPU'} ({cpu}), "
+      f"multimix's batch norm: {runs['multimix'][0].get('batch_norm', '?')}, median of {rounds} interleaved rounds, ms per step")
 print()
 print("| part | multimix | PyTorch (channels-last, torch.profiler) | multimix / PyTorch |")
 print("| --- | ---: | ---: | ---: |")
