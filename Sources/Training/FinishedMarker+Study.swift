@@ -16,7 +16,7 @@ extension FinishedMarker {
         try Consensus(communicator).rootDecides("reading the runs' finished.json") {
             for (index, run) in runs.enumerated() {
                 guard let marker = FinishedMarker.read(runFolder: run.folder) else { continue }
-                guard marker.configHash == (try FinishedMarker.configHash(run.config)) else {
+                guard try marker.configHash == FinishedMarker.configHash(run.config) || trainedAsGiven(run) else {
                     throw TrainingError.cannotStart("\(run.folder.path) finished with another config than the study now gives it (\(FinishedMarker.fileName) has config_hash \(marker.configHash.prefix(12))…); delete that folder to train it again, or give the study another name")
                 }
                 finished[index] = 1
@@ -24,6 +24,19 @@ extension FinishedMarker {
         }
         try communicator.broadcast(&finished, root: 0)
         return finished.map { $0 != 0 }
+    }
+
+    /// Whether the run folder's config.yaml (the config the run trained with, read by this version)
+    /// has every setting of `run.config` but the threads. The hash in finished.json covers the whole
+    /// encoded config, so a later version that encodes a new key (at its default) hashes the same
+    /// run differently; setting by setting, a new key has its default on both sides and the run is
+    /// still recognised as finished. A missing or unreadable config.yaml is not the same run.
+    static func trainedAsGiven(_ run: (config: TrainingConfig, folder: URL)) throws -> Bool {
+        guard let trained = try? TrainingConfig.load(contentsOf: run.folder.appendingPathComponent("config.yaml")) else { return false }
+        var (old, new) = (try trained.settings(), try run.config.settings())
+        old["training.threads"] = nil
+        new["training.threads"] = nil
+        return old == new
     }
 }
 

@@ -112,6 +112,16 @@ final class StudyRunTests: XCTestCase {
         XCTAssertEqual(try text("results.md"), markdown)
         XCTAssertEqual(try text("report.html"), report)
 
+        // A later version that encodes more keys hashes the same config differently (here: a marker's
+        // hash replaced): the run is still finished when its config.yaml has the same settings.
+        let markerFile = studyFolder.appendingPathComponent("erm-s00/\(FinishedMarker.fileName)")
+        var marker = try XCTUnwrap(FinishedMarker.read(runFolder: markerFile.deletingLastPathComponent()))
+        marker.configHash = String(repeating: "0", count: 64)
+        try marker.write(runFolder: markerFile.deletingLastPathComponent())
+        let rehashed = try study(path)
+        XCTAssertEqual(rehashed.status, 0, rehashed.output)
+        XCTAssertEqual(rehashed.output.components(separatedBy: ": skipped, finished").count - 1, 4, rehashed.output)
+
         // Other threads are the same runs; another config for a finished run is refused by name.
         let original = try String(contentsOfFile: path, encoding: .utf8)
         try original.replacingOccurrences(of: "set: [\"eval.every_epochs=1\"]", with: "set: [\"eval.every_epochs=1\", \"training.threads=2\"]")
