@@ -49,7 +49,7 @@ public final class CheckpointStore {
     /// The SHA-256 of `state.json` (hex and a newline): a flipped byte in a number that is still in
     /// range would otherwise steer a resume silently. Checkpoints written before it lack it.
     static let stateChecksumFile = "state.json.sha256"
-    public static let latestFile = "latest"
+    static let latestFile = "latest"
     static let temporaryPrefix = ".tmp-"
 
     /// Opens (creating if needed) the checkpoint folder.
@@ -142,12 +142,16 @@ public final class CheckpointStore {
     }
 
     /// The folder `latest` names, if the pointer exists and names a checkpoint folder.
-    public func latest() -> URL? {
-        guard let text = try? SafeFile.readText(folder.appendingPathComponent(CheckpointStore.latestFile).path, maximumBytes: 1024, fix: "") else {
+    public func latest() -> URL? { CheckpointStore.latest(in: folder) }
+
+    /// The checkpoint folder `folder/latest` names, read without opening a store (nothing is created:
+    /// for `multimix eval` and a study looking into run folders); nil without a pointer naming one.
+    public static func latest(in folder: URL) -> URL? {
+        guard let text = try? SafeFile.readText(folder.appendingPathComponent(latestFile).path, maximumBytes: 1024, fix: "") else {
             return nil
         }
         let name = text.trimmingCharacters(in: .whitespacesAndNewlines)
-        guard CheckpointStore.step(ofFolderNamed: name) != nil else { return nil }
+        guard step(ofFolderNamed: name) != nil else { return nil }
         return folder.appendingPathComponent(name)
     }
 

@@ -31,7 +31,8 @@ public final class BatchNorm2d {
     /// d r = dy·act′: set by a backward whose forward had a residual (a shared gradient buffer:
     /// pin it to keep it across other layers' backward calls).
     public private(set) var residualGradient = Tensor(shape: [0])
-    /// [C] each: the μ, rstd and (batch statistics) biased σ² the last forward used.
+    /// [C] each: the μ the last forward used, the rstd the engine's passes used, and the biased σ² of
+    /// oneDNN's (its backward takes σ², not rstd).
     private let mean: UnsafeMutablePointer<Float>
     private let rstd: UnsafeMutablePointer<Float>
     private let variance: UnsafeMutablePointer<Float>
@@ -130,16 +131,14 @@ public final class BatchNorm2d {
         return output
     }
 
-    /// The running statistics move by `momentum` towards the batch's μ and σ² (unbiased there: ·m/(m − 1)).
-    private func updateRunningStatistics(rows: Int) {
-        let arena = context.arena
-        let runMean = arena.value(runningMean), runVar = arena.value(runningVariance)
+    /// Channel `c`'s running statistics move by `momentum` towards the batch's μ and biased σ² of
+    /// `rows` rows:  running ← (1 − momentum)·running + momentum·batch   (σ² unbiased there: ·m/(m − 1)).
+    private func moveRunningStatistics(channel c: Int, mean mu: Float, variance: Double, rows: Int,
+                                       _ runMean: UnsafeMutablePointer<Float>, _ runVar: UnsafeMutablePointer<Float>) {
+        runMean[c] = (1 - momentum) * runMean[c] + momentum * mu
         let n = Double(rows)
-        for c in 0..<channels {
-            runMean[c] = (1 - momentum) * runMean[c] + momentum * mean[c]
-            let unbiased = rows > 1 ? Double(variance[c]) * n / (n - 1) : Double(variance[c])
-            runVar[c] = (1 - momentum) * runVar[c] + momentum * Float(unbiased)
-        }
+        let unbiased = rows > 1 ? variance * n / (n - 1) : variance
+        runVar[c] = (1 - momentum) * runVar[c] + momentum * Float(unbiased)
     }
 
     /// Training with oneDNN's primitive: y = act(BN(x)) with the ReLU fused when no residual follows;
@@ -152,8 +151,8 @@ public final class BatchNorm2d {
         oneDNNKernels[key] = kernel
         lastOneDNNKernel = kernel
         kernel.forward(x: x.data, gamma: arena.value(weight), beta: arena.value(bias), into: output.data, mean: mean, variance: variance)
-        for c in 0..<C { rstd[c] = 1 / (variance[c] + epsilon).squareRoot() }
-        updateRunningStatistics(rows: rows)
+        let runMean = arena.value(runningMean), runVar = arena.value(runningVariance)
+        for c in 0..<C { moveRunningStatistics(channel: c, mean: mean[c], variance: Double(variance[c]), rows: rows, runMean, runVar) }
         guard let residual else { return }
         let y = output.data, r = residual.data, relu = activation == .relu
         Parallel.forEachChunk(rows) { _, range in
@@ -187,10 +186,7 @@ public final class BatchNorm2d {
                 let variance = max(s[C + c] / n - mu * mu, 0)
                 mean[c] = Float(mu)
                 rstd[c] = Float(1 / (variance + Double(epsilon)).squareRoot())
-                // running ← (1 − momentum)·running + momentum·batch   (σ² unbiased: ·m/(m − 1))
-                runMean[c] = (1 - momentum) * runMean[c] + momentum * Float(mu)
-                let unbiased = rows > 1 ? variance * n / (n - 1) : variance
-                runVar[c] = (1 - momentum) * runVar[c] + momentum * Float(unbiased)
+                moveRunningStatistics(channel: c, mean: Float(mu), variance: variance, rows: rows, runMean, runVar)
             }
         } else {
             for c in 0..<C {

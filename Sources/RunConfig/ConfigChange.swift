@@ -22,11 +22,12 @@ public enum ConfigChange: Equatable, Sendable {
     public static let free = ["eval.", "checkpoint.", "distributed.", "training.threads", "training.log_every_steps", "training.epochs",
                        "data.root", "data.workers", "name"]
 
-    /// The keys of `config` that differ from `saved`'s and change the run, as `key old → new`.
-    public static func changes(from saved: TrainingConfig, to config: TrainingConfig) throws -> [String] {
+    /// The keys of `config` that differ from `saved`'s, as `key old → new`, but those `ignoring`
+    /// names (key paths, or prefixes ending in `.`; by default `free`: the ones that do not change the run).
+    public static func changes(from saved: TrainingConfig, to config: TrainingConfig, ignoring: [String] = free) throws -> [String] {
         let (old, new) = (try saved.settings(), try config.settings())
         return Set(old.keys).union(new.keys).sorted().filter { key in
-            old[key] != new[key] && !free.contains { $0.hasSuffix(".") ? key.hasPrefix($0) : key == $0 }
+            old[key] != new[key] && !ignoring.contains { $0.hasSuffix(".") ? key.hasPrefix($0) : key == $0 }
         }.map { "\($0) \(old[$0] ?? "(absent)") → \(new[$0] ?? "(absent)")" }
     }
 }

@@ -33,10 +33,7 @@ extension FinishedMarker {
     /// still recognised as finished. A missing or unreadable config.yaml is not the same run.
     static func trainedAsGiven(_ run: (config: TrainingConfig, folder: URL)) throws -> Bool {
         guard let trained = try? TrainingConfig.load(contentsOf: run.folder.appendingPathComponent("config.yaml")) else { return false }
-        var (old, new) = (try trained.settings(), try run.config.settings())
-        old["training.threads"] = nil
-        new["training.threads"] = nil
-        return old == new
+        return try ConfigChange.changes(from: trained, to: run.config, ignoring: ["training.threads"]).isEmpty
     }
 }
 
@@ -55,10 +52,7 @@ public enum FinalTestState: Int32, Sendable {
         try Consensus(communicator).rootDecides("reading the runs' \(TestSplitResult.fileName)") {
             for (index, folder) in folders.enumerated() where finished[index] {
                 guard try TestSplitResult.read(runFolder: folder) == nil else { continue }
-                let checkpoints = folder.appendingPathComponent("checkpoints")
-                // Read only: a store is opened (which creates its folder) only where a latest file is.
-                let hasLatest = FileManager.default.fileExists(atPath: checkpoints.appendingPathComponent(CheckpointStore.latestFile).path)
-                let latest = hasLatest ? (try? CheckpointStore(folder: checkpoints, keep: Int.max))?.latest() : nil
+                let latest = CheckpointStore.latest(in: folder.appendingPathComponent("checkpoints"))
                 states[index] = (latest == nil ? FinalTestState.noCheckpoint : .toEvaluate).rawValue
             }
         }

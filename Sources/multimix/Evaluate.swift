@@ -72,10 +72,7 @@ struct Evaluate: ParsableCommand {
         // Everything that can be wrong with the inputs is found before MPI starts.
         var folder = URL(fileURLWithPath: checkpoint)
         // A run's checkpoints/ folder stands for its latest checkpoint (read only: nothing is created).
-        if FileManager.default.fileExists(atPath: folder.appendingPathComponent("latest").path),
-           let latest = try? CheckpointStore(folder: folder, keep: Int.max).latest() {
-            folder = latest
-        }
+        if let latest = CheckpointStore.latest(in: folder) { folder = latest }
         let loaded = try CheckpointStore.load(folder)
         if let tensor = loaded.firstNonFiniteModelTensor {
             throw CheckpointError(path: folder.appendingPathComponent("model.safetensors").path,
