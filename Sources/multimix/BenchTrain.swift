@@ -59,8 +59,8 @@ struct BenchTrain: ParsableCommand {
     @Option(help: "Convolution backend: onednn (fast), im2col (OpenBLAS reference twin), naive (tests only).")
     var convBackend: Backend = .onednn
 
-    @Option(help: "What normalises with batch statistics: engine (the default in training) or onednn (oneDNN's primitives).")
-    var batchNorm: BatchNormBackend = .engine
+    @Option(help: "What normalises with batch statistics: onednn (oneDNN's primitives, the default in training) or engine (the reference twin).")
+    var batchNorm: BatchNormBackend = .oneDNN
 
     @Flag(help: "Print one JSON object instead of tables.")
     var json = false

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Where a training step's time goes, multimix beside PyTorch, layer kind by layer kind, in one run.
 #
-#   bash launch/bench/layer-account.sh [ROUNDS] [--isa avx2] [--model M] [--input CxHxW] [--batch B] [--batch-norm onednn]
+#   bash launch/bench/layer-account.sh [ROUNDS] [--isa avx2] [--model M] [--input CxHxW] [--batch B] [--batch-norm engine]
 #
 # Each round runs `multimix bench train --json` (its own per-layer-kind timers) and
 # `python/bench_train.py --channels-last --account` (torch.profiler, inclusive op times), interleaved,
@@ -14,7 +14,7 @@ set -euo pipefail
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 rounds=3
 if [ $# -gt 0 ] && [[ "$1" =~ ^[1-9][0-9]?$ ]]; then rounds="$1"; shift; fi
-isa=native model=resnet20 input=3x32x32 batch=128 batch_norm=engine
+isa=native model=resnet20 input=3x32x32 batch=128 batch_norm=onednn
 while [ $# -gt 0 ]; do
     case "$1" in
         --isa) [ $# -ge 2 ] && [[ "$2" == avx2 || "$2" == native ]] || { echo "launch/bench/layer-account.sh: --isa takes avx2 or native" >&2; exit 2; }; isa="$2" ;;
