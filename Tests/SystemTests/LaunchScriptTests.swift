@@ -135,4 +135,62 @@ final class LaunchScriptTests: XCTestCase {
             XCTAssertEqual(result.output.contains("rank line on stderr"), status == 0, context)
         }
     }
+
+    /// launch/keep-study.sh, run from a copy of the script in a scratch tree (it works relative to its
+    /// own folder): a study's finished runs are kept without checkpoints, an unfinished one is not, a
+    /// linked file is refused by name, `--restore` brings the kept runs back without touching a live
+    /// run folder, and a name that is not a study file is refused.
+    func testKeepStudyKeepsFinishedRunsAndRestoresThem() throws {
+        let tree = folder.appendingPathComponent("tree"), fileManager = FileManager.default
+        for dir in ["launch", "configs/studies", "runs/s/a-s00/checkpoints", "runs/s/b-s00", "runs/s/c-s00"] {
+            try fileManager.createDirectory(at: tree.appendingPathComponent(dir), withIntermediateDirectories: true)
+        }
+        try fileManager.copyItem(at: Repository.root.appendingPathComponent("launch/keep-study.sh"),
+                                 to: tree.appendingPathComponent("launch/keep-study.sh"))
+        try "name: s\n".write(to: tree.appendingPathComponent("configs/studies/s.yaml"), atomically: true, encoding: .utf8)
+        func write(_ text: String, _ path: String) throws {
+            try text.write(to: tree.appendingPathComponent(path), atomically: true, encoding: .utf8)
+        }
+        for run in ["a-s00", "b-s00"] {
+            try write("config \(run)", "runs/s/\(run)/config.yaml")
+            try write("metrics \(run)", "runs/s/\(run)/metrics.jsonl")
+            try write("finished \(run)", "runs/s/\(run)/finished.json")
+        }
+        try write("test a", "runs/s/a-s00/test.json")
+        try write("weights", "runs/s/a-s00/checkpoints/latest")
+        try write("unfinished", "runs/s/c-s00/metrics.jsonl")
+        func keep(_ arguments: [String]) throws -> MPIRun.Result {
+            try MPIRun.launch(["bash", "launch/keep-study.sh"] + arguments, timeout: 30, currentDirectory: tree)
+        }
+        let kept = try keep(["s"])
+        XCTAssertEqual(kept.status, 0, kept.output)
+        XCTAssertTrue(kept.output.contains("2 run(s) kept in docs/studies/s/runs"), kept.output)
+        let keptRuns = tree.appendingPathComponent("docs/studies/s/runs")
+        XCTAssertEqual(try fileManager.contentsOfDirectory(atPath: keptRuns.path).sorted(), ["a-s00", "b-s00"])
+        XCTAssertEqual(try fileManager.contentsOfDirectory(atPath: keptRuns.appendingPathComponent("a-s00").path).sorted(),
+                       ["config.yaml", "finished.json", "metrics.jsonl", "test.json"])
+        XCTAssertEqual(try keep(["s"]).output.contains("0 run(s) kept"), true, "an unchanged finished run is copied again")
+
+        // A linked file in a finished run is refused by name, and the run is not half-kept.
+        try write("finished again", "runs/s/b-s00/finished.json")
+        try fileManager.createSymbolicLink(atPath: tree.appendingPathComponent("runs/s/b-s00/test.json").path, withDestinationPath: "/etc/passwd")
+        let linked = try keep(["s"])
+        XCTAssertEqual(linked.status, 2, linked.output)
+        XCTAssertTrue(linked.output.contains("b-s00/test.json is not a regular file"), linked.output)
+        XCTAssertEqual(try String(contentsOf: keptRuns.appendingPathComponent("b-s00/finished.json"), encoding: .utf8), "finished b-s00")
+        XCTAssertEqual(try fileManager.contentsOfDirectory(atPath: keptRuns.path).sorted(), ["a-s00", "b-s00"], "a staging folder was left")
+
+        // --restore: the kept runs come back where runs/ lost them; a live run folder stays as it is.
+        try fileManager.removeItem(at: tree.appendingPathComponent("runs/s/a-s00"))
+        let restored = try keep(["s", "--restore"])
+        XCTAssertEqual(restored.status, 0, restored.output)
+        XCTAssertTrue(restored.output.contains("1 run(s) restored into runs/s"), restored.output)
+        XCTAssertEqual(try String(contentsOf: tree.appendingPathComponent("runs/s/a-s00/test.json"), encoding: .utf8), "test a")
+        XCTAssertEqual(try String(contentsOf: tree.appendingPathComponent("runs/s/b-s00/finished.json"), encoding: .utf8), "finished again")
+
+        let unknown = try keep(["nope"])
+        XCTAssertEqual(unknown.status, 2, unknown.output)
+        XCTAssertTrue(unknown.output.contains("no study configs/studies/nope.yaml"), unknown.output)
+        XCTAssertEqual(try keep(["../s"]).status, 2)
+    }
 }
