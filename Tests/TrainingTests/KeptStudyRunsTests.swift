@@ -68,9 +68,10 @@ final class KeptStudyRunsTests: XCTestCase {
                 let url = rebuilt.appendingPathComponent(table)
                 // The test split's table is written once every run of the study has its test.json.
                 guard table == "results.csv" || fileManager.fileExists(atPath: url.path) else { continue }
-                let rows = try String(contentsOf: url, encoding: .utf8).split(separator: "\n").dropFirst().map { line -> String in
+                // A row per run (VARIANT,SEED,...); the paired summaries' rows have mean/ci95_* for a seed.
+                let rows = try String(contentsOf: url, encoding: .utf8).split(separator: "\n").dropFirst().compactMap { line -> String? in
                     let cells = line.split(separator: ",", omittingEmptySubsequences: false)
-                    let seed = Int(cells[1]) ?? -1
+                    guard cells.count > 1, let seed = Int(cells[1]) else { return nil }
                     return "\(cells[0])-s" + (seed < 10 ? "0\(seed)" : "\(seed)")
                 }
                 XCTAssertEqual(rows.sorted(), runNames, "\(study): \(table) does not list exactly the kept runs")
