@@ -16,7 +16,7 @@ repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 die() { echo "launch/keep-study.sh: error: $*" >&2; exit 2; }
 [ $# -ge 1 ] && [ $# -le 2 ] || die "usage: bash launch/keep-study.sh NAME [--restore]"
 name="$1"
-[[ "$name" =~ ^[A-Za-z0-9][A-Za-z0-9._-]*$ ]] || die "study name '$name' has characters a study name cannot have; use the study file's name:"
+[[ "$name" =~ ^[A-Za-z0-9][A-Za-z0-9._-]*$ ]] || die "study name '$name' has characters a study name cannot have; use a study file's name (configs/studies/NAME.yaml)"
 restore=false
 if [ $# -eq 2 ]; then [ "$2" = --restore ] || die "unknown flag '$2'; the only flag is --restore"; restore=true; fi
 [ -f "$repo/configs/studies/$name.yaml" ] || die "no study configs/studies/$name.yaml; name a study file there (without .yaml)"
@@ -41,7 +41,7 @@ for run in "$from"/*/; do
     staging="$to/.$id.keeping"
     rm -rf "$staging" && mkdir "$staging"
     for file in "${files[@]}"; do
-        [ -e "$run/$file" ] || continue
+        [ -e "$run/$file" ] || [ -L "$run/$file" ] || continue   # a dangling link is refused below, not skipped
         [ -f "$run/$file" ] && [ ! -L "$run/$file" ] || { rm -rf "$staging"; die "$run/$file is not a regular file; not copied (run $id left as it was)"; }
         [ "$(stat -c %s "$run/$file")" -le $((64 << 20)) ] || { rm -rf "$staging"; die "$run/$file is over 64 MiB; a kept run's files are small (run $id left as it was)"; }
         cp "$run/$file" "$staging/$file"

@@ -1,4 +1,5 @@
 import Foundation
+import Studies
 import TestSupport
 import XCTest
 
@@ -12,13 +13,9 @@ final class KeptStudyRunsTests: XCTestCase {
 
     /// `git check-ignore` on paths inside the repository: 0 ignored, 1 not ignored.
     func gitIgnores(_ path: String) throws -> Bool {
-        let git = Process()
-        git.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        git.arguments = ["git", "-C", Repository.root.path, "check-ignore", "--quiet", "--no-index", path]
-        try git.run()
-        git.waitUntilExit()
-        XCTAssert(git.terminationStatus == 0 || git.terminationStatus == 1, "git check-ignore \(path): status \(git.terminationStatus)")
-        return git.terminationStatus == 0
+        let git = try MPIRun.launch(["git", "-C", Repository.root.path, "check-ignore", "--quiet", "--no-index", path], timeout: 30)
+        XCTAssert(git.status == 0 || git.status == 1, "git check-ignore \(path): status \(git.status)\n\(git.output)")
+        return git.status == 0
     }
 
     /// Every file a kept run holds is one git would commit; the repository's own run folder is not.
@@ -72,7 +69,7 @@ final class KeptStudyRunsTests: XCTestCase {
                 let rows = try String(contentsOf: url, encoding: .utf8).split(separator: "\n").dropFirst().compactMap { line -> String? in
                     let cells = line.split(separator: ",", omittingEmptySubsequences: false)
                     guard cells.count > 1, let seed = Int(cells[1]) else { return nil }
-                    return "\(cells[0])-s" + (seed < 10 ? "0\(seed)" : "\(seed)")
+                    return StudyRun.name(variant: String(cells[0]), seed: seed)
                 }
                 XCTAssertEqual(rows.sorted(), runNames, "\(study): \(table) does not list exactly the kept runs")
             }
