@@ -37,26 +37,27 @@ extension StudyResults {
         return Table(header: ["variant", "runs"] + metrics, rows: rows)
     }
 
-    /// `results.csv`: `variant,seed,epoch,<metrics…>,wall_seconds`, a row per run with an evaluation;
-    /// `epoch` is the last evaluation's; values in full precision (`nan` for a `null`); empty where a
-    /// run lacks the metric, and `wall_seconds` (from finished.json) empty while it is unfinished.
+    /// `results.csv`: `variant,seed,epoch,<metrics…>,wall_seconds,cpu`, a row per run with an
+    /// evaluation; `epoch` is the last evaluation's; values in full precision (`nan` for a `null`);
+    /// empty where a run lacks the metric, and `wall_seconds` and `cpu` (from finished.json) empty
+    /// while it is unfinished (`cpu` also for a run finished before markers kept it).
     /// With baselines (`compare_to`), a `d_<metric>` column per metric against the first (the run
     /// minus the baseline's run of the same seed) and `d_<metric>_vs_<baseline>` columns for each
-    /// further one; then per compared variant three more rows whose `seed` is `mean`, `ci95_low` and
-    /// `ci95_high`, only their `d_` columns filled (``PairedDifference``).
+    /// further one; then per compared variant with at least one pair three more rows whose `seed` is
+    /// `mean`, `ci95_low` and `ci95_high`, only their `d_` columns filled (``PairedDifference``).
     public func csv() -> String {
         let metrics = self.metrics
         let differenceColumns = baselines.enumerated().flatMap { index, baseline in
             metrics.map { "d_" + $0 + (index == 0 ? "" : "_vs_" + baseline) }
         }
-        var lines = [(["variant", "seed", "epoch"] + metrics + ["wall_seconds"] + differenceColumns)
+        var lines = [(["variant", "seed", "epoch"] + metrics + ["wall_seconds", "cpu"] + differenceColumns)
             .map(TableCell.csv).joined(separator: ",")]
         for run in runs {
             let final = run.final
             let epoch = run.evaluations.last!.epoch
             var fields = [run.variant, "\(run.seed)", epoch == epoch.rounded() ? "\(Int(epoch))" : "\(epoch)"]
                 + metrics.map { final[$0].map { "\($0)" } ?? "" }
-                + [run.finished.map { "\($0.wallSeconds)" } ?? ""]
+                + [run.finished.map { "\($0.wallSeconds)" } ?? "", run.finished?.cpu ?? ""]
             for baseline in baselines {
                 fields += metrics.map { metric in
                     guard let paired = paired(variant: run.variant, metric: metric, against: baseline),
@@ -68,11 +69,12 @@ extension StudyResults {
         }
         for variant in variants where baselines.contains(where: { $0 != variant }) {
             let paired = baselines.flatMap { baseline in metrics.map { self.paired(variant: variant, metric: $0, against: baseline) } }
+            guard paired.contains(where: { $0 != nil }) else { continue }   // no pair yet: no empty rows
             let summaries: [(String, (PairedDifference) -> Double?)] = [
                 ("mean", { $0.mean }), ("ci95_low", { $0.interval?.low }), ("ci95_high", { $0.interval?.high }),
             ]
             for (label, value) in summaries {
-                let fields = [variant, label, ""] + metrics.map { _ in "" } + [""]
+                let fields = [variant, label, ""] + metrics.map { _ in "" } + ["", ""]
                     + paired.map { $0.flatMap(value).map { "\($0)" } ?? "" }
                 lines.append(fields.map(TableCell.csv).joined(separator: ","))
             }

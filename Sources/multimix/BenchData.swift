@@ -2,6 +2,7 @@ import ArgumentParser
 import Datasets
 import Dispatch
 import Foundation
+import RunOutputs
 import Tensors
 
 extension Multimix {

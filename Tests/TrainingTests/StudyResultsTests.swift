@@ -79,7 +79,7 @@ final class StudyResultsTests: XCTestCase {
             run("a", 0, ["top1": 0.5, "ood_auroc": 0.75]), run("b", 0, ["top1": 0.25, "nll": .nan]),
         ])
         XCTAssertEqual(results.metrics, ["nll", "ood_auroc", "top1"])
-        XCTAssertEqual(results.csv(), "variant,seed,epoch,nll,ood_auroc,top1,wall_seconds\na,0,10,,0.75,0.5,\nb,0,10,nan,,0.25,\n")
+        XCTAssertEqual(results.csv(), "variant,seed,epoch,nll,ood_auroc,top1,wall_seconds,cpu\na,0,10,,0.75,0.5,,\nb,0,10,nan,,0.25,,\n")
         XCTAssertEqual(results.table().rows[0].map(\.text), ["a", "1", "", "0.7500 ± –", "0.5000 ± –"])
         XCTAssertEqual(results.table().rows[1].map(\.text), ["b", "1", "n/a ± –", "", "0.2500 ± –"])
     }
@@ -91,8 +91,8 @@ final class StudyResultsTests: XCTestCase {
         let hostile = "=HYPERLINK(\"http://x\",\"y\")", broken = "a|b\n<script>alert(1)</script>"
         let results = StudyResults(name: "s", variants: ["a"], seeds: [0], runs: [run("a", 0, [hostile: -0.5, broken: 1, "@sum": 2])])
         let csv = results.csv()
-        XCTAssertTrue(csv.hasPrefix("variant,seed,epoch,\"'=HYPERLINK(\"\"http://x\"\",\"\"y\"\")\",'@sum,\"a|b\n<script>alert(1)</script>\",wall_seconds\n"), csv)
-        XCTAssertTrue(csv.hasSuffix("a,0,10,-0.5,2.0,1.0,\n"), csv)
+        XCTAssertTrue(csv.hasPrefix("variant,seed,epoch,\"'=HYPERLINK(\"\"http://x\"\",\"\"y\"\")\",'@sum,\"a|b\n<script>alert(1)</script>\",wall_seconds,cpu\n"), csv)
+        XCTAssertTrue(csv.hasSuffix("a,0,10,-0.5,2.0,1.0,,\n"), csv)
         let markdown = results.markdown()
         let header = markdown.split(separator: "\n")[1]
         XCTAssertEqual(header, "| variant | runs | =HYPERLINK(&quot;http://x&quot;,&quot;y&quot;) | @sum | a\\|b &lt;script&gt;alert(1)&lt;/script&gt; |")
@@ -116,7 +116,7 @@ final class StudyResultsTests: XCTestCase {
             {"kind":"eval","step":8,"epoch":2,"top1":0.75,"ece":0.1}
             {"kind":"eval","step":10,"ep
             """.write(to: first.appendingPathComponent("metrics.jsonl"), atomically: true, encoding: .utf8)
-        try FinishedMarker(configHash: "x", epoch: 2, step: 8, wallSeconds: 12.5, worldSize: 2).write(runFolder: first)
+        try FinishedMarker(configHash: "x", epoch: 2, step: 8, wallSeconds: 12.5, worldSize: 2, cpu: "Xeon, 2 cores (avx512f)").write(runFolder: first)
 
         let results = try StudyResults.read(study, folder: studyFolder)
         XCTAssertEqual(results.runs.count, 1)
@@ -124,7 +124,10 @@ final class StudyResultsTests: XCTestCase {
         XCTAssertEqual(results.runs[0].final, ["top1": 0.75, "ece": 0.1])
         XCTAssertEqual(results.missing, ["a-s01"])
         XCTAssertEqual(results.unfinished, [])
-        XCTAssertEqual(results.csv(), "variant,seed,epoch,ece,top1,wall_seconds\na,0,2,0.1,0.75,12.5\n")
+        XCTAssertEqual(results.csv(), "variant,seed,epoch,ece,top1,wall_seconds,cpu\na,0,2,0.1,0.75,12.5,\"Xeon, 2 cores (avx512f)\"\n")
+        // A marker written before `cpu` was kept still reads, without one.
+        let older = #"{"config_hash":"x","epoch":2,"step":8,"wall_seconds":12.5,"world_size":2}"#
+        XCTAssertNil(try JSONDecoder().decode(FinishedMarker.self, from: Data(older.utf8)).cpu)
         XCTAssertTrue(results.markdown().contains("Missing (no evaluation in metrics.jsonl): a-s01."), results.markdown())
     }
 
@@ -190,15 +193,28 @@ final class StudyResultsTests: XCTestCase {
         XCTAssertTrue(markdown.contains("| mm | +0.0267 [-0.0113, +0.0646] |"))
         XCTAssertTrue(markdown.contains("| mm | 2 | +0.0100 |"))
         let csv = results.csv().split(separator: "\n").map(String.init)
-        XCTAssertEqual(csv[0], "variant,seed,epoch,top1,wall_seconds,d_top1")
-        XCTAssertEqual(csv[1], "erm,0,10,0.6,,")
-        XCTAssertTrue(csv[4].hasPrefix("mm,0,10,0.63,,0.03"))
+        XCTAssertEqual(csv[0], "variant,seed,epoch,top1,wall_seconds,cpu,d_top1")
+        XCTAssertEqual(csv[1], "erm,0,10,0.6,,,")
+        XCTAssertTrue(csv[4].hasPrefix("mm,0,10,0.63,,,0.03"))
         XCTAssertEqual(csv.count, 1 + 7 + 2 * 3)
-        XCTAssertTrue(csv[8].hasPrefix("mm,mean,,,,0.02666"))
-        XCTAssertTrue(csv[9].hasPrefix("mm,ci95_low,,,,-0.01127916"))
-        XCTAssertTrue(csv[10].hasPrefix("mm,ci95_high,,,,0.06461249"))
-        XCTAssertEqual(csv[12], "one,ci95_low,,,,")
+        XCTAssertTrue(csv[8].hasPrefix("mm,mean,,,,,0.02666"))
+        XCTAssertTrue(csv[9].hasPrefix("mm,ci95_low,,,,,-0.01127916"))
+        XCTAssertTrue(csv[10].hasPrefix("mm,ci95_high,,,,,0.06461249"))
+        XCTAssertEqual(csv[12], "one,ci95_low,,,,,")
         XCTAssertTrue(StudyReport.html(results).contains("Paired differences against erm"))
+    }
+
+    /// A study stopped half-way: a compared variant with no run yet (or none paired with the
+    /// baseline's seeds) gets no `mean` / `ci95_*` rows, instead of three empty ones.
+    func testAVariantWithoutAPairHasNoSummaryRows() {
+        let results = StudyResults(name: "s", variants: ["erm", "mm", "later", "unpaired"], seeds: [0, 1], runs: [
+            run("erm", 0, ["top1": 0.60]), run("mm", 0, ["top1": 0.63]), run("unpaired", 1, ["top1": 0.5]),
+        ], baselines: ["erm"])
+        let rows = results.csv().split(separator: "\n").map(String.init)
+        XCTAssertEqual(rows.filter { $0.hasPrefix("mm,mean,") || $0.hasPrefix("mm,ci95_") }.count, 3, rows.joined(separator: "\n"))
+        XCTAssertFalse(rows.contains { $0.hasPrefix("later,") || $0.hasPrefix("unpaired,mean") || $0.hasPrefix("unpaired,ci95") },
+                       rows.joined(separator: "\n"))
+        XCTAssertEqual(rows.count, 1 + 3 + 3)
     }
 
     /// Two baselines (`compare_to: [erm, mixup]`): a paired section per baseline, and in the CSV the
@@ -223,11 +239,11 @@ final class StudyResultsTests: XCTestCase {
         XCTAssertTrue(markdown.contains("## Paired differences against mixup"), markdown)
         XCTAssertTrue(markdown.contains("| erm | -0.0200 [-0.1471, +0.1071] |"), markdown)
         let csv = results.csv().split(separator: "\n").map(String.init)
-        XCTAssertEqual(csv[0], "variant,seed,epoch,top1,wall_seconds,d_top1,d_top1_vs_mixup")
-        XCTAssertTrue(csv[5].hasPrefix("mm,0,10,0.63,,0.03"), csv[5])
+        XCTAssertEqual(csv[0], "variant,seed,epoch,top1,wall_seconds,cpu,d_top1,d_top1_vs_mixup")
+        XCTAssertTrue(csv[5].hasPrefix("mm,0,10,0.63,,,0.03"), csv[5])
         XCTAssertTrue(csv[5].hasSuffix(",0.020000000000000018") || csv[5].hasSuffix(",0.02"), csv[5])
         XCTAssertEqual(csv.count, 1 + 6 + 3 * 3, "mean and interval rows for every variant compared with some baseline")
-        XCTAssertTrue(csv[7].hasPrefix("erm,mean,,,,,-0.02"), csv[7])
+        XCTAssertTrue(csv[7].hasPrefix("erm,mean,,,,,,-0.02"), csv[7])
         XCTAssertTrue(StudyReport.html(results).contains("Paired differences against mixup"))
     }
 

@@ -1,6 +1,7 @@
 import Checkpointing
 import Foundation
 import RunOutputs
+import TextEscaping
 import TestSupport
 import Training
 import XCTest
@@ -242,6 +243,9 @@ final class StudyRunTests: XCTestCase {
         XCTAssertEqual(resumed.status, 0, resumed.output)
         XCTAssertTrue(resumed.output.contains("resuming from \(studyFolder.path)/erm-s00/checkpoints/"), resumed.output)
         XCTAssertEqual(try text("results.csv").split(separator: "\n").count, 3)
-        XCTAssertNotNil(FinishedMarker.read(runFolder: studyFolder.appendingPathComponent("multimix-s00")))
+        let finished = try XCTUnwrap(FinishedMarker.read(runFolder: studyFolder.appendingPathComponent("multimix-s00")))
+        XCTAssertEqual(finished.cpu, CPUDescription.current.description, "finished.json names the processor the run finished on")
+        let table = try text("results.csv")
+        XCTAssertTrue(table.contains(TableCell.csv(CPUDescription.current.description)), table)
     }
 }

@@ -1,17 +1,18 @@
 import Foundation
 
-/// The processor a benchmark ran on, as `bench` prints it: machines of the same kind differ in their
-/// vector extensions (AVX-512 or only AVX2), and oneDNN's kernels, so figures differ with them.
-struct CPUDescription: CustomStringConvertible {
+/// The processor a benchmark or a run ran on, as `bench` prints it and `finished.json` keeps it:
+/// machines of the same kind differ in their vector extensions (AVX-512 or only AVX2), and oneDNN's
+/// kernels, so timings differ with them.
+public struct CPUDescription: CustomStringConvertible, Sendable {
     /// /proc/cpuinfo's "model name" (empty where the file is missing).
-    let model: String
+    public let model: String
     /// The widest vector extensions present, e.g. "avx512f avx512bw avx512vl avx512_vnni" or "avx2 fma".
-    let vectorExtensions: String
+    public let vectorExtensions: String
 
-    static let current = CPUDescription(cpuinfo: (try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8)) ?? "")
+    public static let current = CPUDescription(cpuinfo: (try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8)) ?? "")
 
     /// Reads the first processor's model name and flags from /proc/cpuinfo's text.
-    init(cpuinfo: String) {
+    public init(cpuinfo: String) {
         func field(_ name: String) -> String {
             for line in cpuinfo.split(separator: "\n") where line.hasPrefix(name) {
                 if let colon = line.firstIndex(of: ":") {
@@ -28,5 +29,5 @@ struct CPUDescription: CustomStringConvertible {
             .joined(separator: " ")
     }
 
-    var description: String { "\(model.isEmpty ? "unknown CPU" : model) (\(vectorExtensions.isEmpty ? "no AVX" : vectorExtensions))" }
+    public var description: String { "\(model.isEmpty ? "unknown CPU" : model) (\(vectorExtensions.isEmpty ? "no AVX" : vectorExtensions))" }
 }
