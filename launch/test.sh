@@ -50,6 +50,32 @@ echo "[test] building release with tests"
 mkdir -p .build
 swift build -c release --build-tests > .build/test-build.log 2>&1 \
     || { tail -n 60 .build/test-build.log >&2; echo "[test] error: build failed (log: .build/test-build.log)" >&2; exit 1; }
-echo "[test] running swift test"
-swift test -c release --skip-build --disable-swift-testing "$@"
+# The Slurm tests (SlurmTests, SlurmNodeTests) spend most of their minutes waiting on Slurm's own
+# timers (requeues, a node marked down), so a full run starts them beside the others: the test bundle
+# itself in a second process (SwiftPM allows one `swift test` per .build at a time), its output kept in
+# .build/slurm-tests.log and printed after the others'. A run with arguments (`--filter ...`) stays one
+# `swift test`.
+bundle="$(swift build -c release --show-bin-path)/multimix-mpiPackageTests.xctest"
+if [ "$#" -gt 0 ] || [ "${MULTIMIX_SKIP_SLURM_TESTS:-0}" = 1 ] || [ ! -x "$bundle" ]; then
+    echo "[test] running swift test"
+    swift test -c release --skip-build --disable-swift-testing "$@"
+    echo "[test] done in $(( $(date +%s) - start )) s"
+    exit 0
+fi
+slurm_log="$repo/.build/slurm-tests.log"
+echo "[test] running the Slurm tests beside the others (their output: $slurm_log, printed at the end)"
+"$bundle" SystemTests.SlurmTests,SystemTests.SlurmNodeTests > "$slurm_log" 2>&1 &
+slurm_pid=$!
+trap 'kill -TERM "$slurm_pid" 2>/dev/null || true' EXIT
+echo "[test] running swift test (all but the Slurm tests)"
+others=0
+swift test -c release --skip-build --disable-swift-testing --skip 'SystemTests\.SlurmTests' --skip 'SystemTests\.SlurmNodeTests' || others=$?
+slurm=0
+wait "$slurm_pid" || slurm=$?
+trap - EXIT
+echo "[test] the Slurm tests (exit status $slurm):"
+cat "$slurm_log"
+[ "$others" -eq 0 ] || echo "[test] error: tests failed (exit status $others), see above" >&2
+[ "$slurm" -eq 0 ] || echo "[test] error: the Slurm tests failed (exit status $slurm), see $slurm_log" >&2
+[ "$others" -eq 0 ] && [ "$slurm" -eq 0 ] || exit 1
 echo "[test] done in $(( $(date +%s) - start )) s"
