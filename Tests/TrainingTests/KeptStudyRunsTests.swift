@@ -33,7 +33,7 @@ final class KeptStudyRunsTests: XCTestCase {
     /// Each kept study rebuilds its tables from its kept runs alone, as its README says: the runs copied
     /// into `runs/STUDY/`, `multimix study --config configs/studies/STUDY.yaml --report-only`, and
     /// `results.csv` has a row for every kept run and for nothing else, and so has `results-test.csv`
-    /// where the study has written it.
+    /// where the study has written it; a table published beside the runs equals the rebuilt one.
     func testEveryKeptStudyRebuildsItsTablesFromItsKeptRuns() throws {
         let studies = try fileManager.contentsOfDirectory(atPath: keptStudies.path).sorted().filter {
             fileManager.fileExists(atPath: keptStudies.appendingPathComponent("\($0)/runs").path)
@@ -72,6 +72,16 @@ final class KeptStudyRunsTests: XCTestCase {
                     return StudyRun.name(variant: String(cells[0]), seed: seed)
                 }
                 XCTAssertEqual(rows.sorted(), runNames, "\(study): \(table) does not list exactly the kept runs")
+            }
+            // Tables published beside the kept runs (docs/studies/STUDY/results-test.md, ...) are what the
+            // kept runs rebuild, byte for byte: a figure quoted in the docs comes from the files kept with it.
+            for table in ["results.csv", "results.md", "results-test.csv", "results-test.md", "top1.svg"] {
+                let published = keptStudies.appendingPathComponent("\(study)/\(table)")
+                guard fileManager.fileExists(atPath: published.path) else { continue }
+                let rebuiltTable = rebuilt.appendingPathComponent(table)
+                XCTAssertTrue(fileManager.fileExists(atPath: rebuiltTable.path), "\(study): \(table) is published but its kept runs do not rebuild it")
+                XCTAssertEqual(try? Data(contentsOf: rebuiltTable), try Data(contentsOf: published),
+                               "\(study): docs/studies/\(study)/\(table) differs from what its kept runs rebuild; copy it again from runs/\(study)/")
             }
         }
     }
