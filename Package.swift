@@ -115,7 +115,7 @@ let package = Package(
         .testTarget(name: "LayersTests", dependencies: ["Layers", "Tensors", "TestSupport"]),
         .testTarget(name: "ModelsTests", dependencies: ["Models", "Layers", "Tensors", "Datasets", "TestSupport"]),
         .testTarget(name: "TrainingTests", dependencies: [
-            "Training", "RunConfig", "Checkpointing", "Evaluation", "RunOutputs", "Studies", "SafeFiles", "Checksums", "TextEscaping",
+            "Training", "RunConfig", "Checkpointing", "Evaluation", "RunOutputs", "Studies", "SafeFiles", "Checksums", "TextEscaping", "Distributed",
             "Datasets", "Layers", "Mixing", "Models", "Tensors", "TestSupport", .product(name: "Crypto", package: "swift-crypto"),
         ],
                     exclude: ["metrics_reference.py", "tensorboard_events.py"]),

@@ -137,14 +137,14 @@ public final class Watchdog {
     public func startWatchingProgress() {
         guard let limit = abortAfter, !progress.watching.exchange(true, ordering: .relaxed) else { return }
         progress.beat()
-        let (progress, rank, report) = (progress, rank, report)
+        let (progress, rank, size, report) = (progress, rank, announced.count, report)
         let generation = progress.generation.add(1, ordering: .relaxed).newValue
         let thread = Thread {
             while progress.generation.load(ordering: .relaxed) == generation {
                 sleep(1)
                 let idle = progress.idleSeconds
                 guard progress.generation.load(ordering: .relaxed) == generation, idle >= limit else { continue }
-                report(Message.noProgress(rank: rank, idle: idle, limit: limit))
+                report(Message.noProgress(rank: rank, size: size, idle: idle, limit: limit))
                 MPI.abort(code: 1)
             }
         }
@@ -193,10 +193,10 @@ extension Watchdog {
                 + (rootArrived ? "rank 0 names the missing ranks" : "rank 0 has not arrived")
         }
 
-        /// Past `stall_abort_s`, as `multimix`'s error line (`multimix: error: rank R: MESSAGE`, the
-        /// format of JobExit.report in the executable, which this module cannot import).
-        static func noProgress(rank: Int, idle: Double, limit: Double) -> String {
-            "multimix: error: rank \(rank): no progress for \(Int(idle.rounded())) s (distributed.stall_abort_s = \(Int(limit))): another rank died, hangs or left early; ending the job (the last checkpoint is intact: --resume auto)"
+        /// Past `stall_abort_s`: `multimix`'s error line (``ErrorLine``) for this rank of `size`.
+        static func noProgress(rank: Int, size: Int, idle: Double, limit: Double) -> String {
+            ErrorLine.format("no progress for \(Int(idle.rounded())) s (distributed.stall_abort_s = \(Int(limit))): another rank died, hangs or left early; ending the job (the last checkpoint is intact: --resume auto)",
+                             rank: rank, size: size)
         }
     }
 }

@@ -22,11 +22,10 @@ enum JobExit {
     /// Stopped by SIGTERM, SIGUSR1, SIGINT or SIGHUP after writing a checkpoint (resume with --resume auto).
     static let stopped: Int32 = 75
 
-    /// Writes `multimix: error: [rank R: ][CONTEXT: ]MESSAGE` to stderr (the rank only in a job of
-    /// more than one).
+    /// Writes ``ErrorLine`` (`multimix: error: [rank R: ][CONTEXT: ]MESSAGE`) to stderr (the rank only
+    /// in a job of more than one).
     static func report(_ message: String, rank: Int = 0, size: Int = 1, context: String = "") {
-        let prefix = (size > 1 ? "rank \(rank): " : "") + (context.isEmpty ? "" : "\(context): ")
-        FileHandle.standardError.write(Data("multimix: error: \(prefix)\(message)\n".utf8))
+        FileHandle.standardError.write(Data((ErrorLine.format(message, rank: rank, size: size, context: context) + "\n").utf8))
     }
 
     /// ``report(_:rank:size:context:)`` for `error`, as one line (``ErrorText/oneLine(_:)``).

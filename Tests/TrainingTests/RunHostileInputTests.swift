@@ -1,4 +1,5 @@
 import Checkpointing
+import Distributed
 import Evaluation
 import Foundation
 import RunConfig
@@ -175,6 +176,15 @@ final class RunHostileInputTests: XCTestCase {
         let text = ErrorText.oneLine(error)
         XCTAssertTrue(text.hasPrefix("/x/report.html: "), text)
         XCTAssertFalse(text.contains("--"), text)
+    }
+
+    /// The one error line's shape, shared by `JobExit.report` and the watchdog's abort: the rank only
+    /// in a job of more than one, the context only where given.
+    func testErrorLineShape() {
+        XCTAssertEqual(ErrorLine.format("bad"), "multimix: error: bad")
+        XCTAssertEqual(ErrorLine.format("bad", rank: 0, size: 1, context: "erm-s00"), "multimix: error: erm-s00: bad")
+        XCTAssertEqual(ErrorLine.format("bad", rank: 3, size: 4), "multimix: error: rank 3: bad")
+        XCTAssertEqual(ErrorLine.format("bad", rank: 1, size: 2, context: "erm-s00"), "multimix: error: rank 1: erm-s00: bad")
     }
 
     /// A link planted at RUN/.lock is not followed: its target does not receive the pid.
