@@ -12,7 +12,10 @@ Each --point is CSV:VARIANT:BASELINE:X. The x axis is logarithmic. Standard libr
 import argparse
 import csv
 import math
+import os
+import stat
 import statistics
+import tempfile
 import sys
 from html import escape
 
@@ -66,6 +69,28 @@ def panel(points, metric, left, top, width, height, x_label):
     return out
 
 
+def write_new_file(path, text):
+    """Writes `path` whole or not at all (a temporary file beside it, then a rename), and never
+    through a link or over anything but a regular file (it may run as root on a shared machine)."""
+    try:
+        mode = os.lstat(path).st_mode
+    except FileNotFoundError:
+        mode = None
+    if mode is not None and not stat.S_ISREG(mode):
+        kind = "a symbolic link" if stat.S_ISLNK(mode) else "not a regular file"
+        raise SystemExit(f"plot_paired_curve.py: --out {path!r} is {kind}; remove it or choose another path")
+    folder = os.path.dirname(os.path.abspath(path))
+    handle, temporary = tempfile.mkstemp(dir=folder, prefix=".plot-", suffix=".svg")
+    try:
+        with os.fdopen(handle, "w", encoding="utf-8") as out:
+            out.write(text)
+        os.chmod(temporary, 0o644)
+        os.replace(temporary, path)
+    except BaseException:
+        os.unlink(temporary)
+        raise
+
+
 def main(argv):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--point", action="append", required=True, help="CSV:VARIANT:BASELINE:X")
@@ -105,8 +130,7 @@ def main(argv):
                          + "\t" + " ".join(f"{v:+.4f}" for v in d))
         svg += panel(points, metric, 70 + index * (width + gap), 30, width, height, args.x_label)
     svg.append("</svg>")
-    with open(args.out, "w", encoding="utf-8") as handle:
-        handle.write("\n".join(svg) + "\n")
+    write_new_file(args.out, "\n".join(svg) + "\n")
     print("metric\tx\tdifference\tmean\t95% interval\tper seed")
     print("\n".join(lines))
 

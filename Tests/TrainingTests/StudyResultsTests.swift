@@ -292,7 +292,8 @@ final class StudyResultsTests: XCTestCase {
 
     /// python/plot_paired_curve.py (the data-size curve's figure) against a hand computation: at x =
     /// 1000, mm − erm on top1 = (0.05, 0.04, 0.03): d̄ = 0.04, s_d = 0.01, half-width 4.302653 · 0.01/√3
-    /// = 0.024841; the points are ordered by x whatever the order given; a bad --point is one line.
+    /// = 0.024841; the points are ordered by x whatever the order given; a bad --point is one line;
+    /// --out on a link is refused.
     func testPairedCurveScriptMatchesAHandComputation() throws {
         let table = folder.appendingPathComponent("results-test.csv")
         try """
@@ -325,6 +326,15 @@ final class StudyResultsTests: XCTestCase {
         let bad = try MPIRun.launch(["python3", script, "--out", svg.path, "--point", "\(table.path):mm-1k:erm-1k:0"], timeout: 60)
         XCTAssertNotEqual(bad.status, 0)
         XCTAssertTrue(bad.output.contains("X must be > 0 (the axis is logarithmic)"), bad.output)
+        // --out on a planted link: refused, the link's target untouched.
+        let victim = folder.appendingPathComponent("victim")
+        try Data("precious\n".utf8).write(to: victim)
+        let link = folder.appendingPathComponent("link.svg")
+        try FileManager.default.createSymbolicLink(at: link, withDestinationURL: victim)
+        let linked = try MPIRun.launch(["python3", script, "--out", link.path, "--point", "\(table.path):mm-1k:erm-1k:1000"], timeout: 60)
+        XCTAssertNotEqual(linked.status, 0)
+        XCTAssertTrue(linked.output.contains("is a symbolic link; remove it or choose another path"), linked.output)
+        XCTAssertEqual(try String(contentsOf: victim, encoding: .utf8), "precious\n")
     }
 
     /// t₀.₉₇₅(ν) against scipy.stats.t.ppf(0.975, ν).
