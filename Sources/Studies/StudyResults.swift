@@ -74,9 +74,12 @@ public struct StudyResults: Equatable {
     public var classCount: Int?
     /// How many runs the study plans: variants × seeds, fewer where a variant lists its own seeds.
     public var plannedRuns: Int
+    /// The split the evaluations are on (the runs' `eval.split`): "test", or "validation" for a
+    /// study that keeps the test split for `final_test`. Plots and headings name it.
+    public var evaluationSplit: String
 
     public init(name: String, variants: [String], seeds: [Int], runs: [Run], missing: [String] = [],
-                baselines: [String] = [], classCount: Int? = nil, plannedRuns: Int? = nil) {
+                baselines: [String] = [], classCount: Int? = nil, plannedRuns: Int? = nil, evaluationSplit: String = "test") {
         self.name = name
         self.variants = variants
         self.seeds = seeds
@@ -85,6 +88,7 @@ public struct StudyResults: Equatable {
         self.baselines = baselines
         self.classCount = classCount
         self.plannedRuns = plannedRuns ?? variants.count * seeds.count
+        self.evaluationSplit = evaluationSplit
     }
 
     /// Reads every run of `study` from `folder` (the study folder). A metrics.jsonl with a torn last
@@ -107,7 +111,8 @@ public struct StudyResults: Equatable {
         }
         return StudyResults(name: study.name, variants: study.variants.map(\.name), seeds: study.seeds,
                             runs: runs, missing: missing, baselines: study.compareTo,
-                            classCount: study.runs.first?.config.data.dataset.builtIn?.classCount, plannedRuns: study.runs.count)
+                            classCount: study.runs.first?.config.data.dataset.builtIn?.classCount, plannedRuns: study.runs.count,
+                            evaluationSplit: study.runs.first?.config.eval.split.rawValue ?? "test")
     }
 
     /// Every final metric name of any run, sorted: the columns of the tables.
@@ -186,6 +191,7 @@ public struct StudyResults: Equatable {
         guard missing.isEmpty, runs.count == plannedRuns, runs.allSatisfy({ $0.finished != nil && $0.test != nil }) else { return nil }
         var tested = self
         tested.name = name + " (test split)"
+        tested.evaluationSplit = "test"
         tested.runs = runs.map { run in
             var run = run
             let test = run.test!

@@ -133,7 +133,7 @@ final class StudyResultsTests: XCTestCase {
 
     /// report.html: self-contained, the top-1 curve with its seed band, a bar chart per charted
     /// metric, and the table.
-    func testReportIsSelfContainedWithCurveBarsAndTable() {
+    func testReportIsSelfContainedWithCurveBarsAndTable() throws {
         func evaluations(_ top1: [Double]) -> [MetricsRecord] {
             top1.enumerated().map { MetricsRecord(kind: .eval, step: $0.offset, epoch: Double($0.offset + 1),
                                                   values: ["top1": $0.element, "ece": 0.1, "alignment_raw": 0.5, "ood_auroc": 0.7, "custom": 1]) }
@@ -154,6 +154,16 @@ final class StudyResultsTests: XCTestCase {
         XCTAssertEqual(page.components(separatedBy: "class=\"whisker\"").count - 1, 4, "erm's four bars have whiskers; mm has one seed")
         XCTAssertTrue(page.contains("<td>erm</td><td class=\"value\">2</td>"), page)
         XCTAssertTrue(page.contains("<pre>name: s\n</pre>"))
+        XCTAssertTrue(page.contains("<h2>Test top-1 against epochs</h2>"), page)
+        // A study that keeps the test split sealed (final_test) plots its validation evaluations: so says
+        // the page, and the top-1 plot for a README.
+        var validation = results
+        validation.evaluationSplit = "validation"
+        XCTAssertTrue(StudyReport.html(validation).contains("<h2>Validation top-1 against epochs</h2>"))
+        try StudyReport.write(validation, to: folder)
+        let plot = try String(contentsOf: folder.appendingPathComponent("top1.svg"), encoding: .utf8)
+        XCTAssertTrue(plot.contains("Validation top-1 (mean over seeds"), plot)
+        XCTAssertFalse(StudyReport.html(validation).contains("Test top-1"))
     }
 
     /// Paired differences against `compare_to`, by hand: d = (0.63 − 0.60, 0.66 − 0.62, 0.65 − 0.64) =
@@ -266,8 +276,9 @@ final class StudyResultsTests: XCTestCase {
         unfinished.finished = nil
         XCTAssertNil(StudyResults(name: "s", variants: ["erm", "mm"], seeds: [0], runs: [tested("erm", 0, 0.7), unfinished]).testSplitResults())
         let complete = StudyResults(name: "s", variants: ["erm", "mm"], seeds: [0], runs: [tested("erm", 0, 0.7), tested("mm", 0, 0.8)],
-                                    baselines: ["erm"])
+                                    baselines: ["erm"], evaluationSplit: "validation")
         let test = try XCTUnwrap(complete.testSplitResults())
+        XCTAssertEqual(test.evaluationSplit, "test")
         XCTAssertEqual(test.summary(variant: "mm", metric: "top1")?.mean, 0.8)
         XCTAssertEqual(test.paired(variant: "mm", metric: "top1")?.mean ?? 0, 0.1, accuracy: 1e-12)
         XCTAssertTrue(test.markdown().hasPrefix("# Study s (test split)"))
