@@ -20,8 +20,10 @@ import TextEscaping
 /// Rank 0 rewrites it after each evaluation and at the end, so a browser refresh shows progress.
 public enum RunReport {
     /// Reads `runFolder/metrics.jsonl` (and `config.yaml` if present) and writes `runFolder/report.html`.
+    /// `split`: the evaluations' split, for the accuracy plot's title (nil: read from `config.yaml`).
     @discardableResult
-    public static func write(runFolder: URL, title: String? = nil, baseline: EvalConfig.Baseline? = nil) throws -> URL {
+    public static func write(runFolder: URL, title: String? = nil, baseline: EvalConfig.Baseline? = nil,
+                             split: EvalConfig.Split? = nil) throws -> URL {
         let records = try MetricsLog.read(runFolder.appendingPathComponent("metrics.jsonl"))
         let config = try? SafeFile.readText(runFolder.appendingPathComponent("config.yaml").path, fix: "")
         // A details file from an evaluation the log no longer holds (dropped on resuming) is left out.
@@ -29,15 +31,16 @@ public enum RunReport {
             records.contains { $0.kind == .eval && $0.step == details.step } ? details : nil
         }
         let page = html(records: records, title: title ?? runFolder.lastPathComponent, configYAML: config, baseline: baseline,
-                        details: details)
+                        details: details, split: split ?? .of(runFolder: runFolder))
         let url = runFolder.appendingPathComponent("report.html")
         try SafeFile.write(page, to: url.path)
         return url
     }
 
-    /// The page for `records`.
+    /// The page for `records`, evaluated on `split` (nil: unknown, the plot says neither).
     public static func html(records: [MetricsRecord], title: String, configYAML: String? = nil,
-                            baseline: EvalConfig.Baseline? = nil, details: EvaluationDetails? = nil) -> String {
+                            baseline: EvalConfig.Baseline? = nil, details: EvaluationDetails? = nil,
+                            split: EvalConfig.Split? = .test) -> String {
         let train = records.filter { $0.kind == .train }
         let eval = records.filter { $0.kind == .eval }
         func series(_ records: [MetricsRecord], _ name: String, as label: String? = nil) -> SVGLinePlot.Series? {
@@ -47,7 +50,7 @@ public enum RunReport {
         let plots = [
             SVGLinePlot(title: "Training loss", xLabel: "epoch", yLabel: "loss",
                         series: [series(train, MetricName.loss, as: "training loss")].compactMap { $0 }),
-            SVGLinePlot(title: "Test accuracy", xLabel: "epoch", yLabel: "accuracy",
+            SVGLinePlot(title: EvalConfig.Split.plotTitle("accuracy", on: split), xLabel: "epoch", yLabel: "accuracy",
                         series: [series(eval, MetricName.top1, as: "top-1"), series(eval, MetricName.top5, as: "top-5"),
                                  baselineLevel(baseline, over: eval)].compactMap { $0 }),
             SVGLinePlot(title: "Learning rate", xLabel: "epoch", yLabel: "learning rate",

@@ -9,7 +9,7 @@ import TextEscaping
 /// `multimix report RUN_DIR...`: one self-contained page comparing training runs (what one does after a
 /// sweep), every number read from the run folders' `metrics.jsonl`:
 ///
-/// 1. training loss and test top-1 against epochs, a line per run;
+/// 1. training loss and top-1 (on the runs' evaluation split) against epochs, a line per run;
 /// 2. the final metrics side by side: a column per run, a row per metric (steps, epochs, the last
 ///    training loss, then every metric of any run's last evaluation), the best of each row in bold
 ///    (``StudyResults/direction(of:)``);
@@ -23,11 +23,14 @@ public enum ComparisonReport {
         public var label: String
         public var records: [MetricsRecord]
         public var details: EvaluationDetails?
+        /// The split its evaluations are on (its config.yaml's `eval.split`; nil: unknown).
+        public var split: EvalConfig.Split?
 
-        public init(label: String, records: [MetricsRecord], details: EvaluationDetails? = nil) {
+        public init(label: String, records: [MetricsRecord], details: EvaluationDetails? = nil, split: EvalConfig.Split? = .test) {
             self.label = label
             self.records = records
             self.details = details
+            self.split = split
         }
     }
 
@@ -59,7 +62,7 @@ public enum ComparisonReport {
             let details = EvaluationDetails.read(runFolder: folder).flatMap { details in
                 records.contains { $0.kind == .eval && $0.step == details.step } ? details : nil
             }
-            return Run(label: label, records: records, details: details)
+            return Run(label: label, records: records, details: details, split: .of(runFolder: folder))
         }
     }
 
@@ -109,9 +112,11 @@ public enum ComparisonReport {
         return page + "</body>\n</html>\n"
     }
 
-    /// Training loss and test top-1 against epochs, a series per run (empty series kept, so each run
-    /// keeps its colour in both plots).
+    /// Training loss and top-1 against epochs, a series per run (empty series kept, so each run
+    /// keeps its colour in both plots); the top-1 plot names the runs' evaluation split where they share one.
     static func plots(_ runs: [Run]) -> [SVGLinePlot] {
+        let splits = Set(runs.map(\.split))
+        let split = splits.count == 1 ? splits.first! : nil
         func series(_ kind: MetricsRecord.Kind, _ metric: String) -> [SVGLinePlot.Series] {
             runs.map { run in
                 SVGLinePlot.Series(name: run.label, points: run.records.filter { $0.kind == kind }.compactMap { record in
@@ -121,7 +126,7 @@ public enum ComparisonReport {
         }
         return [
             SVGLinePlot(title: "Training loss", xLabel: "epoch", yLabel: "loss", series: series(.train, MetricName.loss)),
-            SVGLinePlot(title: "Test top-1", xLabel: "epoch", yLabel: "top-1", series: series(.eval, MetricName.top1)),
+            SVGLinePlot(title: EvalConfig.Split.plotTitle("top-1", on: split), xLabel: "epoch", yLabel: "top-1", series: series(.eval, MetricName.top1)),
         ]
     }
 

@@ -57,7 +57,7 @@ public enum StudyReport {
             <h1>\(HTML.escape(title))</h1>
 
             """
-        page += "<h2>\(HTML.escape(splitTitle(results))) top-1 against epochs</h2>\n" + accuracyPlot(results).svg() + "\n"
+        page += "<h2>\(HTML.escape(results.evaluationSplit.title)) top-1 against epochs</h2>\n" + accuracyPlot(results).svg() + "\n"
         page += "<h2>Final metrics</h2>\n<p>Mean over seeds; whiskers: ± sample standard deviation (none with one seed).</p>\n<div class=\"bars\">\n"
         for chart in barCharts(results) { page += chart.svg() + "\n" }
         page += "</div>\n<h2>Results</h2>\n<div class=\"wide\">\n" + table(results.table()) + "</div>\n"
@@ -89,14 +89,9 @@ public enum StudyReport {
                 points: epochs.map { (x: $0, y: StudyResults.summarise(byEpoch[$0]!)!.mean) },
                 band: runs.count < 2 ? [] : epochs.map { (x: $0, low: byEpoch[$0]!.min()!, high: byEpoch[$0]!.max()!) })
         }
-        var plot = SVGLinePlot(title: "\(splitTitle(results)) top-1 (mean over seeds, band: min–max)", xLabel: "epoch", yLabel: "top-1", series: series)
+        var plot = SVGLinePlot(title: EvalConfig.Split.plotTitle("top-1", on: results.evaluationSplit) + " (mean over seeds, band: min–max)", xLabel: "epoch", yLabel: "top-1", series: series)
         plot.width = 800   // room for the legend column
         return plot
-    }
-
-    /// "Test" or "Validation": the split the plotted evaluations are on.
-    static func splitTitle(_ results: StudyResults) -> String {
-        results.evaluationSplit.prefix(1).uppercased() + results.evaluationSplit.dropFirst()
     }
 
     /// The metrics charted: top1, ece, nll, then the `*auroc`, `alignment*` and `uniformity*` names

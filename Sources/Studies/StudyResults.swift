@@ -74,12 +74,12 @@ public struct StudyResults: Equatable {
     public var classCount: Int?
     /// How many runs the study plans: variants × seeds, fewer where a variant lists its own seeds.
     public var plannedRuns: Int
-    /// The split the evaluations are on (the runs' `eval.split`): "test", or "validation" for a
-    /// study that keeps the test split for `final_test`. Plots and headings name it.
-    public var evaluationSplit: String
+    /// The split the evaluations are on (the runs' `eval.split`): the test split, or the validation
+    /// split in a study that keeps the test split for `final_test`. Plots and headings name it.
+    public var evaluationSplit: EvalConfig.Split
 
     public init(name: String, variants: [String], seeds: [Int], runs: [Run], missing: [String] = [],
-                baselines: [String] = [], classCount: Int? = nil, plannedRuns: Int? = nil, evaluationSplit: String = "test") {
+                baselines: [String] = [], classCount: Int? = nil, plannedRuns: Int? = nil, evaluationSplit: EvalConfig.Split = .test) {
         self.name = name
         self.variants = variants
         self.seeds = seeds
@@ -112,7 +112,7 @@ public struct StudyResults: Equatable {
         return StudyResults(name: study.name, variants: study.variants.map(\.name), seeds: study.seeds,
                             runs: runs, missing: missing, baselines: study.compareTo,
                             classCount: study.runs.first?.config.data.dataset.builtIn?.classCount, plannedRuns: study.runs.count,
-                            evaluationSplit: study.runs.first?.config.eval.split.rawValue ?? "test")
+                            evaluationSplit: study.runs.first?.config.eval.split ?? .test)
     }
 
     /// Every final metric name of any run, sorted: the columns of the tables.
@@ -191,7 +191,7 @@ public struct StudyResults: Equatable {
         guard missing.isEmpty, runs.count == plannedRuns, runs.allSatisfy({ $0.finished != nil && $0.test != nil }) else { return nil }
         var tested = self
         tested.name = name + " (test split)"
-        tested.evaluationSplit = "test"
+        tested.evaluationSplit = .test
         tested.runs = runs.map { run in
             var run = run
             let test = run.test!

@@ -131,7 +131,7 @@ public final class Trainer {
     /// Writes report.html from the metrics log (rank 0).
     public func writeReport() throws {
         guard communicator.rank == 0 else { return }
-        try RunReport.write(runFolder: runDirectory, title: config.name, baseline: config.eval.baseline)
+        try RunReport.write(runFolder: runDirectory, title: config.name, baseline: config.eval.baseline, split: config.eval.split)
     }
 
     // MARK: - The loop

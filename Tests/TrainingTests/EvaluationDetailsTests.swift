@@ -113,5 +113,13 @@ final class EvaluationDetailsTests: XCTestCase {
         XCTAssertTrue(html.contains("<tr><td>top1</td><td class=\"value\">0.5</td><td class=\"value\"><b>0.75</b></td><td class=\"value\">0.25</td></tr>"), html)
         XCTAssertTrue(html.contains("<tr><td>steps</td><td class=\"value\">10</td><td class=\"value\">12</td>"), html)
         XCTAssertEqual(ComparisonReport.html(runs), html, "no timestamp: same folders, same bytes")
+        // The top-1 plot names the runs' evaluation split where they share one (these folders have no
+        // config.yaml: unknown, so neither).
+        XCTAssertTrue(html.contains(">Top-1</text>"), html)
+        var validation = runs
+        for index in validation.indices { validation[index].split = .validation }
+        XCTAssertTrue(ComparisonReport.html(validation).contains(">Validation top-1</text>"))
+        validation[0].split = .test
+        XCTAssertTrue(ComparisonReport.html(validation).contains(">Top-1</text>"), "runs on different splits")
     }
 }

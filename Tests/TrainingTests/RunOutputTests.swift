@@ -94,6 +94,16 @@ final class RunOutputTests: XCTestCase {
         XCTAssertFalse(html.contains("http://") && !html.contains("xmlns=\"http://www.w3.org/2000/svg\""))
         // Every polyline point lies inside the plot's frame.
         XCTAssertFalse(html.contains("nan"), "no NaN coordinates or cells")
+        // The accuracy plot names the split the run evaluates on (config.yaml's eval.split), and
+        // neither where the config cannot be read.
+        config.data.validationSubset = 1000
+        config.eval.split = .validation
+        try config.write(to: folder.appendingPathComponent("config.yaml"))
+        let validation = try String(contentsOf: RunReport.write(runFolder: folder), encoding: .utf8)
+        XCTAssertTrue(validation.contains(">Validation accuracy</text>"), validation)
+        XCTAssertFalse(validation.contains("Test accuracy"))
+        try FileManager.default.removeItem(at: folder.appendingPathComponent("config.yaml"))
+        XCTAssertTrue(try String(contentsOf: RunReport.write(runFolder: folder), encoding: .utf8).contains(">Accuracy</text>"))
     }
 
     /// `eval.baseline` puts the reference figure beside the run's own: a level on the accuracy plot

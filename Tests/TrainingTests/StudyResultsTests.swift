@@ -158,7 +158,7 @@ final class StudyResultsTests: XCTestCase {
         // A study that keeps the test split sealed (final_test) plots its validation evaluations: so says
         // the page, and the top-1 plot for a README.
         var validation = results
-        validation.evaluationSplit = "validation"
+        validation.evaluationSplit = .validation
         XCTAssertTrue(StudyReport.html(validation).contains("<h2>Validation top-1 against epochs</h2>"))
         try StudyReport.write(validation, to: folder)
         let plot = try String(contentsOf: folder.appendingPathComponent("top1.svg"), encoding: .utf8)
@@ -276,9 +276,9 @@ final class StudyResultsTests: XCTestCase {
         unfinished.finished = nil
         XCTAssertNil(StudyResults(name: "s", variants: ["erm", "mm"], seeds: [0], runs: [tested("erm", 0, 0.7), unfinished]).testSplitResults())
         let complete = StudyResults(name: "s", variants: ["erm", "mm"], seeds: [0], runs: [tested("erm", 0, 0.7), tested("mm", 0, 0.8)],
-                                    baselines: ["erm"], evaluationSplit: "validation")
+                                    baselines: ["erm"], evaluationSplit: .validation)
         let test = try XCTUnwrap(complete.testSplitResults())
-        XCTAssertEqual(test.evaluationSplit, "test")
+        XCTAssertEqual(test.evaluationSplit, .test)
         XCTAssertEqual(test.summary(variant: "mm", metric: "top1")?.mean, 0.8)
         XCTAssertEqual(test.paired(variant: "mm", metric: "top1")?.mean ?? 0, 0.1, accuracy: 1e-12)
         XCTAssertTrue(test.markdown().hasPrefix("# Study s (test split)"))
