@@ -7,7 +7,9 @@ number (the training-set size), one panel per metric. Reads the studies' `result
         --point runs/size-1k/results-test.csv:multimix-1k:erm-1k:1000 \\
         --point runs/cifar10-resnet20-regime/results-test.csv:multimix-faithful:erm:5000 ...
 
-Each --point is CSV:VARIANT:BASELINE:X. The x axis is logarithmic. Standard library only.
+Each --point is CSV:VARIANT:BASELINE:X. The x axis is logarithmic. After the table it prints, per
+metric, where the mean difference changes sign (between which two points, and where a straight line
+in log x crosses 0), or that it keeps one sign: the "when to turn it on" answer. Standard library only.
 """
 import argparse
 import csv
@@ -69,6 +71,28 @@ def panel(points, metric, left, top, width, height, x_label):
     return out
 
 
+def sign_changes(points):
+    """Where the mean difference of (x, mean) points (sorted by x) changes sign: a list of
+    (x_before, x_after, x_at_zero), x_at_zero on the straight line between them in log x."""
+    changes = []
+    for (xa, ma), (xb, mb) in zip(points, points[1:]):
+        if (ma > 0) != (mb > 0) and ma != mb:
+            t = ma / (ma - mb)
+            changes.append((xa, xb, 10 ** (math.log10(xa) + t * (math.log10(xb) - math.log10(xa)))))
+    return changes
+
+
+def crossing_line(metric, points):
+    """One line: where `metric`'s mean difference crosses 0, or that it does not."""
+    changes = sign_changes(points)
+    if not changes:
+        side = "above" if points[0][1] > 0 else "at or below"
+        return f"{metric}: the mean difference is {side} 0 at every x ({points[0][0]:g} to {points[-1][0]:g})"
+    return f"{metric}: " + "; ".join(
+        f"the mean difference changes sign between {a:g} and {b:g} (0 at about {at:.3g} on a straight line in log x)"
+        for a, b, at in changes)
+
+
 def write_new_file(path, text):
     """Writes `path` whole or not at all (a temporary file beside it, then a rename), and never
     through a link or over anything but a regular file (it may run as root on a shared machine)."""
@@ -119,7 +143,7 @@ def main(argv):
     width, height, gap = 300, 220, 90
     svg = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{len(metrics) * (width + gap) + 40}" height="{height + 110}" '
            'font-family="sans-serif" font-size="12">']
-    lines = []
+    lines, crossings = [], []
     for index, metric in enumerate(metrics):
         points = []
         for path, variant, baseline, x in specs:
@@ -129,10 +153,12 @@ def main(argv):
                          + (f"[{mean - half:+.4f}, {mean + half:+.4f}]" if half is not None else "[–]")
                          + "\t" + " ".join(f"{v:+.4f}" for v in d))
         svg += panel(points, metric, 70 + index * (width + gap), 30, width, height, args.x_label)
+        crossings.append(crossing_line(metric, [(x, mean) for x, mean, _ in points]))
     svg.append("</svg>")
     write_new_file(args.out, "\n".join(svg) + "\n")
     print("metric\tx\tdifference\tmean\t95% interval\tper seed")
     print("\n".join(lines))
+    print("\n".join(crossings))
 
 
 if __name__ == "__main__":

@@ -303,8 +303,8 @@ final class StudyResultsTests: XCTestCase {
 
     /// python/plot_paired_curve.py (the data-size curve's figure) against a hand computation: at x =
     /// 1000, mm − erm on top1 = (0.05, 0.04, 0.03): d̄ = 0.04, s_d = 0.01, half-width 4.302653 · 0.01/√3
-    /// = 0.024841; the points are ordered by x whatever the order given; a bad --point is one line;
-    /// --out on a link is refused.
+    /// = 0.024841; the points are ordered by x whatever the order given; where the mean difference
+    /// changes sign; a bad --point is one line; --out on a link is refused.
     func testPairedCurveScriptMatchesAHandComputation() throws {
         let table = folder.appendingPathComponent("results-test.csv")
         try """
@@ -331,6 +331,10 @@ final class StudyResultsTests: XCTestCase {
         XCTAssertEqual(rows.first { $0.hasPrefix("top1\t1000\t") }, "top1\t1000\tmm-1k − erm-1k\t+0.0400\t[+0.0152, +0.0648]\t+0.0500 +0.0400 +0.0300")
         XCTAssertEqual(rows.first { $0.hasPrefix("ece\t20000\t") }, "ece\t20000\tmm-20k − erm-20k\t-0.0200\t[-0.0200, -0.0200]\t-0.0200 -0.0200")
         XCTAssertLessThan(try XCTUnwrap(rows.firstIndex { $0.hasPrefix("top1\t1000") }), try XCTUnwrap(rows.firstIndex { $0.hasPrefix("top1\t20000") }))
+        // Where each mean difference changes sign: top1 +0.04 at 1000, −0.0025 at 20000: 0 at
+        // log10 x = 3 + 0.04/0.0425 · log10(20) = 4.2245, x ≈ 16800; ece keeps its sign (−0.03, −0.02).
+        XCTAssertTrue(rows.contains("top1: the mean difference changes sign between 1000 and 20000 (0 at about 1.68e+04 on a straight line in log x)"), result.output)
+        XCTAssertTrue(rows.contains("ece: the mean difference is at or below 0 at every x (1000 to 20000)"), result.output)
         let picture = try String(contentsOf: svg, encoding: .utf8)
         XCTAssertTrue(picture.hasPrefix("<svg xmlns=\"http://www.w3.org/2000/svg\""), picture)
         XCTAssertEqual(picture.components(separatedBy: "<circle").count - 1, 6, "2 points in each of 3 panels")
