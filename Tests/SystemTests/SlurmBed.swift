@@ -44,9 +44,16 @@ struct SlurmBed {
          "SLURM_CONF": directory.appendingPathComponent("slurm.conf").path, "MULTIMIX_BIN": multimix].merging(bedEnvironment) { $1 }
     }
 
-    /// `launch/beds/local-slurm.sh up ...`; a failure (not a skip: CI must not pass without having run the
-    /// tests) names the variable that skips them.
+    /// `launch/beds/local-slurm.sh up ...` (after `down` where a killed test process left a bed in this
+    /// folder); a failure (not a skip: CI must not pass without having run the tests) names the
+    /// variable that skips them.
     func up(skipVariable: String) throws -> MPIRun.Result {
+        if FileManager.default.fileExists(atPath: directory.appendingPathComponent("bed").path) {
+            // A bed that an earlier test process left running (killed before its tearDown): taken
+            // down first, so that no test meets its controller, its jobs or its nodes.
+            let stale = try down()
+            print("[slurm] took down the bed an earlier test process left in \(directory.path) (status \(stale.status))")
+        }
         let up = try MPIRun.launch(["bash", script, "up"] + upArguments, timeout: 600, environment: environment)
         guard up.status == 0, !up.timedOut else {
             _ = try? down()
