@@ -9,8 +9,8 @@ import TextEscaping
 /// A study's `report.html`: one self-contained page (inline CSS and SVG, no scripts, no links out),
 /// every number on it read from the run folders through ``StudyResults``:
 ///
-/// 1. top-1 against epochs on the runs' evaluation split (test, or validation), a line per variant: the mean over seeds at each evaluated epoch,
-///    shaded from the lowest to the highest seed;
+/// 1. top-1 against epochs on the runs' evaluation split (test, or validation), a line per variant:
+///    the mean over seeds at each evaluated epoch, shaded from the lowest to the highest seed;
 /// 2. a bar chart per final metric (top1, ece, nll, each `*auroc`, `alignment*`, `uniformity*` that
 ///    the runs have): the mean over seeds per variant, whiskers ± the sample standard deviation;
 /// 3. the per-variant table of `results.md`, best in bold, with its notes;
