@@ -17,8 +17,8 @@ import math
 import os
 import stat
 import statistics
-import tempfile
 import sys
+import tempfile
 from html import escape
 
 T975 = [12.706205, 4.302653, 3.182446, 2.776445, 2.570582, 2.446912, 2.364624, 2.306004, 2.262157, 2.228139]

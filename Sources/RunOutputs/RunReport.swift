@@ -31,7 +31,7 @@ public enum RunReport {
             records.contains { $0.kind == .eval && $0.step == details.step } ? details : nil
         }
         let page = html(records: records, title: title ?? runFolder.lastPathComponent, configYAML: config, baseline: baseline,
-                        details: details, split: split ?? .of(runFolder: runFolder))
+                        details: details, split: split ?? config.flatMap(EvalConfig.Split.of(configYAML:)))
         let url = runFolder.appendingPathComponent("report.html")
         try SafeFile.write(page, to: url.path)
         return url
